@@ -1,0 +1,27 @@
+// Native ESM throughout: Node 24 strips types at run time, and Jest (run with
+// --experimental-vm-modules by the npm scripts) gets the same ES modules through @swc/jest.
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2024' },
+    module: { type: 'es6' },
+  }],
+};
+const common = { testEnvironment: 'node', extensionsToTreatAsEsm: ['.ts'], transform };
+
+export default {
+  testTimeout: 60000,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/engine/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+    },
+  ],
+};

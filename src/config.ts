@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+
+/**
+ * Every environment variable the service reads, in one place. The README's table is written from
+ * this file; `docker-compose.yml` sets only names that appear here.
+ */
+export interface Config {
+  /** API port. */
+  port: number;
+  /** Host the API binds to. */
+  host: string;
+  /** Folder for embedded PostgreSQL data, the Temporal SQLite file, keys and tokens. */
+  dataDir: string;
+  /** External PostgreSQL; when set, no embedded PostgreSQL is started. */
+  databaseUrl: string | undefined;
+  /** Port of the embedded PostgreSQL. */
+  pgPort: number;
+  /** External Temporal frontend (host:port); when set, no dev server is started. */
+  temporalAddress: string | undefined;
+  temporalNamespace: string;
+  /** Port of the embedded Temporal dev server's frontend. */
+  temporalPort: number;
+  /** Port of the embedded Temporal dev server's Web UI. */
+  temporalUiPort: number;
+  /** Explicit path of the `temporal` CLI, searched before the PATH and the project's own install. */
+  temporalCliPath: string | undefined;
+  /** URL of the Temporal Web UI, printed at start and linked from rollout responses. */
+  temporalUiUrl: string | undefined;
+  taskQueue: string;
+  /** Admin token; generated once and kept in the data folder when unset. */
+  adminToken: string | undefined;
+  logLevel: string;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new Error(`${name} must be a port number (0-65535), got "${raw}"`);
+  }
+  return value;
+}
+
+function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: intFromEnv(env, 'PORT', 8080),
+    host: stringFromEnv(env, 'HOST') ?? '127.0.0.1',
+    dataDir: resolve(stringFromEnv(env, 'FLAGS_DATA_DIR') ?? '.data'),
+    databaseUrl: stringFromEnv(env, 'DATABASE_URL'),
+    pgPort: intFromEnv(env, 'FLAGS_PG_PORT', 54329),
+    temporalAddress: stringFromEnv(env, 'TEMPORAL_ADDRESS'),
+    temporalNamespace: stringFromEnv(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    temporalPort: intFromEnv(env, 'FLAGS_TEMPORAL_PORT', 7233),
+    temporalUiPort: intFromEnv(env, 'FLAGS_TEMPORAL_UI_PORT', 8233),
+    temporalCliPath: stringFromEnv(env, 'TEMPORAL_CLI_PATH'),
+    temporalUiUrl: stringFromEnv(env, 'TEMPORAL_UI_URL'),
+    taskQueue: stringFromEnv(env, 'FLAGS_TASK_QUEUE') ?? 'flags',
+    adminToken: stringFromEnv(env, 'FLAGS_ADMIN_TOKEN'),
+    logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
+  };
+}
