@@ -10,12 +10,14 @@ const MIGRATION_FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
 const MIGRATION_LOCK_KEY = 7_233_001;
 
 export class MigrationError extends Error {
-  constructor(
-    readonly file: string,
-    readonly databaseMessage: string,
-  ) {
+  readonly file: string;
+  readonly databaseMessage: string;
+
+  constructor(file: string, databaseMessage: string) {
     super(`migration ${file} failed: ${databaseMessage}`);
     this.name = 'MigrationError';
+    this.file = file;
+    this.databaseMessage = databaseMessage;
   }
 }
 

@@ -1,0 +1,46 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from './sql.ts';
+import { z } from 'zod';
+import type { DatabasePool } from './pool.ts';
+
+export const SCOPES = [
+  'feature_flag:evaluate',
+  'feature_flag:manage',
+  'feature_flag:approve',
+  'feature_flag:killswitch',
+  'feature_flag:admin',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const ADMIN_TOKEN_NAME = 'admin';
+
+/** Tokens are 32 random bytes; only their SHA-256 is stored, so a database dump reveals none. */
+export function generateTokenSecret(): string {
+  return `ffs_${randomBytes(32).toString('base64url')}`;
+}
+
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/**
+ * Makes sure the admin token works: the live token named `admin` has this secret's hash and every
+ * scope. Idempotent, so every start can call it; a changed FLAGS_ADMIN_TOKEN replaces the old one.
+ */
+export async function ensureAdminToken(db: DatabasePool, secret: string): Promise<void> {
+  const tokenHash = hashToken(secret);
+  await db.transaction(async (tx) => {
+    const current = await tx.maybeOne(
+      sql.type(z.object({ token_hash: z.string() }))`
+        SELECT token_hash FROM tokens WHERE name = ${ADMIN_TOKEN_NAME} AND revoked_at IS NULL FOR UPDATE`,
+    );
+    if (current?.token_hash === tokenHash) return;
+    if (current) {
+      await tx.query(sql.typeAlias('void')`UPDATE tokens SET revoked_at = now() WHERE name = ${ADMIN_TOKEN_NAME} AND revoked_at IS NULL`);
+    }
+    await tx.query(sql.typeAlias('void')`
+      INSERT INTO tokens (id, name, token_hash, scopes, created_by)
+      VALUES (${`tok_${randomBytes(9).toString('base64url')}`}, ${ADMIN_TOKEN_NAME}, ${tokenHash},
+              ${sql.array([...SCOPES], 'text')}, 'system')`);
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * The contract's closed set of error codes, each with its HTTP status; `unavailable` and `internal`
+ * are the two the contract leaves out (a dependency down, a bug), documented in docs/api.md.
+ */
+export const ERROR_STATUS = {
+  validation_error: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  version_conflict: 409,
+  prerequisite_cycle: 409,
+  rollout_conflict: 409,
+  approval_required: 202,
+  unavailable: 503,
+  internal: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/**
+ * The one error type that crosses layers. The data layer maps library errors into it, the API's
+ * error middleware writes it as `{ error: { code, message, details } }` with the status above.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

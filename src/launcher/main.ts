@@ -1,0 +1,108 @@
+// `npm start`: the whole service on its embedded default — PostgreSQL, the Temporal dev server with
+// its Web UI, the worker and the API — or on external ones when DATABASE_URL / TEMPORAL_ADDRESS say so.
+import { resolveAdminToken } from '../api/admin-token.ts';
+import { startApi } from '../api/start-api.ts';
+import { loadConfig } from '../config.ts';
+import { migrate } from '../data/migrate.ts';
+import { createLogger } from '../log.ts';
+import { startWorker } from '../worker/start-worker.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { findTemporalCli } from './temporal-cli.ts';
+import { startTemporalDevServer } from './temporal-dev-server.ts';
+
+const config = loadConfig();
+const log = createLogger(config.logLevel, 'launcher');
+const started = performance.now();
+
+/** Stop functions of what is running, in start order; stopped in reverse. */
+const running: { name: string; stop: () => Promise<void> }[] = [];
+let stopping: Promise<void> | undefined;
+
+function stopAll(exitCode: number): Promise<void> {
+  stopping ??= (async () => {
+    for (const part of running.reverse()) {
+      try {
+        await part.stop();
+        log.info(`stopped ${part.name}`);
+      } catch (error) {
+        log.error({ err: error }, `stopping ${part.name} failed`);
+      }
+    }
+    process.exit(exitCode);
+  })();
+  return stopping;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log.info(`${signal} received, stopping`);
+    void stopAll(0);
+  });
+}
+
+try {
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });
+    running.push({ name: 'PostgreSQL', stop: postgres.stop });
+    databaseUrl = postgres.databaseUrl;
+    log.info(`embedded PostgreSQL on port ${config.pgPort}, data in ${config.dataDir}/postgres`);
+  }
+  await migrate({ databaseUrl, log });
+
+  let temporalAddress = config.temporalAddress;
+  let temporalUiUrl = config.temporalUiUrl;
+  if (!temporalAddress) {
+    const cliPath = findTemporalCli(process.env, (message) => log.info(message));
+    const temporal = await startTemporalDevServer({
+      cliPath,
+      dataDir: config.dataDir,
+      port: config.temporalPort,
+      uiPort: config.temporalUiPort,
+      namespace: config.temporalNamespace,
+      log,
+    });
+    running.push({ name: 'Temporal dev server', stop: temporal.stop });
+    temporalAddress = temporal.address;
+    temporalUiUrl ??= temporal.uiUrl;
+  }
+
+  const worker = await startWorker({
+    databaseUrl,
+    temporalAddress,
+    temporalNamespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    log,
+  });
+  running.push({ name: 'worker', stop: worker.stop });
+
+  const adminToken = resolveAdminToken(config);
+  const api = await startApi({
+    databaseUrl,
+    temporalAddress,
+    temporalNamespace: config.temporalNamespace,
+    host: config.host,
+    port: config.port,
+    adminToken: adminToken.secret,
+    log,
+  });
+  running.push({ name: 'API', stop: api.stop });
+
+  const tokenHint =
+    adminToken.source === 'env' ? 'the value of FLAGS_ADMIN_TOKEN' : `cat ${adminToken.path}`;
+  process.stdout.write(
+    [
+      '',
+      `  Feature-flag service ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      `  API          ${api.url}   (health: ${api.url}/health)`,
+      `  Temporal UI  ${temporalUiUrl ?? '(external Temporal: set TEMPORAL_UI_URL to print it)'}`,
+      `  Temporal     ${temporalAddress}, namespace ${config.temporalNamespace}, task queue ${config.taskQueue}`,
+      `  Admin token  ${tokenHint}`,
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n') + '\n',
+  );
+} catch (error) {
+  log.error({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stopAll(1);
+}

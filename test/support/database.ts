@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  pool: DatabasePool;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: requireEnv(ENV.adminDatabaseUrl) });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database per test file, cloned from the migrated template: files never see each other's rows. */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const template = options.migrated === false ? 'template0' : requireEnv(ENV.templateDatabase);
+  await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  const url = requireEnv(ENV.adminDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
+  const pool = await createDatabasePool(url);
+  return {
+    url,
+    name,
+    pool,
+    async drop() {
+      await pool.end();
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
