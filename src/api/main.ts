@@ -1,0 +1,31 @@
+// An API process on external parts (production, docker-compose): DATABASE_URL and TEMPORAL_ADDRESS
+// are required; migrations are applied before serving (idempotent, serialised by an advisory lock).
+import { loadConfig } from '../config.ts';
+import { migrate } from '../data/migrate.ts';
+import { createLogger } from '../log.ts';
+import { resolveAdminToken } from './admin-token.ts';
+import { startApi } from './start-api.ts';
+
+const config = loadConfig();
+const log = createLogger(config.logLevel, 'api');
+if (!config.databaseUrl || !config.temporalAddress) {
+  log.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required for a standalone API process (npm start runs the embedded default)');
+  process.exit(1);
+}
+await migrate({ databaseUrl: config.databaseUrl, log });
+const api = await startApi({
+  databaseUrl: config.databaseUrl,
+  temporalAddress: config.temporalAddress,
+  temporalNamespace: config.temporalNamespace,
+  host: config.host,
+  port: config.port,
+  adminToken: resolveAdminToken(config).secret,
+  log,
+});
+log.info({ url: api.url }, 'API listening');
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log.info(`${signal} received, stopping`);
+    void api.stop().then(() => process.exit(0));
+  });
+}
