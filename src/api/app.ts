@@ -1,32 +1,48 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Logger } from '../log.ts';
+import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
-import { checkHealth, type HealthDependencies } from './health.ts';
+import { eventRoutes } from './event-routes.ts';
+import { checkHealth } from './health.ts';
+import { managementRoutes } from './management-routes.ts';
+import { openApiDocument, RouteRegistry } from './route.ts';
+import { webhookRoutes } from './webhook-routes.ts';
 
-export interface ApiDependencies {
-  log: Logger;
-  health: HealthDependencies;
-  /** Largest accepted JSON body. */
-  maxBodyBytes?: number;
-}
+export type { ApiDependencies };
 
 /** Builds the Koa application from its dependencies; the caller owns every pool and client passed in. */
 export function createApp(deps: ApiDependencies): Koa {
   const app = new Koa();
   app.proxy = true;
   app.use(errorMiddleware(deps.log));
-  app.use(bodyParser({ jsonLimit: deps.maxBodyBytes ?? 1_048_576, enableTypes: ['json'], encoding: 'utf-8' }));
+  app.use(
+    bodyParser({
+      jsonLimit: deps.maxBodyBytes ?? 1_048_576,
+      enableTypes: ['json'],
+      extendTypes: { json: ['application/merge-patch+json'] },
+      encoding: 'utf-8',
+    }),
+  );
 
-  const router = new Router();
-  router.get('/health', async (ctx) => {
-    const health = await checkHealth(deps.health);
-    ctx.status = health.status === 'ok' ? 200 : 503;
-    ctx.body = health;
+  const health = new Router();
+  health.get('/health', async (ctx) => {
+    const state = await checkHealth(deps.health);
+    ctx.status = state.status === 'ok' ? 200 : 503;
+    ctx.body = state;
   });
 
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  const registry = new RouteRegistry(deps.authenticator);
+  const routers = [health, managementRoutes(deps, registry), eventRoutes(deps, registry), webhookRoutes(deps, registry)];
+  let document: Record<string, unknown> | undefined;
+  health.get('/openapi.json', (ctx) => {
+    document ??= openApiDocument(registry, { title: 'Feature-flag service', version: '1' });
+    ctx.body = document;
+  });
+
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   return app;
 }

@@ -5,6 +5,7 @@ import { createDatabasePool } from '../data/pool.ts';
 import { ensureAdminToken } from '../data/tokens.ts';
 import type { Logger } from '../log.ts';
 import { createApp } from './app.ts';
+import { createAuthenticator } from './auth.ts';
 
 export interface RunningApi {
   url: string;
@@ -26,6 +27,8 @@ export async function startApi(options: {
   const temporal = await Connection.connect({ address: options.temporalAddress });
   const app = createApp({
     log: options.log,
+    db,
+    authenticator: createAuthenticator(db),
     health: { db, temporal, namespace: options.temporalNamespace, snapshot: () => ({}) },
   });
   const server = app.listen(options.port, options.host);

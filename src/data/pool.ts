@@ -1,6 +1,15 @@
-import { createPool, type DatabasePool } from 'slonik';
+import { createPool, createTypeParserPreset, type DatabasePool } from 'slonik';
 
 export type { DatabasePool };
+
+/**
+ * bigint ids (outbox, audit) stay far below 2^53, so they are read as numbers: JSON-serialisable,
+ * comparable, and what SSE ids and cursors carry. Timestamps stay slonik's epoch milliseconds.
+ */
+const typeParsers = [
+  ...createTypeParserPreset().filter((parser) => parser.name !== 'int8'),
+  { name: 'int8', parse: (value: string) => Number(value) },
+];
 
 /**
  * One slonik pool per process. Statement and transaction timeouts keep a stuck query from holding
@@ -14,5 +23,6 @@ export async function createDatabasePool(databaseUrl: string, options: { maximum
     idleInTransactionSessionTimeout: 15_000,
     transactionRetryLimit: 0,
     queryRetryLimit: 0,
+    typeParsers,
   });
 }

@@ -44,3 +44,43 @@ export async function ensureAdminToken(db: DatabasePool, secret: string): Promis
               ${sql.array([...SCOPES], 'text')}, 'system')`);
   });
 }
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  /** Evaluation is limited to these project ids; null means every project. */
+  projectIds: string[] | null;
+  createdAt: string;
+  createdBy: string;
+  revokedAt: string | null;
+}
+
+const tokenRow = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  project_ids: z.array(z.string()).nullable(),
+  created_at: z.number(),
+  created_by: z.string(),
+  revoked_at: z.number().nullable(),
+});
+
+function toTokenRecord(row: z.infer<typeof tokenRow>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes,
+    projectIds: row.project_ids,
+    createdAt: new Date(row.created_at).toISOString(),
+    createdBy: row.created_by,
+    revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
+  };
+}
+
+export async function findLiveTokenByHash(db: DatabasePool, tokenHash: string): Promise<TokenRecord | null> {
+  const row = await db.maybeOne(sql.type(tokenRow)`
+    SELECT id, name, scopes, project_ids, created_at, created_by, revoked_at
+    FROM tokens WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`);
+  return row ? toTokenRecord(row) : null;
+}

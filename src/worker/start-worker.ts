@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { createDatabasePool } from '../data/pool.ts';
+import { startWebhookDispatcher } from '../events/webhook-dispatcher.ts';
 import type { Logger } from '../log.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
 
@@ -35,8 +36,10 @@ export async function startWorker(options: {
   });
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));
+  const dispatcher = startWebhookDispatcher({ db, log: options.log });
   return {
     async stop() {
+      await dispatcher.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Connection } from '@temporalio/client';
 import { createApp } from '../../src/api/app.ts';
+import { createAuthenticator } from '../../src/api/auth.ts';
 import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/launcher/embedded-postgres.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
@@ -31,6 +32,8 @@ describe('GET /health', () => {
     temporal = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
     const app = createApp({
       log: testLog,
+      db,
+      authenticator: createAuthenticator(db),
       health: { db, temporal, namespace: requireEnv(ENV.temporalNamespace), snapshot: () => ({ version: 3, ageSeconds: 12 }), timeoutMs: 1_000 },
     });
     server = app.listen(0, '127.0.0.1');

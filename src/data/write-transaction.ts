@@ -1,0 +1,76 @@
+import type { DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { DatabasePool } from './pool.ts';
+import { diffJson } from './json-diff.ts';
+import { sql } from './sql.ts';
+
+export type WriteTransaction = DatabaseTransactionConnection;
+
+/**
+ * Taken first by every write (and by the audit trigger): writes are serialised, so audit entries
+ * chain in id order and outbox ids are assigned in commit order. Flag writes are rare next to
+ * evaluations; one at a time is what makes the audit chain and event order trustworthy.
+ */
+export const WRITE_LOCK_KEY = 7_233_002;
+
+/** The channel every committed change is announced on; the payload is a `ChangeNotice`. */
+export const CHANGES_CHANNEL = 'flag_changes';
+
+export interface ChangeNotice {
+  /** The outbox id of the event: a global, gapless-in-commit-order change counter. */
+  seq: number;
+  type: string;
+  entityKey: string | null;
+}
+
+/** Runs `work` in one transaction holding the write lock; everything it writes commits or none of it. */
+export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
+    return work(tx);
+  });
+}
+
+export interface AuditInput {
+  actor: string;
+  /** The second person of a two-person change. */
+  approver?: string;
+  action: string;
+  entityType: 'flag' | 'segment' | 'killswitch' | 'token' | 'webhook' | 'rollout' | 'change_request';
+  entityKey: string;
+  version?: number;
+  before: unknown;
+  after: unknown;
+}
+
+/** Appends an audit entry; the database computes its hash chained to the previous entry. */
+export async function appendAudit(tx: WriteTransaction, entry: AuditInput): Promise<void> {
+  const diff = diffJson(entry.before ?? null, entry.after ?? null);
+  await tx.query(sql.typeAlias('void')`
+    INSERT INTO audit_log (actor, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
+    VALUES (${entry.actor}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
+            ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', '')`);
+}
+
+function toJsonb(value: unknown) {
+  return value === undefined || value === null ? null : sql.jsonb(value as object);
+}
+
+export interface EventInput {
+  type: string;
+  entityKey: string | null;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Writes the event to the outbox and announces it with NOTIFY, both inside the transaction:
+ * PostgreSQL delivers the notification only if the transaction commits.
+ */
+export async function appendEvent(tx: WriteTransaction, event: EventInput): Promise<number> {
+  const id = await tx.oneFirst(sql.type(z.object({ id: z.number() }))`
+    INSERT INTO outbox (type, entity_key, payload) VALUES (${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)})
+    RETURNING id`);
+  const notice: ChangeNotice = { seq: id, type: event.type, entityKey: event.entityKey };
+  await tx.query(sql.typeAlias('void')`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(notice)})`);
+  return id;
+}

@@ -1,0 +1,71 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Connection } from '@temporalio/client';
+import { createApp } from '../../src/api/app.ts';
+import { createAuthenticator } from '../../src/api/auth.ts';
+import type { ApiDependencies } from '../../src/api/dependencies.ts';
+import { ensureAdminToken, generateTokenSecret } from '../../src/data/tokens.ts';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { testLog } from './logger.ts';
+
+export interface TestApi {
+  baseUrl: string;
+  adminToken: string;
+  db: TestDatabase;
+  /** fetch against the API with the admin token (or `token`), JSON in and out. */
+  request(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real API over real HTTP on a fresh database (cloned from the migrated template), with the
+ * shared test Temporal server behind it. `overrides` replace dependencies, e.g. a smaller body limit.
+ */
+export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase } = {}): Promise<TestApi> {
+  const db = options.db ?? (await createTestDatabase());
+  const adminToken = generateTokenSecret();
+  await ensureAdminToken(db.pool, adminToken);
+  const temporal = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
+  const app = createApp({
+    log: testLog,
+    db: db.pool,
+    authenticator: createAuthenticator(db.pool),
+    health: { db: db.pool, temporal, namespace: requireEnv(ENV.temporalNamespace), snapshot: () => ({}) },
+    ...overrides,
+  });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    baseUrl,
+    adminToken,
+    db,
+    async request(method, path, requestOptions = {}) {
+      const token = requestOptions.token === undefined ? adminToken : requestOptions.token;
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(requestOptions.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+          ...requestOptions.headers,
+        },
+        ...(requestOptions.body === undefined ? {} : { body: typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body) }),
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON (an SSE stream, a plain text body): the raw text is the body.
+      }
+      return { status: response.status, body, headers: response.headers };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await temporal.close();
+      if (!options.db) await db.drop();
+    },
+  };
+}
