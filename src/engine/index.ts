@@ -1,0 +1,57 @@
+/**
+ * The evaluation engine: pure code shared by the API, the workflows' activities and the SDK.
+ * No I/O, no clock, no randomness, no logging. See docs/engine.md for the semantics.
+ */
+export type {
+  AttributeCondition,
+  Condition,
+  EvaluationContext,
+  EvaluationResult,
+  Flag,
+  FlagDefinition,
+  FlagState,
+  FlagType,
+  FlagValue,
+  JsonObjectOrArray,
+  JsonValue,
+  Operator,
+  OperatorValues,
+  Prerequisite,
+  RangeValue,
+  Reason,
+  Rollout,
+  Rule,
+  Scalar,
+  Segment,
+  SegmentCondition,
+  SegmentDefinition,
+  Serve,
+  ValidationIssue,
+  ValidationResult,
+  WeightedVariant,
+} from './types.ts';
+export { OPERATORS } from './types.ts';
+export {
+  attributeConditionSchema,
+  conditionSchema,
+  flagInputSchema,
+  flagValueSchema,
+  prerequisiteSchema,
+  rolloutSchema,
+  ruleSchema,
+  segmentConditionSchema,
+  segmentInputSchema,
+  serveSchema,
+  FLAG_KEY_PATTERN,
+  LIMITS,
+  type FlagInput,
+  type SegmentInput,
+} from './schema.ts';
+export { validateFlag, DEFAULT_MAX_JSON_BYTES, type ValidateFlagOptions } from './validate-flag.ts';
+export { validateSegment } from './validate-segment.ts';
+export { checkFlagReferences, type FlagWorld, type FlagWorldEntry } from './check-flag-references.ts';
+export { findPrerequisiteCycle } from './find-prerequisite-cycle.ts';
+export { compileFlagSet, CompiledFlagSet, type CompiledFlag } from './compile-flag-set.ts';
+export { evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH } from './evaluate.ts';
+export { explain, type ConditionTrace, type Explanation, type ExplanationStep, type IdentityTrace, type SplitTrace, type ExplanationOutcome } from './explain.ts';
+export { bucketFor, BUCKETS } from './hash.ts';
