@@ -23,6 +23,8 @@ const status = step('jest', process.execPath, [
   '--experimental-vm-modules',
   '--no-warnings=ExperimentalWarning',
   new URL('../node_modules/jest/bin/jest.js', import.meta.url).pathname,
+  // A leaked handle must fail a test, not hang CI until its time limit: the run ends when the tests do.
+  '--forceExit',
   '--json',
   `--outputFile=${resultsFile}`,
   ...process.argv.slice(2),

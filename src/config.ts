@@ -29,6 +29,10 @@ export interface Config {
   taskQueue: string;
   /** Admin token; generated once and kept in the data folder when unset. */
   adminToken: string | undefined;
+  /** PKCS#8 PEM of the Ed25519 key that signs snapshots; generated once into the data folder when unset. */
+  snapshotSigningKey: string | undefined;
+  /** API processes `npm start` runs on the one port (SO_REUSEPORT); more use more cores. */
+  apiProcesses: number;
   logLevel: string;
 }
 
@@ -39,6 +43,14 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
     throw new Error(`${name} must be a port number (0-65535), got "${raw}"`);
   }
+  return value;
+}
+
+function countFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error(`${name} must be a whole number from 1 to 64, got "${raw}"`);
   return value;
 }
 
@@ -62,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiUrl: stringFromEnv(env, 'TEMPORAL_UI_URL'),
     taskQueue: stringFromEnv(env, 'FLAGS_TASK_QUEUE') ?? 'flags',
     adminToken: stringFromEnv(env, 'FLAGS_ADMIN_TOKEN'),
+    snapshotSigningKey: stringFromEnv(env, 'FLAGS_SNAPSHOT_SIGNING_KEY'),
+    apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };
 }

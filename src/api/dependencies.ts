@@ -1,7 +1,12 @@
+import type { Client } from '@temporalio/client';
 import type { DatabasePool } from '../data/pool.ts';
+import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Authenticator } from './auth.ts';
 import type { HealthDependencies } from './health.ts';
+import type { LiveFlagSet } from './live-flag-set.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { SnapshotCache } from './snapshot.ts';
 
 /** What the API's routes are built from; the composition root (start-api.ts, or a test) owns each part. */
 export interface ApiDependencies {
@@ -13,4 +18,20 @@ export interface ApiDependencies {
   maxBodyBytes?: number;
   /** Largest page a list endpoint returns. */
   maxPageSize?: number;
+  /** The process's shared LISTEN connection; without it the event stream falls back to polling. */
+  changeFeed?: ChangeFeed;
+  /** The compiled flag set this process evaluates against. */
+  flagSet: LiveFlagSet;
+  snapshots: SnapshotCache;
+  metrics: ApiMetrics;
+  /** Where rollout and approval workflows are started and signalled. */
+  temporal: TemporalDependencies;
+}
+
+export interface TemporalDependencies {
+  client: Client;
+  namespace: string;
+  taskQueue: string;
+  /** The Web UI's base URL, for links in responses; absent when unknown. */
+  uiUrl?: string;
 }

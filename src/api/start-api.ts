@@ -1,37 +1,21 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Connection } from '@temporalio/client';
-import { createDatabasePool } from '../data/pool.ts';
 import { ensureAdminToken } from '../data/tokens.ts';
-import type { Logger } from '../log.ts';
 import { createApp } from './app.ts';
-import { createAuthenticator } from './auth.ts';
+import { openApiDependencies, type ApiDependencyOptions } from './open-dependencies.ts';
 
 export interface RunningApi {
   url: string;
   stop(): Promise<void>;
 }
 
-/** Composition root of an API process: opens the pool and the Temporal connection, serves HTTP. */
-export async function startApi(options: {
-  databaseUrl: string;
-  temporalAddress: string;
-  temporalNamespace: string;
-  host: string;
-  port: number;
-  adminToken: string;
-  log: Logger;
-}): Promise<RunningApi> {
-  const db = await createDatabasePool(options.databaseUrl);
-  await ensureAdminToken(db, options.adminToken);
-  const temporal = await Connection.connect({ address: options.temporalAddress });
-  const app = createApp({
-    log: options.log,
-    db,
-    authenticator: createAuthenticator(db),
-    health: { db, temporal, namespace: options.temporalNamespace, snapshot: () => ({}) },
-  });
-  const server = app.listen(options.port, options.host);
+/** Composition root of an API process: opens its dependencies, makes sure the admin token works, serves HTTP. */
+export async function startApi(options: ApiDependencyOptions & { host: string; port: number; adminToken: string; reusePort?: boolean }): Promise<RunningApi> {
+  const { deps, close } = await openApiDependencies(options);
+  await ensureAdminToken(deps.db, options.adminToken);
+  const app = createApp(deps);
+  // reusePort lets several API processes share one port, the kernel spreading connections over them.
+  const server = app.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
@@ -39,8 +23,7 @@ export async function startApi(options: {
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await temporal.close();
-      await db.end();
+      await close();
     },
   };
 }

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Connection } from '@temporalio/client';
 import { createApp } from '../../src/api/app.ts';
-import { createAuthenticator } from '../../src/api/auth.ts';
+import { openApiDependencies } from '../../src/api/open-dependencies.ts';
+import { migrate } from '../../src/data/migrate.ts';
 import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/launcher/embedded-postgres.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
@@ -19,7 +19,7 @@ describe('GET /health', () => {
   let pgPort: number;
   let dataDir: string;
   let db: DatabasePool;
-  let temporal: Connection;
+  let opened: Awaited<ReturnType<typeof openApiDependencies>>;
   let server: Server;
   let baseUrl: string;
 
@@ -28,14 +28,18 @@ describe('GET /health', () => {
     chmodSync(dataDir, 0o755);
     pgPort = await freePorts(1);
     postgres = await startEmbeddedPostgres({ dataDir, port: pgPort, log: testLog });
+    await migrate({ databaseUrl: postgres.databaseUrl });
     db = await createDatabasePool(postgres.databaseUrl);
-    temporal = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
-    const app = createApp({
-      log: testLog,
+    opened = await openApiDependencies({
+      databaseUrl: postgres.databaseUrl,
       db,
-      authenticator: createAuthenticator(db),
-      health: { db, temporal, namespace: requireEnv(ENV.temporalNamespace), snapshot: () => ({ version: 3, ageSeconds: 12 }), timeoutMs: 1_000 },
+      temporalAddress: requireEnv(ENV.temporalAddress),
+      temporalNamespace: requireEnv(ENV.temporalNamespace),
+      taskQueue: 'flags-test',
+      dataDir,
+      log: testLog,
     });
+    const app = createApp({ ...opened.deps, health: { ...opened.deps.health, snapshot: () => ({ version: 3, ageSeconds: 12 }), timeoutMs: 1_000 } });
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -43,7 +47,7 @@ describe('GET /health', () => {
 
   afterAll(async () => {
     server.close();
-    await temporal.close();
+    await opened.close();
     await db.end();
     await postgres.stop();
   });

@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Connection } from '@temporalio/client';
 import { createApp } from '../../src/api/app.ts';
-import { createAuthenticator } from '../../src/api/auth.ts';
 import type { ApiDependencies } from '../../src/api/dependencies.ts';
+import { openApiDependencies } from '../../src/api/open-dependencies.ts';
 import { ensureAdminToken, generateTokenSecret } from '../../src/data/tokens.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -11,6 +10,7 @@ import { testLog } from './logger.ts';
 
 export interface TestApi {
   baseUrl: string;
+  deps: ApiDependencies;
   adminToken: string;
   db: TestDatabase;
   /** fetch against the API with the admin token (or `token`), JSON in and out. */
@@ -22,23 +22,28 @@ export interface TestApi {
  * A real API over real HTTP on a fresh database (cloned from the migrated template), with the
  * shared test Temporal server behind it. `overrides` replace dependencies, e.g. a smaller body limit.
  */
-export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase } = {}): Promise<TestApi> {
+export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase; adminToken?: string } = {}): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
-  const adminToken = generateTokenSecret();
+  // A second API on the same database shares the first one's admin token (a new one would replace it).
+  const adminToken = options.adminToken ?? generateTokenSecret();
   await ensureAdminToken(db.pool, adminToken);
-  const temporal = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
-  const app = createApp({
-    log: testLog,
+  const opened = await openApiDependencies({
+    databaseUrl: db.url,
     db: db.pool,
-    authenticator: createAuthenticator(db.pool),
-    health: { db: db.pool, temporal, namespace: requireEnv(ENV.temporalNamespace), snapshot: () => ({}) },
-    ...overrides,
+    temporalAddress: requireEnv(ENV.temporalAddress),
+    temporalNamespace: requireEnv(ENV.temporalNamespace),
+    taskQueue: 'flags-test',
+    dataDir: requireEnv(ENV.scratchDir),
+    log: testLog,
   });
+  const deps: ApiDependencies = { ...opened.deps, ...overrides };
+  const app = createApp(deps);
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     baseUrl,
+    deps,
     adminToken,
     db,
     async request(method, path, requestOptions = {}) {
@@ -64,7 +69,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}, opt
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await temporal.close();
+      await opened.close();
       if (!options.db) await db.drop();
     },
   };

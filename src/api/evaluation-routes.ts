@@ -1,0 +1,168 @@
+import Router from '@koa/router';
+import { trace } from '@opentelemetry/api';
+import type { Context } from 'koa';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { AppError } from '../errors.ts';
+import type { Principal } from './auth.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import type { RouteRegistry } from './route.ts';
+
+const contextSchema = z.record(z.string(), z.unknown()).default({}).describe('Attributes of the user or project: userId, projectId, and anything rules test.');
+const flagKey = z.string().min(1).max(128);
+const resultSchema = z.object({
+  flagKey: z.string(),
+  value: z.unknown(),
+  variant: z.string().nullable(),
+  reason: z.enum(['default', 'rule', 'percentage', 'prerequisite_failed', 'off']),
+  ruleId: z.string().optional(),
+  prerequisiteKey: z.string().optional(),
+  inRollout: z.boolean().optional(),
+  flagVersion: z.number(),
+});
+
+export const tracer = trace.getTracer('flags');
+
+/** A token limited to projects may evaluate only for a context naming one of them. */
+export function checkProject(principal: Principal, context: EvaluationContext): void {
+  if (principal.projectIds === null) return;
+  const projectId = context.projectId;
+  if (typeof projectId !== 'string' || !principal.projectIds.includes(projectId)) {
+    throw new AppError('permission_denied', `the token "${principal.name}" may evaluate only for projects ${principal.projectIds.join(', ')}; context.projectId is ${JSON.stringify(projectId ?? null)}`);
+  }
+}
+
+export interface BulkEvaluator {
+  evaluateAll(context: EvaluationContext, flagKeys: readonly string[] | undefined): readonly EvaluationResult[];
+}
+
+/**
+ * Bulk results cached by context for the current flag set: a service that asks for all flags for
+ * the same user on every page view gets the computed list back. Keyed by the set's change count,
+ * so a change makes every older entry unreachable (the LRU then ages them out).
+ */
+export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, max = 10_000): BulkEvaluator {
+  const cache = new LRUCache<string, readonly EvaluationResult[]>({ max });
+  return {
+    evaluateAll(context, flagKeys) {
+      const key = `${deps.flagSet.changeCount}|${flagKeys ? flagKeys.join(',') : '*'}|${JSON.stringify(context)}`;
+      const cached = cache.get(key);
+      deps.metrics.bulkCacheLookups.inc({ outcome: cached ? 'hit' : 'miss' });
+      if (cached) return cached;
+      const results = evaluateAll(deps.flagSet.current, context, flagKeys);
+      cache.set(key, results);
+      return results;
+    },
+  };
+}
+
+/** Evaluation over HTTP, explanations, the signed snapshot and Prometheus metrics. */
+export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+  const router = new Router();
+  const tag = 'evaluation';
+  const bulk = createBulkEvaluator(deps);
+
+  registry.add(router, {
+    method: 'post', path: '/v1/evaluate', tag, scope: 'feature_flag:evaluate',
+    summary: 'Evaluate one flag for a context: value, variant and the reason for it.',
+    body: z.object({ flagKey, context: contextSchema }),
+    responses: { 200: { description: 'The evaluation result.', schema: resultSchema } },
+    async handler(ctx, { body, principal }) {
+      const started = performance.now();
+      checkProject(principal, body.context);
+      const result = evaluate(deps.flagSet.current, body.flagKey, body.context);
+      if (!result) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
+      deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'evaluate' });
+      deps.metrics.evaluationSeconds.observe({ endpoint: 'evaluate' }, (performance.now() - started) / 1000);
+      recordSpan(result);
+      ctx.body = result;
+    },
+  });
+
+  registry.add(router, {
+    method: 'post', path: '/v1/evaluate/bulk', tag, scope: 'feature_flag:evaluate',
+    summary: 'Evaluate many flags (every active flag when flagKeys is omitted) for one context.',
+    body: z.object({ context: contextSchema, flagKeys: z.array(flagKey).max(10_000).optional() }),
+    responses: { 200: { description: 'One result per flag that exists; unknown keys are listed in missing.', schema: z.object({ flagSetVersion: z.number(), results: z.array(resultSchema), missing: z.array(z.string()) }) } },
+    async handler(ctx, { body, principal }) {
+      const started = performance.now();
+      checkProject(principal, body.context);
+      const results = bulk.evaluateAll(body.context, body.flagKeys);
+      const missing = body.flagKeys ? body.flagKeys.filter((key) => !deps.flagSet.current.has(key)) : [];
+      for (const result of results) deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'bulk' });
+      deps.metrics.evaluationSeconds.observe({ endpoint: 'bulk' }, (performance.now() - started) / 1000);
+      ctx.body = { flagSetVersion: deps.flagSet.version, results, missing };
+    },
+  });
+
+  registry.add(router, {
+    method: 'post', path: '/v1/explain', tag, scope: 'feature_flag:manage',
+    summary: 'Evaluate one flag for a context and show every step: each rule and condition tried, the bucket and threshold.',
+    body: z.object({ flagKey, context: contextSchema }),
+    responses: { 200: { description: 'The result and its trace.' } },
+    async handler(ctx, { body }) {
+      const explanation = explain(deps.flagSet.current, body.flagKey, body.context);
+      if (!explanation) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
+      ctx.body = explanation;
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/snapshot', tag, scope: 'feature_flag:evaluate',
+    summary: 'Every active flag and segment and the engaged killswitches, signed (Ed25519, X-Flags-Signature over the exact uncompressed bytes); 304 on a matching If-None-Match; gzip when asked.',
+    responses: { 200: { description: 'The snapshot.' }, 304: { description: 'Unchanged.' } },
+    async handler(ctx) {
+      const snapshot = deps.snapshots.current();
+      ctx.set('ETag', snapshot.etag);
+      ctx.set('X-Flags-Snapshot-Version', String(snapshot.version));
+      ctx.set('X-Flags-Signature', snapshot.signature);
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.set('Vary', 'Accept-Encoding');
+      if (ctx.get('if-none-match') === snapshot.etag) {
+        ctx.status = 304;
+        return;
+      }
+      ctx.type = 'application/json';
+      if (ctx.acceptsEncodings('gzip', 'identity') === 'gzip') {
+        ctx.set('Content-Encoding', 'gzip');
+        ctx.body = snapshot.gzipped;
+      } else {
+        ctx.body = snapshot.body;
+      }
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/snapshot/public-key', tag,
+    summary: 'The Ed25519 public key (SPKI PEM) that verifies snapshot signatures.',
+    responses: { 200: { description: '{ algorithm, publicKeyPem }' } },
+    async handler(ctx) {
+      ctx.body = { algorithm: 'Ed25519', publicKeyPem: deps.snapshots.publicKeyPem };
+    },
+  });
+
+  router.get('/metrics', async (ctx: Context) => {
+    deps.metrics.flags.set({ state: 'active' }, deps.flagSet.current.size);
+    deps.metrics.flagSetVersion.set(deps.flagSet.version);
+    const age = deps.snapshots.ageSeconds();
+    if (age !== undefined) deps.metrics.snapshotAgeSeconds.set(age);
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  return router;
+}
+
+/**
+ * A span per evaluation, only when a tracer provider is registered: with none, the API hands out a
+ * no-op span and this costs a property read.
+ */
+function recordSpan(result: EvaluationResult): void {
+  const span = tracer.startSpan('flag.evaluate');
+  if (!span.isRecording()) return;
+  span.setAttribute('feature_flag.key', result.flagKey);
+  span.setAttribute('feature_flag.reason', result.reason);
+  span.setAttribute('feature_flag.version', result.flagVersion);
+  span.end();
+}

@@ -1,0 +1,127 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { flagInputSchema } from '../engine/index.ts';
+import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
+import { listAudit } from '../data/audit.ts';
+import { AppError } from '../errors.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { pageQuery } from './pagination.ts';
+import type { RouteRegistry } from './route.ts';
+import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion } from './versioning.ts';
+
+const keyParams = z.object({ key: z.string().min(1).max(128) });
+const flagSchema = z.record(z.string(), z.unknown()).describe('A flag as CONTRACT.md describes it, with state, version and metadata.');
+const versionBody = z.strictObject({ version: z.number().int().min(1).optional().describe('The version being changed; or send If-Match.') }).optional();
+
+/** Flags: create, read, list and search, patch, archive, restore, and a flag's audit trail. */
+export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+  const router = new Router();
+  const tag = 'flags';
+
+  registry.add(router, {
+    method: 'post', path: '/v1/flags', tag, scope: 'feature_flag:manage',
+    summary: 'Create a flag (version 1).',
+    body: flagInputSchema,
+    responses: { 201: { description: 'The flag, with an ETag of its version.', schema: flagSchema } },
+    async handler(ctx, { body, principal }) {
+      const flag = await createFlag(deps.db, body, { actor: principal.name });
+      deps.flagSet.applyFlag(flag);
+      ctx.status = 201;
+      ctx.set('ETag', etagFor(flag.version));
+      ctx.set('Location', `/v1/flags/${flag.key}`);
+      ctx.body = flag;
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/flags', tag, scope: 'feature_flag:manage',
+    summary: 'List flags in key order, filtered by state, tag, key prefix or a search over key, description and tags.',
+    query: z.object({
+      state: z.enum(['active', 'archived']).optional(),
+      tag: z.string().max(64).optional(),
+      prefix: z.string().max(128).optional(),
+      q: z.string().min(1).max(200).optional().describe('Substring of the key, description or a tag (case-insensitive).'),
+      ...pageQuery(deps.maxPageSize),
+    }),
+    responses: { 200: { description: 'A page of flags and the cursor of the next page (null on the last).', schema: z.object({ items: z.array(flagSchema), nextCursor: z.string().nullable() }) } },
+    async handler(ctx, { query }) {
+      const after = decodeCursor<string>(query.cursor, 'string');
+      const page = await listFlags(deps.db, {
+        limit: query.limit,
+        ...(query.state ? { state: query.state } : {}),
+        ...(query.tag ? { tag: query.tag } : {}),
+        ...(query.prefix ? { prefix: query.prefix } : {}),
+        ...(query.q ? { q: query.q } : {}),
+        ...(after ? { after } : {}),
+      });
+      ctx.body = { items: page.items, nextCursor: encodeCursor(page.nextAfter) };
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
+    summary: 'Read a flag (archived ones too); answers 304 to a matching If-None-Match.',
+    params: keyParams,
+    responses: { 200: { description: 'The flag.', schema: flagSchema }, 304: { description: 'Unchanged since the ETag given.' } },
+    async handler(ctx, { params }) {
+      const flag = await getFlag(deps.db, params.key);
+      if (!flag) throw new AppError('not_found', `flag "${params.key}" does not exist`);
+      ctx.set('ETag', etagFor(flag.version));
+      if (ctx.get('if-none-match') === etagFor(flag.version)) {
+        ctx.status = 304;
+        return;
+      }
+      ctx.body = flag;
+    },
+  });
+
+  registry.add(router, {
+    method: 'patch', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
+    summary: 'Change a flag with a JSON merge patch; the version must be given as If-Match or "version".',
+    params: keyParams,
+    body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version".'),
+    responses: { 200: { description: 'The flag at its next version.', schema: flagSchema } },
+    async handler(ctx, { params, body, principal }) {
+      const { version, ...patch } = body;
+      if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version))) {
+        throw new AppError('validation_error', 'version must be an integer', { issues: [{ path: 'version', message: 'must be an integer' }] });
+      }
+      const flag = await patchFlag(deps.db, params.key, patch, requiredVersion(ctx, version as number | undefined), { actor: principal.name });
+      deps.flagSet.applyFlag(flag);
+      ctx.set('ETag', etagFor(flag.version));
+      ctx.body = flag;
+    },
+  });
+
+  for (const [action, state] of [['archive', 'archived'], ['restore', 'active']] as const) {
+    registry.add(router, {
+      method: 'post', path: `/v1/flags/:key/${action}`, tag, scope: 'feature_flag:manage',
+      summary: action === 'archive' ? 'Archive a flag: it stops evaluating (404) and leaves snapshots; its key stays taken.' : 'Restore an archived flag.',
+      params: keyParams,
+      body: versionBody,
+      responses: { 200: { description: 'The flag at its next version.', schema: flagSchema } },
+      async handler(ctx, { params, body, principal }) {
+        const flag = await setFlagState(deps.db, params.key, state, expectedVersion(ctx, body?.version), { actor: principal.name });
+        deps.flagSet.applyFlag(flag);
+        ctx.set('ETag', etagFor(flag.version));
+        ctx.body = flag;
+      },
+    });
+  }
+
+  registry.add(router, {
+    method: 'get', path: '/v1/flags/:key/audit', tag, scope: 'feature_flag:manage',
+    summary: 'The audit trail of one flag, newest first.',
+    params: keyParams,
+    query: z.object(pageQuery(deps.maxPageSize)),
+    responses: { 200: { description: 'A page of audit entries.' } },
+    async handler(ctx, { params, query }) {
+      if (!(await getFlag(deps.db, params.key))) throw new AppError('not_found', `flag "${params.key}" does not exist`);
+      const before = decodeCursor<number>(query.cursor, 'number');
+      const page = await listAudit(deps.db, { entityType: 'flag', entityKey: params.key, limit: query.limit, ...(before ? { before } : {}) });
+      ctx.body = { items: page.items, nextCursor: encodeCursor(page.nextBefore) };
+    },
+  });
+
+  return router;
+}

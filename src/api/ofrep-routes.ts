@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import { evaluate, type EvaluationResult, type Reason } from '../engine/index.ts';
+import { AppError, isAppError } from '../errors.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { isMalformedBody } from './error-middleware.ts';
+import { checkProject, createBulkEvaluator } from './evaluation-routes.ts';
+import type { RouteRegistry } from './route.ts';
+
+/** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
+const OPENFEATURE_REASON = {
+  default: 'DEFAULT',
+  rule: 'TARGETING_MATCH',
+  percentage: 'SPLIT',
+  off: 'DISABLED',
+  prerequisite_failed: 'DISABLED',
+  error: 'ERROR',
+} as const satisfies Record<Reason, string>;
+
+const OFREP_PREFIX = '/ofrep/';
+
+/** One OFREP success body: our reason, rule and version ride along as flat metadata (the client drops nested values). */
+export function toOfrep(result: EvaluationResult) {
+  return {
+    key: result.flagKey,
+    value: result.value,
+    reason: OPENFEATURE_REASON[result.reason],
+    ...(result.variant === null ? {} : { variant: result.variant }),
+    metadata: {
+      reason: result.reason,
+      flagVersion: result.flagVersion,
+      ...(result.ruleId === undefined ? {} : { ruleId: result.ruleId }),
+      ...(result.prerequisiteKey === undefined ? {} : { prerequisiteKey: result.prerequisiteKey }),
+      ...(result.inRollout === undefined ? {} : { inRollout: result.inRollout }),
+    },
+  };
+}
+
+/**
+ * OFREP speaks its own error shape (`{ key, errorCode, errorDetails }` on 400/404/500), which the
+ * OpenFeature client requires; this translates our errors under /ofrep/ into it, body-parser errors
+ * included, so the one error middleware still writes everything else. Authentication errors keep
+ * their 401/403, which the client maps by status.
+ */
+export async function ofrepErrors(ctx: Context, next: Next): Promise<void> {
+  if (!ctx.path.startsWith(OFREP_PREFIX)) return next();
+  ctx.set('Access-Control-Allow-Origin', '*');
+  ctx.set('Access-Control-Expose-Headers', 'ETag');
+  if (ctx.method === 'OPTIONS') {
+    ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
+    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-None-Match');
+    ctx.set('Access-Control-Max-Age', '600');
+    ctx.status = 204;
+    return;
+  }
+  try {
+    await next();
+  } catch (error) {
+    const key = /^\/ofrep\/v1\/evaluate\/flags\/([^/]+)$/.exec(ctx.path)?.[1] ?? '';
+    if (isAppError(error) && (error.code === 'unauthenticated' || error.code === 'permission_denied')) throw error;
+    const malformed = isMalformedBody(error);
+    if (malformed || (isAppError(error) && error.code === 'validation_error')) {
+      ctx.status = 400;
+      ctx.body = { key: decodeURIComponent(key), errorCode: malformed ? 'PARSE_ERROR' : 'INVALID_CONTEXT', errorDetails: (error as Error).message };
+    } else if (isAppError(error) && error.code === 'not_found') {
+      ctx.status = 404;
+      ctx.body = { key: decodeURIComponent(key), errorCode: 'FLAG_NOT_FOUND', errorDetails: error.message };
+    } else {
+      throw error;
+    }
+  }
+}
+
+const contextSchema = z.record(z.string(), z.unknown()).default({}).describe('The OpenFeature evaluation context; targetingKey is the identity when userId is absent.');
+const ofrepRequest = z.object({ context: contextSchema }).default({ context: {} });
+
+/** The OpenFeature Remote Evaluation Protocol, so OpenFeature's OFREP providers work unchanged. */
+export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+  const router = new Router();
+  const tag = 'ofrep';
+  const bulk = createBulkEvaluator(deps);
+
+  registry.add(router, {
+    method: 'post', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
+    summary: 'OFREP single-flag evaluation.',
+    params: z.object({ key: z.string().min(1).max(128) }),
+    body: ofrepRequest,
+    responses: { 200: { description: 'OFREP evaluation success.' }, 404: { description: '{ key, errorCode: FLAG_NOT_FOUND }' }, 400: { description: '{ key, errorCode: INVALID_CONTEXT | PARSE_ERROR }' } },
+    async handler(ctx, { params, body, principal }) {
+      checkProject(principal, body.context);
+      const result = evaluate(deps.flagSet.current, params.key, body.context);
+      if (!result) throw new AppError('not_found', `flag "${params.key}" does not exist or is archived`);
+      deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'ofrep' });
+      ctx.body = toOfrep(result);
+    },
+  });
+
+  registry.add(router, {
+    method: 'post', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
+    summary: 'OFREP bulk evaluation of every active flag; the ETag changes whenever any result for this context does.',
+    body: ofrepRequest,
+    responses: { 200: { description: '{ flags: [...] }' }, 304: { description: 'Results unchanged for this context.' } },
+    async handler(ctx, { body, principal }) {
+      checkProject(principal, body.context);
+      const flags = bulk.evaluateAll(body.context, undefined).map(toOfrep);
+      const json = JSON.stringify({ flags });
+      // Hashing the results, not the flag set's version, keeps the ETag still when a change does not
+      // touch this context's answers and moves it whenever one does.
+      const etag = `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`;
+      ctx.set('ETag', etag);
+      if (ctx.get('if-none-match') === etag) {
+        ctx.status = 304;
+        return;
+      }
+      ctx.type = 'application/json';
+      ctx.body = json;
+    },
+  });
+
+  return router;
+}

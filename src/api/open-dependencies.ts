@@ -1,0 +1,89 @@
+import { Client, Connection } from '@temporalio/client';
+import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
+import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
+import type { Logger } from '../log.ts';
+import { createAuthenticator } from './auth.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { LiveFlagSet } from './live-flag-set.ts';
+import { createApiMetrics, type ApiMetrics } from './metrics.ts';
+import { loadSnapshotSigner, SnapshotCache } from './snapshot.ts';
+
+export interface ApiDependencyOptions {
+  databaseUrl: string;
+  /** An existing pool to use instead of opening one (tests share theirs); it is not closed. */
+  db?: DatabasePool;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  temporalUiUrl?: string;
+  dataDir: string;
+  snapshotSigningKeyPem?: string;
+  log: Logger;
+  /** How often the flag set compares its version with the database. */
+  flagSetCheckIntervalMs?: number;
+}
+
+/**
+ * Opens everything an API process's routes need — pool, LISTEN feed, Temporal client, the compiled
+ * flag set, the snapshot signer, metrics — and returns them with the function that closes them.
+ */
+export async function openApiDependencies(options: ApiDependencyOptions): Promise<{ deps: ApiDependencies; close(): Promise<void> }> {
+  const ownsPool = !options.db;
+  const db = options.db ?? (await createDatabasePool(options.databaseUrl));
+  // Whatever opened before a later step fails is closed again, so a failed start leaves nothing running.
+  const opened: (() => Promise<void> | void)[] = ownsPool ? [() => db.end()] : [];
+  const closeOpened = async () => {
+    for (const close of opened.reverse()) await close();
+  };
+  try {
+    const temporal = await Connection.connect({ address: options.temporalAddress });
+    opened.push(() => temporal.close());
+    const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
+    opened.push(() => changeFeed.close());
+    await changeFeed.ready();
+    const metrics = createApiMetrics();
+    const flagSet = await LiveFlagSet.load({ db, log: options.log, changeFeed, ...(options.flagSetCheckIntervalMs ? { checkIntervalMs: options.flagSetCheckIntervalMs } : {}) });
+    opened.push(() => flagSet.close());
+    const snapshots = new SnapshotCache({ live: flagSet, signer: loadSnapshotSigner({ pem: options.snapshotSigningKeyPem, dataDir: options.dataDir }), log: options.log, metrics });
+    return { deps: buildDependencies({ options, db, temporal, changeFeed, flagSet, snapshots, metrics }), close: closeOpened };
+  } catch (error) {
+    await closeOpened();
+    throw error;
+  }
+}
+
+function buildDependencies(parts: {
+  options: ApiDependencyOptions;
+  db: DatabasePool;
+  temporal: Connection;
+  changeFeed: ChangeFeed;
+  flagSet: LiveFlagSet;
+  snapshots: SnapshotCache;
+  metrics: ApiMetrics;
+}): ApiDependencies {
+  const { options, db, temporal, changeFeed, flagSet, snapshots, metrics } = parts;
+  return {
+    log: options.log,
+    db,
+    authenticator: createAuthenticator(db),
+    health: {
+      db,
+      temporal,
+      namespace: options.temporalNamespace,
+      snapshot: () => {
+        const age = snapshots.ageSeconds();
+        return { version: flagSet.version, ...(age === undefined ? {} : { ageSeconds: Math.round(age * 10) / 10 }) };
+      },
+    },
+    changeFeed,
+    flagSet,
+    snapshots,
+    metrics,
+    temporal: {
+      client: new Client({ connection: temporal, namespace: options.temporalNamespace }),
+      namespace: options.temporalNamespace,
+      taskQueue: options.taskQueue,
+      ...(options.temporalUiUrl ? { uiUrl: options.temporalUiUrl } : {}),
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { segmentInputSchema } from '../engine/index.ts';
+import { createSegment, deleteSegment, getSegment, listSegments, patchSegment, segmentDefinition } from '../data/segments.ts';
+import { AppError } from '../errors.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { pageQuery } from './pagination.ts';
+import type { RouteRegistry } from './route.ts';
+import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion } from './versioning.ts';
+
+const keyParams = z.object({ key: z.string().min(1).max(128) });
+const segmentSchema = z.record(z.string(), z.unknown()).describe('A segment with its version and metadata.');
+
+/** Segments: reusable, named condition sets that rules refer to by key. */
+export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+  const router = new Router();
+  const tag = 'segments';
+
+  registry.add(router, {
+    method: 'post', path: '/v1/segments', tag, scope: 'feature_flag:manage',
+    summary: 'Create a segment (version 1).',
+    body: segmentInputSchema,
+    responses: { 201: { description: 'The segment.', schema: segmentSchema } },
+    async handler(ctx, { body, principal }) {
+      const segment = await createSegment(deps.db, body, principal.name);
+      deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
+      ctx.status = 201;
+      ctx.set('ETag', etagFor(segment.version));
+      ctx.body = segment;
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/segments', tag, scope: 'feature_flag:manage',
+    summary: 'List segments in key order.',
+    query: z.object(pageQuery(deps.maxPageSize)),
+    responses: { 200: { description: 'A page of segments.', schema: z.object({ items: z.array(segmentSchema), nextCursor: z.string().nullable() }) } },
+    async handler(ctx, { query }) {
+      const after = decodeCursor<string>(query.cursor, 'string');
+      const page = await listSegments(deps.db, { limit: query.limit, ...(after ? { after } : {}) });
+      ctx.body = { items: page.items, nextCursor: encodeCursor(page.nextAfter) };
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    summary: 'Read a segment.',
+    params: keyParams,
+    responses: { 200: { description: 'The segment.', schema: segmentSchema } },
+    async handler(ctx, { params }) {
+      const segment = await getSegment(deps.db, params.key);
+      if (!segment) throw new AppError('not_found', `segment "${params.key}" does not exist`);
+      ctx.set('ETag', etagFor(segment.version));
+      ctx.body = segment;
+    },
+  });
+
+  registry.add(router, {
+    method: 'patch', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    summary: 'Change a segment with a JSON merge patch; every flag using it is re-checked. The version must be given.',
+    params: keyParams,
+    body: z.record(z.string(), z.unknown()),
+    responses: { 200: { description: 'The segment at its next version.', schema: segmentSchema } },
+    async handler(ctx, { params, body, principal }) {
+      const { version, ...patch } = body;
+      if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version))) {
+        throw new AppError('validation_error', 'version must be an integer', { issues: [{ path: 'version', message: 'must be an integer' }] });
+      }
+      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version as number | undefined), principal.name);
+      deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
+      ctx.set('ETag', etagFor(segment.version));
+      ctx.body = segment;
+    },
+  });
+
+  registry.add(router, {
+    method: 'delete', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    summary: 'Delete a segment that no flag refers to.',
+    params: keyParams,
+    responses: { 204: { description: 'Deleted.' } },
+    async handler(ctx, { params, principal }) {
+      await deleteSegment(deps.db, params.key, expectedVersion(ctx, undefined), principal.name);
+      deps.flagSet.applySegment(params.key, null);
+      ctx.status = 204;
+    },
+  });
+
+  return router;
+}

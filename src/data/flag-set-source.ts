@@ -1,0 +1,83 @@
+import type { Flag, Segment } from '../engine/index.ts';
+import type { CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import { getFlag, listActiveFlags } from './flags.ts';
+import type { DatabasePool } from './pool.ts';
+import { getSegment, listAllSegments, segmentDefinition } from './segments.ts';
+import { sql } from './sql.ts';
+
+/** Outbox rows that change what an evaluation answers; the same predicate as the partial index. */
+const AFFECTS_EVALUATION = sql.fragment`(type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%')`;
+
+export interface FlagSetState {
+  /** The outbox id of the newest change included: the flag set's version. */
+  version: number;
+  flags: Flag[];
+  segments: Segment[];
+  killswitches: Set<string>;
+}
+
+export interface FlagSetChanges {
+  version: number;
+  /** Changed flags by key; archived ones are included (they leave the set). */
+  flags: Flag[];
+  /** Changed segments; `null` for a deleted one. */
+  segments: Map<string, Segment | null>;
+  /** The engaged categories, when a killswitch changed. */
+  killswitches: Set<string> | null;
+}
+
+const idRow = z.object({ id: z.number().nullable() });
+const changedRow = z.object({ kind: z.string(), entity_key: z.string() });
+
+async function engagedKillswitches(db: CommonQueryMethods): Promise<Set<string>> {
+  const categories = await db.anyFirst(sql.type(z.object({ category: z.string() }))`SELECT category FROM killswitches WHERE engaged`);
+  return new Set(categories);
+}
+
+/** Everything, read in one repeatable-read transaction so the version and the rows agree. */
+export async function loadFlagSetState(db: DatabasePool): Promise<FlagSetState> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql.typeAlias('void')`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+    const version = (await tx.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
+    const flags = await listActiveFlags(tx);
+    const segments = await listAllSegments(tx);
+    const killswitches = await engagedKillswitches(tx);
+    return { version, flags, segments, killswitches };
+  });
+}
+
+/** The newest change that affects evaluation; what the periodic check compares with. */
+export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
+  return (await db.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
+}
+
+/**
+ * What changed after `version`: the current rows of every flag and segment named by a later event.
+ * Because writes hold one lock until they commit, the committed outbox is always a prefix in id
+ * order, so reading the newest id first and the rows after never skips a change.
+ */
+export async function flagSetChangesSince(db: DatabasePool, version: number, limit = 5_000): Promise<FlagSetChanges | 'too_many'> {
+  const newest = await currentFlagSetVersion(db);
+  if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null };
+  const changed = await db.any(sql.type(changedRow)`
+    SELECT DISTINCT split_part(type, '.', 1) AS kind, entity_key FROM outbox
+    WHERE id > ${version} AND id <= ${newest} AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
+    LIMIT ${limit + 1}`);
+  if (changed.length > limit) return 'too_many';
+  const flags: Flag[] = [];
+  const segments = new Map<string, Segment | null>();
+  let killswitchChanged = false;
+  for (const { kind, entity_key: key } of changed) {
+    if (kind === 'flag') {
+      const flag = await getFlag(db, key);
+      if (flag) flags.push(flag);
+    } else if (kind === 'segment') {
+      const segment = await getSegment(db, key);
+      segments.set(key, segment ? segmentDefinition(segment) : null);
+    } else if (kind === 'killswitch') {
+      killswitchChanged = true;
+    }
+  }
+  return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null };
+}
