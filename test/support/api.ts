@@ -14,6 +14,7 @@ export interface TestApi {
   adminToken: string;
   db: TestDatabase;
   /** fetch against the API with the admin token (or `token`), JSON in and out. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read response bodies field by field
   request(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
