@@ -24,9 +24,12 @@ const api = await startApi({
   host: config.host,
   port: config.port,
   adminToken: resolveAdminToken(config).secret,
+  reusePort: config.apiProcesses > 1,
   log,
 });
 log.info({ url: api.url }, 'API listening');
+// The launcher waits for this line before it counts an extra API process as started.
+process.send?.({ ready: api.url });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log.info(`${signal} received, stopping`);

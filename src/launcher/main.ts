@@ -8,6 +8,7 @@ import { createLogger } from '../log.ts';
 import { startWorker } from '../worker/start-worker.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { findTemporalCli } from './temporal-cli.ts';
+import { startApiProcess } from './api-process.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
 
 const config = loadConfig();
@@ -91,9 +92,19 @@ try {
     host: config.host,
     port: config.port,
     adminToken: adminToken.secret,
+    reusePort: config.apiProcesses > 1,
     log,
   });
   running.push({ name: 'API', stop: api.stop });
+  // More API processes on the same port (SO_REUSEPORT): the kernel spreads connections over them,
+  // so evaluation uses every core. Each has its own pool, LISTEN feed and compiled set.
+  for (let index = 1; index < config.apiProcesses; index += 1) {
+    const child = await startApiProcess({
+      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, FLAGS_ADMIN_TOKEN: adminToken.secret, ...(temporalUiUrl ? { TEMPORAL_UI_URL: temporalUiUrl } : {}) },
+      log,
+    });
+    running.push({ name: `API process ${index + 1}`, stop: child.stop });
+  }
 
   const tokenHint =
     adminToken.source === 'env' ? 'the value of FLAGS_ADMIN_TOKEN' : `cat ${adminToken.path}`;
