@@ -1,8 +1,211 @@
 import Router from '@koa/router';
+import { z } from 'zod';
+import { getFlag } from '../data/flags.ts';
+import {
+  currentRolloutForFlag,
+  getAutoProgress,
+  listRollouts,
+  listRolloutsForFlag,
+  rolloutHistory,
+  setAutoProgress,
+  type RolloutHistoryEntry,
+  type RolloutRecord,
+} from '../data/rollouts.ts';
+import { AppError } from '../errors.ts';
+import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { cancelRollout, controlRollout, reconcileRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
+import { planSchema } from './rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 
-// Placeholder while rollouts are being built (/v1/flags/:key/rollouts, /v1/flags/:key/rollout).
-export function rolloutRoutes(_deps: ApiDependencies, _registry: RouteRegistry): Router {
-  return new Router();
+const keyParams = z.object({ key: z.string().min(1).max(128) });
+const rolloutSchema = z.record(z.string(), z.unknown()).describe('A rollout: plan with target times, state, current step, next step, pause, history (docs/rollouts.md).');
+const controlBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
+const cancelBody = z
+  .strictObject({
+    rollback: z.boolean().default(false).describe('Restore the rollout the flag had when the plan started.'),
+    reason: z.string().max(500).optional(),
+  })
+  .optional();
+
+function iso(epochMs: number | null): string | null {
+  return epochMs === null ? null : new Date(epochMs).toISOString();
+}
+
+/** The wire form of a rollout; `history` only on the single-rollout reads. */
+export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
+  const applied = new Map((history ?? []).filter((entry) => entry.kind === 'step_applied').map((entry) => [entry.stepIndex, entry]));
+  const active = (ACTIVE_ROLLOUT_STATES as readonly string[]).includes(record.state);
+  const uiUrl = deps.temporal.uiUrl;
+  return {
+    id: record.id,
+    flagKey: record.flagKey,
+    state: record.state,
+    workflowId: record.workflowId,
+    runId: record.runId,
+    startedBy: record.startedBy,
+    reason: record.reason,
+    onResume: record.plan.onResume,
+    bucketBy: record.plan.bucketBy ?? null,
+    startRollout: record.startRollout,
+    rollout: record.expectedRollout,
+    percentage: rolloutPercent(record.expectedRollout),
+    currentStep: record.currentStep,
+    steps: record.plan.steps.map((step, index) => {
+      const entry = applied.get(index);
+      return {
+        index,
+        rollout: step.rollout,
+        percentage: rolloutPercent(step.rollout),
+        plannedAt: iso(step.targetAt),
+        // Where the schedule stands now (moved by shift_schedule resumes); null once applied.
+        dueAt: index > record.currentStep && active ? iso(step.targetAt + record.scheduleOffsetMs) : null,
+        appliedAt: entry?.at ?? null,
+        driftMs: entry?.driftMs ?? null,
+        gate: step.gate ?? null,
+      };
+    }),
+    scheduleOffsetMs: record.scheduleOffsetMs,
+    nextStep: record.state === 'running' && record.currentStep + 1 < record.plan.steps.length && record.nextStepAt !== null
+      ? { index: record.currentStep + 1, at: iso(record.nextStepAt) }
+      : null,
+    pause: record.pause ? { ...record.pause, at: iso(record.pause.at) } : null,
+    rolledBack: record.rolledBack,
+    endReason: record.endReason,
+    createdAt: iso(record.createdAt),
+    updatedAt: iso(record.updatedAt),
+    finishedAt: iso(record.finishedAt),
+    ...(history ? { history } : {}),
+    links: {
+      temporalUi: uiUrl
+        ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporal.namespace)}/workflows/${encodeURIComponent(record.workflowId)}${record.runId ? `/${record.runId}` : ''}/history`
+        : null,
+    },
+  };
+}
+
+/**
+ * Rollout plans run as Temporal workflows: start one, read it, pause, resume, cancel; list what is
+ * running; the auto-progress circuit breaker.
+ */
+export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+  const router = new Router();
+  const tag = 'rollouts';
+  const full = async (record: RolloutRecord) => rolloutView(record, await rolloutHistory(deps.db, record.id), deps);
+
+  registry.add(router, {
+    method: 'post', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
+    summary: 'Start a rollout plan: steps of { percentage | distribution, at | after, gate? } applied at their target times by a durable workflow.',
+    params: keyParams,
+    body: planSchema,
+    responses: { 201: { description: 'The rollout, scheduled.', schema: rolloutSchema } },
+    async handler(ctx, { params, body, principal }) {
+      const record = await startRollout(deps, params.key, body, principal.name);
+      ctx.status = 201;
+      ctx.set('Location', `/v1/flags/${params.key}/rollout`);
+      ctx.body = await full(record);
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/flags/:key/rollout', tag, scope: 'feature_flag:manage',
+    summary: "The flag's running rollout, or its latest: plan, current step, state, next step time, pause, history.",
+    params: keyParams,
+    responses: { 200: { description: 'The rollout.', schema: rolloutSchema } },
+    async handler(ctx, { params }) {
+      const record = await currentRolloutForFlag(deps.db, params.key);
+      if (!record) {
+        const flag = await getFlag(deps.db, params.key);
+        throw new AppError('not_found', flag ? `flag "${params.key}" has no rollout` : `flag "${params.key}" does not exist`);
+      }
+      // Reading works without Temporal: the record is the workflow's own; reconciling is a bonus.
+      const reconciled = await reconcileRollout(deps, record).catch((error: unknown) => {
+        deps.log.warn({ err: error, rolloutId: record.id }, 'could not reconcile the rollout with its workflow');
+        return record;
+      });
+      ctx.body = await full(reconciled);
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
+    summary: "The flag's rollouts, newest first (without history).",
+    params: keyParams,
+    query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+    responses: { 200: { description: 'Rollouts.', schema: z.object({ items: z.array(rolloutSchema) }) } },
+    async handler(ctx, { params, query }) {
+      if (!(await getFlag(deps.db, params.key))) throw new AppError('not_found', `flag "${params.key}" does not exist`);
+      const records = await listRolloutsForFlag(deps.db, params.key, query.limit);
+      ctx.body = { items: records.map((record) => rolloutView(record, undefined, deps)) };
+    },
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    registry.add(router, {
+      method: 'post', path: `/v1/flags/:key/rollout/${action}`, tag, scope: 'feature_flag:manage',
+      summary: action === 'pause'
+        ? 'Pause the running rollout before its next step (the same as the `pause` signal from the Temporal UI).'
+        : 'Resume a paused rollout; the plan\'s onResume says what happens to steps that fell due meanwhile.',
+      params: keyParams,
+      body: controlBody,
+      responses: { 200: { description: `The rollout, ${action === 'pause' ? 'paused' : 'running'} (a no-op when it already was).`, schema: rolloutSchema } },
+      async handler(ctx, { params, body, principal }) {
+        const { record } = await controlRollout(deps, params.key, action, principal.name, body?.reason);
+        ctx.body = await full(record);
+      },
+    });
+  }
+
+  registry.add(router, {
+    method: 'post', path: '/v1/flags/:key/rollout/cancel', tag, scope: 'feature_flag:manage',
+    summary: 'Cancel the running rollout (Temporal cancellation, as the UI\'s Cancel button): the percentage stays, or rolls back to where the plan started.',
+    params: keyParams,
+    body: cancelBody,
+    responses: { 200: { description: 'The rollout, cancelled (or still ending, if the worker is slow to answer).', schema: rolloutSchema } },
+    async handler(ctx, { params, body, principal }) {
+      const record = await cancelRollout(deps, params.key, { rollback: body?.rollback ?? false, by: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      ctx.body = await full(record);
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/rollouts', tag, scope: 'feature_flag:manage',
+    summary: 'Rollouts across all flags in the given states (default: scheduled, running and paused), oldest first.',
+    query: z.object({
+      state: z.string().regex(/^[a-z_]+(,[a-z_]+)*$/).optional().describe('Comma-separated states.'),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    }),
+    responses: { 200: { description: 'Rollouts (without history).', schema: z.object({ items: z.array(rolloutSchema) }) } },
+    async handler(ctx, { query }) {
+      const allowed = ['scheduled', 'running', 'paused', 'completed', 'cancelled', 'rolled_back', 'failed'] as const;
+      const states = query.state ? query.state.split(',') : [...ACTIVE_ROLLOUT_STATES];
+      const unknown = states.filter((state) => !(allowed as readonly string[]).includes(state));
+      if (unknown.length) throw new AppError('validation_error', `unknown state ${unknown.join(', ')}`, { issues: [{ path: 'state', message: `one of ${allowed.join(', ')}` }] });
+      const records = await listRollouts(deps.db, states as (typeof allowed)[number][], query.limit);
+      ctx.body = { items: records.map((record) => rolloutView(record, undefined, deps)) };
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:manage',
+    summary: 'Whether rollouts progress on their own (the circuit breaker of every plan).',
+    responses: { 200: { description: 'The setting.', schema: z.object({ enabled: z.boolean(), reason: z.string().nullable(), updatedBy: z.string(), updatedAt: z.string() }) } },
+    async handler(ctx) {
+      ctx.body = await getAutoProgress(deps.db);
+    },
+  });
+
+  registry.add(router, {
+    method: 'post', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:admin',
+    summary: 'Disable (or enable again) all automatic progression: while disabled, no rollout applies a step; rollouts that reach one hold, paused with cause auto_progress, and continue when it is enabled again.',
+    body: z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() }),
+    responses: { 200: { description: 'The setting, and the flags whose held rollouts were resumed.', schema: z.object({ enabled: z.boolean(), resumed: z.array(z.string()) }) } },
+    async handler(ctx, { body, principal }) {
+      const setting = await setAutoProgress(deps.db, body.enabled, { actor: principal.name, ...(body.reason ? { reason: body.reason } : {}) });
+      const resumed = body.enabled ? await resumeHeldRollouts(deps, principal.name) : [];
+      ctx.body = { ...setting, resumed };
+    },
+  });
+
+  return router;
 }

@@ -11,6 +11,7 @@ import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { DatabasePool } from './pool.ts';
+import { assertNoRunningRollout } from './rollouts.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
@@ -107,15 +108,16 @@ const prerequisiteRow = z.object({ key: z.string(), state: z.enum(['active', 'ar
 async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinition): Promise<void> {
   const referencedFlags = definition.prerequisites.map((prerequisite) => prerequisite.flagKey);
   const referencedSegments = segmentKeysOf(definition);
-  // Flags that have prerequisites of their own form the graph a cycle would run through.
-  const rows = await tx.any(sql.type(prerequisiteRow)`
+  // A flag without prerequisites has no edge out, so it can close no loop and needs no graph; most
+  // writes skip both queries.
+  const rows = referencedFlags.length === 0 ? [] : await tx.any(sql.type(prerequisiteRow)`
     SELECT key, state, definition->'prerequisites' AS prerequisites FROM flags
     WHERE jsonb_array_length(definition->'prerequisites') > 0 OR key = ANY(${sql.array(referencedFlags, 'text')})`);
   const flags = new Map(
     rows.map((row) => [row.key, { key: row.key, state: row.state, prerequisites: row.prerequisites as Prerequisite[] }]),
   );
   const segments = new Set(
-    await tx.anyFirst(sql.type(z.object({ key: z.string() }))`
+    referencedSegments.length === 0 ? [] : await tx.anyFirst(sql.type(z.object({ key: z.string() }))`
       SELECT key FROM segments WHERE key = ANY(${sql.array(referencedSegments, 'text')})`),
   );
   const issues = checkFlagReferences(definition, { flags, segments });
@@ -190,8 +192,8 @@ export async function createFlag(db: DatabasePool, input: unknown, options: Writ
   });
 }
 
-async function lockedCurrent(tx: WriteTransaction, key: string, expectedVersion: number | undefined): Promise<Flag> {
-  const current = await getFlag(tx, key);
+async function currentAtVersion(db: CommonQueryMethods, key: string, expectedVersion: number | undefined): Promise<Flag> {
+  const current = await getFlag(db, key);
   if (!current) throw new AppError('not_found', `flag "${key}" does not exist`);
   if (expectedVersion !== undefined && expectedVersion !== current.version) {
     throw new AppError('version_conflict', `flag "${key}" is at version ${current.version}, not ${expectedVersion}`, { currentVersion: current.version });
@@ -218,6 +220,9 @@ export async function patchFlag(
   expectedVersion: number,
   options: PatchOptions,
 ): Promise<Flag> {
+  // A writer that is already stale is told so without queueing for the write lock; the check
+  // under the lock in patchFlagIn is still the one that decides.
+  await currentAtVersion(db, key, expectedVersion);
   return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options));
 }
 
@@ -233,7 +238,7 @@ export async function patchFlagIn(
   for (const owned of ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy']) {
     if (owned in patch) throw new AppError('validation_error', `"${owned}" is owned by the service and cannot be patched`, { issues: [{ path: owned, message: 'read-only' }] });
   }
-  const current = await lockedCurrent(tx, key, expectedVersion);
+  const current = await currentAtVersion(tx, key, expectedVersion);
   if (current.state === 'archived') throw new AppError('validation_error', `flag "${key}" is archived; restore it before changing it`);
   const merged = definitionOf(current) as unknown as Record<string, unknown>;
   for (const [field, value] of Object.entries(patch)) {
@@ -243,6 +248,10 @@ export async function patchFlagIn(
   const definition = validated(merged);
   if (JSON.stringify(canonical(definitionOf(current))) === JSON.stringify(canonical(definition))) return current;
   await options.guard?.(current, definition);
+  // A running rollout plan owns the flag's rollout; its own steps are the only changes to it.
+  if (options.eventType !== 'flag.rollout_progress' && JSON.stringify(canonical(current.rollout ?? null)) !== JSON.stringify(canonical(definition.rollout ?? null))) {
+    await assertNoRunningRollout(tx, key);
+  }
   await checkAgainstWorld(tx, definition);
   const row = await tx.one(sql.type(flagRow)`
     UPDATE flags SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)},
@@ -286,7 +295,7 @@ export async function setFlagState(
   options: WriteOptions,
 ): Promise<Flag> {
   return inWriteTransaction(db, async (tx) => {
-    const current = await lockedCurrent(tx, key, expectedVersion);
+    const current = await currentAtVersion(tx, key, expectedVersion);
     if (current.state === state) {
       throw new AppError('validation_error', `flag "${key}" is already ${state}`);
     }

@@ -33,6 +33,9 @@ export async function startWorker(options: {
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ db, log: options.log }),
+    // A worker that died is noticed after this long and its workflows move to another; the SDK's
+    // default of 10 s would make a rollout step that falls due meanwhile 10 s late.
+    stickyQueueScheduleToStartTimeout: '2s',
   });
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));

@@ -1,2 +1,2 @@
 // The workflow bundle's entry point: every workflow the worker runs is exported from here.
-export {};
+export { rolloutWorkflow } from './rollout-workflow.ts';

@@ -1,0 +1,117 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { DatabasePool } from '../data/pool.ts';
+import {
+  applyRolloutStep as applyStepInDatabase,
+  countActiveRollouts,
+  finishRolloutRecord,
+  recordRolloutTransition as recordTransitionInDatabase,
+  type ApplyStepInput,
+  type FinishInput,
+  type StepOutcome,
+  type TransitionInput,
+} from '../data/rollouts.ts';
+import { isAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RolloutGate, RolloutState } from '../workflows/rollout-definitions.ts';
+import { describeRollout } from '../workflows/rollout-format.ts';
+import { checkGate, type FetchFunction, type GateVerdict } from './rollout-gates.ts';
+import { rolloutMetrics } from './rollout-metrics.ts';
+
+export interface RolloutActivityDependencies {
+  db: DatabasePool;
+  log: Logger;
+  /** What HTTP and Prometheus gates are probed with; the global fetch unless a test passes a fake. */
+  fetch?: FetchFunction;
+}
+
+export interface GateCheckInput {
+  rolloutId: string;
+  flagKey: string;
+  stepIndex: number;
+  gate: RolloutGate;
+}
+
+export type { ApplyStepInput, FinishInput, GateVerdict, StepOutcome, TransitionInput };
+
+/**
+ * The contract's error codes cross into Temporal as non-retryable ApplicationFailures whose type is
+ * the code (STYLE.md); anything else (the database away, a timeout) is retried.
+ */
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isAppError(error)) throw ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, details: [error.details ?? null] });
+    throw error;
+  }
+}
+
+/** The rollout activities, closed over their dependencies; registered by `createActivities`. */
+export function createRolloutActivities(deps: RolloutActivityDependencies) {
+  const metrics = rolloutMetrics();
+  const refreshGauges = async (): Promise<void> => {
+    try {
+      const counts = await countActiveRollouts(deps.db);
+      for (const [state, count] of Object.entries(counts)) metrics.rollouts.set({ state }, count);
+    } catch (error) {
+      deps.log.warn({ err: error }, 'could not refresh the rollout gauges');
+    }
+  };
+
+  return {
+    /** Applies one step through the flag write path; idempotent and compare-and-set (see data/rollouts.ts). */
+    async applyRolloutStep(input: ApplyStepInput): Promise<StepOutcome> {
+      const outcome = await translated(() => applyStepInDatabase(deps.db, input));
+      const flagKey = input.flagKey;
+      const label = outcome.kind === 'held' ? `held_${outcome.cause}` : outcome.kind;
+      metrics.steps.inc({ flag: flagKey, outcome: label });
+      if (outcome.kind === 'applied') {
+        const delayMs = outcome.appliedAt - input.targetAt;
+        metrics.stepDelay.observe(Math.max(0, delayMs) / 1000);
+        deps.log.info(
+          { rolloutId: input.rolloutId, flagKey, step: input.stepIndex, rollout: describeRollout(input.rollout), flagVersion: outcome.flagVersion, delayMs },
+          'rollout step applied',
+        );
+      } else if (outcome.kind === 'already_applied') {
+        deps.log.info({ rolloutId: input.rolloutId, flagKey, step: input.stepIndex }, 'rollout step was already applied (retry)');
+      } else {
+        deps.log.warn({ rolloutId: input.rolloutId, flagKey, step: input.stepIndex, cause: outcome.cause, reason: outcome.reason }, 'rollout step held');
+      }
+      await refreshGauges();
+      return outcome;
+    },
+
+    /** Probes the step's gate; a failing probe is a verdict, not an error. */
+    async checkRolloutGate(input: GateCheckInput): Promise<GateVerdict> {
+      const verdict = await checkGate(input.gate, deps.fetch ?? fetch);
+      if (!verdict.ok) metrics.steps.inc({ flag: input.flagKey, outcome: 'gate_failed' });
+      deps.log[verdict.ok ? 'info' : 'warn'](
+        { rolloutId: input.rolloutId, flagKey: input.flagKey, step: input.stepIndex, gate: verdict.gate, value: verdict.value, ok: verdict.ok },
+        `rollout gate ${verdict.ok ? 'passed' : 'failed'}: ${verdict.reason}`,
+      );
+      return verdict;
+    },
+
+    /** Records started / paused / resumed with its audit entry and event; idempotent by seq. */
+    async recordRolloutTransition(input: TransitionInput): Promise<{ state: RolloutState }> {
+      const record = await translated(() => recordTransitionInDatabase(deps.db, input));
+      deps.log.info(
+        { rolloutId: input.rolloutId, flagKey: record.flagKey, transition: input.kind, actor: input.actor, cause: input.cause, reason: input.reason },
+        `rollout ${input.kind}`,
+      );
+      await refreshGauges();
+      return { state: record.state };
+    },
+
+    /** Completes, cancels (optionally rolling back) or fails a rollout; idempotent by seq. */
+    async finishRollout(input: FinishInput): Promise<{ state: RolloutState; rolledBack: boolean }> {
+      const record = await translated(() => finishRolloutRecord(deps.db, input));
+      deps.log.info(
+        { rolloutId: input.rolloutId, flagKey: record.flagKey, outcome: record.state, rolledBack: record.rolledBack, actor: input.actor, reason: record.endReason },
+        `rollout ${record.state}`,
+      );
+      await refreshGauges();
+      return { state: record.state, rolledBack: record.rolledBack };
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { validateFlag, type Flag, type Rollout, type ValidationIssue } from '../engine/index.ts';
+import { definitionOf } from '../data/flags.ts';
+import { AppError } from '../errors.ts';
+import type { PlannedStep, RolloutGate, RolloutPlan } from '../workflows/rollout-definitions.ts';
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const MAX_DURATION_MS = 366 * UNIT_MS.d;
+/** An absolute step time further in the past than this is a mistake, not an overdue step. */
+const MAX_PAST_MS = 5 * UNIT_MS.m;
+
+/**
+ * `90s`, `5m`, `1h30m`, `2d`, `250ms`, ISO 8601 (`PT1H30M`, `P1DT12H`), or a number of milliseconds.
+ * Returns null when the text is none of these.
+ */
+export function parseDuration(value: string | number): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : null;
+  const text = value.trim();
+  const compact = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+  if (compact.test(text)) {
+    let total = 0;
+    for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+    return Math.round(total);
+  }
+  const iso = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
+  if (iso && text !== 'P' && !text.endsWith('T')) {
+    const [, weeks, days, hours, minutes, seconds] = iso.map((part) => (part === undefined ? 0 : Number(part)));
+    return Math.round((weeks ?? 0) * UNIT_MS.w + (days ?? 0) * UNIT_MS.d + (hours ?? 0) * UNIT_MS.h + (minutes ?? 0) * UNIT_MS.m + (seconds ?? 0) * UNIT_MS.s);
+  }
+  return null;
+}
+
+const threshold = z.number().refine(Number.isFinite, 'must be a finite number');
+const gateUrl = z.url({ protocol: /^https?$/ }).max(2000);
+const onFailure = z.enum(['pause', 'rollback']).default('pause').describe('What a failing gate does: pause the rollout (default) or roll it back to its starting rollout.');
+const timeoutMs = z.number().int().min(100).max(60_000).optional().describe('Probe timeout, ms (default 5000).');
+
+export const gateSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('http'),
+      url: gateUrl.describe('GET; a non-2xx answer fails the gate.'),
+      jsonPath: z.string().min(1).max(200).optional().describe('Where the number is in the JSON answer: `$.errors.rate`, `data.items[0].value`.'),
+      min: threshold.optional(),
+      max: threshold.optional(),
+      timeoutMs,
+      onFailure,
+    }),
+    z.strictObject({
+      type: z.literal('prometheus'),
+      url: gateUrl.describe('The Prometheus server (…/api/v1/query is appended).'),
+      query: z.string().min(1).max(2000).describe('An instant query answering one number (vector or scalar); an empty answer fails.'),
+      min: threshold.optional(),
+      max: threshold.optional(),
+      timeoutMs,
+      onFailure,
+    }),
+  ])
+  .refine((gate) => gate.min === undefined || gate.max === undefined || gate.min <= gate.max, { message: 'min must not exceed max', path: ['min'] })
+  .refine((gate) => gate.type !== 'prometheus' || gate.min !== undefined || gate.max !== undefined, { message: 'a prometheus gate needs min or max', path: ['max'] });
+
+const stepSchema = z
+  .strictObject({
+    percentage: z.number().min(0).max(100).optional().describe('The share in the rollout after this step (three decimals at most).'),
+    distribution: z.array(z.strictObject({ variant: z.string().min(1).max(128), weight: z.number().min(0).max(100) })).min(1).max(50).optional()
+      .describe('A multivariate split of everyone who reaches the rollout; weights sum to 100.'),
+    at: z.iso.datetime({ offset: true }).optional().describe('Absolute time of the step (ISO 8601 with a zone).'),
+    after: z.union([z.number().int().min(0), z.string().min(1).max(40)]).optional()
+      .describe('Time after the previous step (or after submission, for the first): "90s", "2h", "1d", "PT30M", or milliseconds.'),
+    gate: gateSchema.nullable().optional().describe("Overrides the plan's gate for this step; null: no gate for this step."),
+  })
+  .superRefine((step, context) => {
+    if ((step.percentage === undefined) === (step.distribution === undefined)) context.addIssue({ code: 'custom', message: 'give exactly one of percentage and distribution', path: ['percentage'] });
+    if ((step.at === undefined) === (step.after === undefined)) context.addIssue({ code: 'custom', message: 'give exactly one of at and after', path: ['at'] });
+    if (step.after !== undefined) {
+      const duration = parseDuration(step.after);
+      if (duration === null) context.addIssue({ code: 'custom', message: 'is not a duration ("90s", "2h", "1d", "PT30M" or milliseconds)', path: ['after'] });
+      else if (duration > MAX_DURATION_MS) context.addIssue({ code: 'custom', message: 'is longer than 366 days', path: ['after'] });
+    }
+  });
+
+export const planSchema = z.strictObject({
+  steps: z.array(stepSchema).min(1).max(100),
+  gate: gateSchema.optional().describe('Checked before every step (unless a step overrides it).'),
+  onResume: z.enum(['shift_schedule', 'apply_overdue']).default('shift_schedule')
+    .describe('On resume, move the rest of the schedule by the paused time (shift_schedule, default), or apply steps that fell due at once (apply_overdue).'),
+  bucketBy: z.string().min(1).max(128).optional().describe("The attribute the rollout buckets by; defaults to the flag's, and cannot differ from a rollout the flag already has."),
+  reason: z.string().max(500).optional(),
+});
+export type PlanInput = z.output<typeof planSchema>;
+
+function invalid(issues: ValidationIssue[]): AppError {
+  const summary = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  return new AppError('validation_error', `invalid rollout plan: ${summary}`, { issues });
+}
+
+/**
+ * The plan a workflow runs, from a request and the flag as it is under the write lock: every step's
+ * absolute target time (`after` counts from the previous step's target, the first from `now`),
+ * the same `bucketBy` on every step, each step's rollout validated against the flag.
+ */
+export function normalizePlan(input: PlanInput, flag: Flag, now: number): RolloutPlan {
+  const issues: ValidationIssue[] = [];
+  const effective = (rollout: Rollout | undefined): string => rollout?.bucketBy ?? 'userId';
+  if (flag.rollout && input.bucketBy !== undefined && input.bucketBy !== effective(flag.rollout)) {
+    issues.push({ path: 'bucketBy', message: `the flag's rollout buckets by "${effective(flag.rollout)}"; a plan keeps it, so nobody is reshuffled` });
+  }
+  const bucketBy = input.bucketBy ?? flag.rollout?.bucketBy;
+  const steps: PlannedStep[] = [];
+  let previous = now;
+  input.steps.forEach((step, index) => {
+    let targetAt: number;
+    if (step.at !== undefined) {
+      targetAt = Date.parse(step.at);
+      if (index === 0 && targetAt < now - MAX_PAST_MS) issues.push({ path: `steps[${index}].at`, message: 'is more than 5 minutes in the past' });
+      if (index > 0 && targetAt < previous) issues.push({ path: `steps[${index}].at`, message: 'is before the previous step' });
+    } else {
+      targetAt = previous + (parseDuration(step.after ?? 0) ?? 0);
+    }
+    previous = Math.max(previous, targetAt);
+    const base = step.percentage !== undefined ? { percentage: step.percentage } : { distribution: step.distribution ?? [] };
+    const rollout = { ...base, ...(bucketBy !== undefined ? { bucketBy } : {}) } as Rollout;
+    const checked = validateFlag({ ...definitionOf(flag), rollout });
+    if (!checked.ok) {
+      for (const issue of checked.issues) issues.push({ path: `steps[${index}].${issue.path.replace(/^rollout\.?/, '') || 'rollout'}`, message: issue.message });
+    }
+    const gate = step.gate === null ? undefined : (step.gate ?? input.gate);
+    steps.push({ rollout: checked.ok ? (checked.value.rollout ?? rollout) : rollout, targetAt, ...(gate ? { gate: gate as RolloutGate } : {}) });
+  });
+  if (issues.length) throw invalid(issues);
+  return { steps, onResume: input.onResume, ...(bucketBy !== undefined ? { bucketBy } : {}) };
+}

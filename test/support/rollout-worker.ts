@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities/index.ts';
+import type { FetchFunction } from '../../src/activities/rollout-gates.ts';
+import type { DatabasePool } from '../../src/data/pool.ts';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { testLog } from './logger.ts';
+
+export interface RunningTestWorker {
+  stop(): Promise<void>;
+}
+
+/** A worker in this process on the shared test server, with the workflows bundled by global set-up. */
+export async function startRolloutWorker(options: { db: DatabasePool; taskQueue: string; fetch?: FetchFunction }): Promise<RunningTestWorker> {
+  const connection = await NativeConnection.connect({ address: requireEnv(ENV.temporalAddress) });
+  const worker = await Worker.create({
+    connection,
+    namespace: requireEnv(ENV.temporalNamespace),
+    taskQueue: options.taskQueue,
+    workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
+    activities: createActivities({ db: options.db, log: testLog, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+    },
+  };
+}
+
+const CHILD_ENTRY = new URL('./rollout-worker-child.ts', import.meta.url).pathname;
+
+export interface ChildWorker {
+  /** SIGKILL: no drain, no goodbye to the server, open connections simply die. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A worker in a process of its own, so a test can kill it the hard way. Resolves once it polls. */
+export async function startChildWorker(options: { databaseUrl: string; taskQueue: string }): Promise<ChildWorker> {
+  const child: ChildProcess = spawn(process.execPath, ['--no-warnings', CHILD_ENTRY], {
+    env: {
+      ...process.env,
+      CHILD_DATABASE_URL: options.databaseUrl,
+      CHILD_TASK_QUEUE: options.taskQueue,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the child worker did not start:\n${output}`)), 60_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('worker polling')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the child worker exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A Temporal client on the shared test server; close the connection when done. */
+export async function testTemporalClient(): Promise<{ client: Client; connection: Connection; namespace: string; address: string }> {
+  const address = requireEnv(ENV.temporalAddress);
+  const namespace = requireEnv(ENV.temporalNamespace);
+  const connection = await Connection.connect({ address });
+  return { client: new Client({ connection, namespace }), connection, namespace, address };
+}
+
+const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathname;
+
+/**
+ * With FLAGS_RECORD_HISTORIES=1, saves the workflow's history as a replay fixture
+ * (test/fixtures/histories/<name>.json), which rollout-replay.test.ts replays on every run.
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.FLAGS_RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  writeFileSync(`${HISTORIES_DIR}${name}.json`, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+}
+
+/** Polls `probe` until it returns something other than undefined (or false), or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'a condition'}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}
