@@ -31,6 +31,8 @@ export interface Config {
   adminToken: string | undefined;
   /** PKCS#8 PEM of the Ed25519 key that signs snapshots; generated once into the data folder when unset. */
   snapshotSigningKey: string | undefined;
+  /** When set, a standalone worker serves its Prometheus metrics (rollout steps) on this port. */
+  workerMetricsPort: number | undefined;
   /** API processes `npm start` runs on the one port (SO_REUSEPORT); more use more cores. */
   apiProcesses: number;
   logLevel: string;
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: stringFromEnv(env, 'FLAGS_ADMIN_TOKEN'),
     snapshotSigningKey: stringFromEnv(env, 'FLAGS_SNAPSHOT_SIGNING_KEY'),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
+    workerMetricsPort: env.FLAGS_WORKER_METRICS_PORT ? intFromEnv(env, 'FLAGS_WORKER_METRICS_PORT', 0) : undefined,
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };
 }

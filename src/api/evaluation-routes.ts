@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { trace } from '@opentelemetry/api';
 import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
+import { register, Registry } from 'prom-client';
 import { z } from 'zod';
 import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
@@ -147,8 +148,11 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
     deps.metrics.flagSetVersion.set(deps.flagSet.version);
     const age = deps.snapshots.ageSeconds();
     if (age !== undefined) deps.metrics.snapshotAgeSeconds.set(age);
-    ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
+    // The process-wide default registry carries what the worker's activities count (rollout steps)
+    // when the worker shares this process, as it does under `npm start`.
+    const merged = Registry.merge([deps.metrics.registry, register]);
+    ctx.type = merged.contentType;
+    ctx.body = await merged.metrics();
   });
 
   return router;

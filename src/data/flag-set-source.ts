@@ -6,8 +6,11 @@ import type { DatabasePool } from './pool.ts';
 import { getSegment, listAllSegments, segmentDefinition } from './segments.ts';
 import { sql } from './sql.ts';
 
-/** Outbox rows that change what an evaluation answers; the same predicate as the partial index. */
-const AFFECTS_EVALUATION = sql.fragment`(type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%')`;
+/**
+ * Outbox rows that change what an evaluation answers; the same predicate as the partial index
+ * (sql/006). `flag.exposure` is analytics from the SDKs, not a change: it must not move the version.
+ */
+const AFFECTS_EVALUATION = sql.fragment`((type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%') AND type <> 'flag.exposure')`;
 
 export interface FlagSetState {
   /** The outbox id of the newest change included: the flag set's version. */

@@ -67,10 +67,13 @@ export interface EventInput {
  * PostgreSQL delivers the notification only if the transaction commits.
  */
 export async function appendEvent(tx: WriteTransaction, event: EventInput): Promise<number> {
-  const id = await tx.oneFirst(sql.type(z.object({ id: z.number() }))`
-    INSERT INTO outbox (type, entity_key, payload) VALUES (${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)})
-    RETURNING id`);
-  const notice: ChangeNotice = { seq: id, type: event.type, entityKey: event.entityKey };
-  await tx.query(sql.typeAlias('void')`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(notice)})`);
-  return id;
+  // One round trip for both; the notice's JSON has the ChangeNotice shape.
+  const row = await tx.one(sql.type(z.object({ id: z.number(), notified: z.boolean() }))`
+    WITH event AS (
+      INSERT INTO outbox (type, entity_key, payload) VALUES (${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)})
+      RETURNING id, type, entity_key
+    )
+    SELECT id, pg_notify(${CHANGES_CHANNEL}, json_build_object('seq', id, 'type', type, 'entityKey', entity_key)::text) IS NULL AS notified
+    FROM event`);
+  return row.id;
 }

@@ -1,4 +1,6 @@
 // A worker process on external parts (production, docker-compose); scale out by running more.
+import { createServer } from 'node:http';
+import { register } from 'prom-client';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { startWorker } from './start-worker.ts';
@@ -17,9 +19,20 @@ const worker = await startWorker({
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');
+const metricsServer =
+  config.workerMetricsPort === undefined
+    ? undefined
+    : createServer((request, response) => {
+        if (request.url !== '/metrics') {
+          response.writeHead(404).end();
+          return;
+        }
+        void register.metrics().then((text) => response.writeHead(200, { 'content-type': register.contentType }).end(text));
+      }).listen(config.workerMetricsPort, config.host, () => log.info({ port: config.workerMetricsPort }, 'worker metrics at /metrics'));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log.info(`${signal} received, draining`);
+    metricsServer?.close();
     void worker.stop().then(() => process.exit(0));
   });
 }

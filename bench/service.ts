@@ -1,0 +1,87 @@
+// Runs the real service for a benchmark: `npm start`'s launcher on a scratch data folder and free
+// ports, started and stopped as a user would (SIGTERM), with helpers to seed flags underneath it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FlagDefinition, SegmentDefinition } from '../src/engine/index.ts';
+import { createDatabasePool } from '../src/data/pool.ts';
+import { sql } from '../src/data/sql.ts';
+import { inWriteTransaction } from '../src/data/write-transaction.ts';
+import { freePorts } from '../test/support/ports.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+
+export async function prepareBenchService(extraEnv: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
+  chmodSync(dataDir, 0o755);
+  const env = {
+    ...process.env,
+    FLAGS_DATA_DIR: dataDir,
+    PORT: String(await freePorts(1)),
+    FLAGS_PG_PORT: String(await freePorts(1)),
+    FLAGS_TEMPORAL_PORT: String(await freePorts(3)),
+    FLAGS_TEMPORAL_UI_PORT: String(await freePorts(1)),
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  return {
+    dataDir,
+    baseUrl: `http://127.0.0.1:${env.PORT}`,
+    databaseUrl: `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags`,
+    adminToken: () => readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
+
+    /** Starts the launcher and resolves when it prints its banner, with the seconds that took. */
+    startService(): Promise<{ child: ChildProcess; seconds: number }> {
+      const started = performance.now();
+      const child = spawn(process.execPath, [join(root, 'src/launcher/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      return new Promise((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('Feature-flag service ready')) resolve({ child, seconds: (performance.now() - started) / 1000 });
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        child.once('exit', (code) => reject(new Error(`the service exited with ${code}:\n${output}`)));
+      });
+    },
+
+    async stopService(child: ChildProcess): Promise<void> {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+
+    /** Resident memory of the launcher (API + worker) and of each extra API process, in MiB. */
+    apiMemory(child: ChildProcess): number[] {
+      const extra = spawnSync('pgrep', ['-f', `${root}src/api/main.ts`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+      return [child.pid!, ...extra].map((pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    },
+  };
+}
+
+/**
+ * Seeds flags underneath the API, in one transaction (the API writes one flag per request; 10,000
+ * of those would make a benchmark about seeding). Each flag still gets its outbox event.
+ */
+export async function seedFlags(databaseUrl: string, segments: SegmentDefinition[], flags: FlagDefinition[]): Promise<void> {
+  const db = await createDatabasePool(databaseUrl);
+  await inWriteTransaction(db, async (tx) => {
+    for (const segment of segments) {
+      await tx.query(sql.typeAlias('void')`INSERT INTO segments (key, version, definition, created_by, updated_by) VALUES (${segment.key}, 1, ${sql.jsonb(segment as never)}, 'bench', 'bench')`);
+    }
+    for (let start = 0; start < flags.length; start += 1_000) {
+      const batch = flags.slice(start, start + 1_000);
+      await tx.query(sql.typeAlias('void')`
+        INSERT INTO flags (key, version, state, definition, description, tags, search_text, created_by, updated_by)
+        SELECT key, 1, 'active', definition, description, tags, key || ' ' || description || ' ' || array_to_string(tags, ' '), 'bench', 'bench'
+        FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key, definition: flag, description: flag.description, tags: flag.tags })) as never)})
+          AS t(key text, definition jsonb, description text, tags text[])`);
+      await tx.query(sql.typeAlias('void')`
+        INSERT INTO outbox (type, entity_key, payload)
+        SELECT 'flag.created', key, '{}'::jsonb FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key })) as never)}) AS t(key text)`);
+    }
+  });
+  await db.end();
+}
