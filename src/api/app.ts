@@ -3,10 +3,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { changeRoutes } from './change-routes.ts';
 import { evaluationRoutes } from './evaluation-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { exposureRoutes } from './exposure-routes.ts';
 import { checkHealth } from './health.ts';
+import { killswitchRoutes } from './killswitch-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
@@ -39,7 +41,7 @@ export function createApp(deps: ApiDependencies): Koa {
   });
 
   const registry = new RouteRegistry(deps.authenticator);
-  const routers = [health, evaluationRoutes(deps, registry), ofrepRoutes(deps, registry), exposureRoutes(deps, registry), managementRoutes(deps, registry), eventRoutes(deps, registry), webhookRoutes(deps, registry), rolloutRoutes(deps, registry)];
+  const routers = [health, evaluationRoutes(deps, registry), ofrepRoutes(deps, registry), exposureRoutes(deps, registry), managementRoutes(deps, registry), eventRoutes(deps, registry), webhookRoutes(deps, registry), rolloutRoutes(deps, registry), changeRoutes(deps, registry), killswitchRoutes(deps, registry)];
   let document: Record<string, unknown> | undefined;
   health.get('/openapi.json', (ctx) => {
     document ??= openApiDocument(registry, { title: 'Feature-flag service', version: '1' });
