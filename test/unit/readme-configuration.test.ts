@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+
+const root = new URL('../../', import.meta.url);
+const readme = readFileSync(new URL('README.md', root), 'utf8');
+const sources = ['src/config.ts', 'src/launcher/temporal-cli.ts'].map((file) => readFileSync(new URL(file, root), 'utf8')).join('\n');
+
+describe('the README configuration table', () => {
+  const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]));
+  const read = new Set([...sources.matchAll(/(?:FromEnv\(env, |envVar: )'([A-Z_]+)'/g)].map((match) => match[1]));
+
+  it('documents every variable the service reads', () => {
+    expect(read.size).toBeGreaterThan(10);
+    for (const variable of read) expect({ variable, documented: documented.has(variable) }).toEqual({ variable, documented: true });
+  });
+
+  it('documents no variable the service does not read', () => {
+    const testOnly = new Set(['TEST_DATABASE_URL', 'TEST_TEMPORAL_ADDRESS', 'TEST_TEMPORAL_NAMESPACE']);
+    for (const variable of documented) {
+      if (testOnly.has(variable!)) continue;
+      expect({ variable, read: read.has(variable!) }).toEqual({ variable, read: true });
+    }
+  });
+});
