@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { trace } from '@opentelemetry/api';
 import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { register, Registry } from 'prom-client';
@@ -7,6 +6,7 @@ import { z } from 'zod';
 import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import type { Principal } from './auth.ts';
+import { tracer } from '../spans.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
 
@@ -23,8 +23,6 @@ const resultSchema = z.object({
   flagVersion: z.number(),
 });
 
-export const tracer = trace.getTracer('flags');
-
 /** A token limited to projects may evaluate only for a context naming one of them. */
 export function checkProject(principal: Principal, context: EvaluationContext): void {
   if (principal.projectIds === null) return;
@@ -36,6 +34,8 @@ export function checkProject(principal: Principal, context: EvaluationContext): 
 
 export interface BulkEvaluator {
   evaluateAll(context: EvaluationContext, flagKeys: readonly string[] | undefined): readonly EvaluationResult[];
+  /** Whether the last evaluateAll was answered from the cache (read right after the call). */
+  readonly lastWasHit: boolean;
 }
 
 /**
@@ -45,15 +45,20 @@ export interface BulkEvaluator {
  */
 export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, max = 10_000): BulkEvaluator {
   const cache = new LRUCache<string, readonly EvaluationResult[]>({ max });
+  let lastWasHit = false;
   return {
     evaluateAll(context, flagKeys) {
       const key = `${deps.flagSet.changeCount}|${flagKeys ? flagKeys.join(',') : '*'}|${JSON.stringify(context)}`;
       const cached = cache.get(key);
+      lastWasHit = cached !== undefined;
       deps.metrics.bulkCacheLookups.inc({ outcome: cached ? 'hit' : 'miss' });
       if (cached) return cached;
       const results = evaluateAll(deps.flagSet.current, context, flagKeys);
       cache.set(key, results);
       return results;
+    },
+    get lastWasHit() {
+      return lastWasHit;
     },
   };
 }
@@ -76,7 +81,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       if (!result) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
       deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'evaluate' });
       deps.metrics.evaluationSeconds.observe({ endpoint: 'evaluate' }, (performance.now() - started) / 1000);
-      recordSpan(result);
+      recordSpan(result, false);
       ctx.body = result;
     },
   });
@@ -91,7 +96,11 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       checkProject(principal, body.context);
       const results = bulk.evaluateAll(body.context, body.flagKeys);
       const missing = body.flagKeys ? body.flagKeys.filter((key) => !deps.flagSet.current.has(key)) : [];
-      for (const result of results) deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'bulk' });
+      const cacheHit = bulk.lastWasHit;
+      for (const result of results) {
+        deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'bulk' });
+        recordSpan(result, cacheHit);
+      }
       deps.metrics.evaluationSeconds.observe({ endpoint: 'bulk' }, (performance.now() - started) / 1000);
       ctx.body = { flagSetVersion: deps.flagSet.version, results, missing };
     },
@@ -162,11 +171,12 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
  * A span per evaluation, only when a tracer provider is registered: with none, the API hands out a
  * no-op span and this costs a property read.
  */
-function recordSpan(result: EvaluationResult): void {
+function recordSpan(result: EvaluationResult, cacheHit: boolean): void {
   const span = tracer.startSpan('flag.evaluate');
   if (!span.isRecording()) return;
   span.setAttribute('feature_flag.key', result.flagKey);
   span.setAttribute('feature_flag.reason', result.reason);
   span.setAttribute('feature_flag.version', result.flagVersion);
+  span.setAttribute('feature_flag.cache_hit', cacheHit);
   span.end();
 }

@@ -3,6 +3,7 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
+import { startTracing } from '../tracing.ts';
 import { resolveAdminToken } from './admin-token.ts';
 import { startApi } from './start-api.ts';
 
@@ -12,6 +13,7 @@ if (!config.databaseUrl || !config.temporalAddress) {
   log.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required for a standalone API process (npm start runs the embedded default)');
   process.exit(1);
 }
+const tracing = await startTracing(process.env, log, 'flags-api');
 await migrate({ databaseUrl: config.databaseUrl, log });
 const api = await startApi({
   databaseUrl: config.databaseUrl,
@@ -33,6 +35,9 @@ process.send?.({ ready: api.url });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log.info(`${signal} received, stopping`);
-    void api.stop().then(() => process.exit(0));
+    void api.stop().then(async () => {
+      await tracing?.stop();
+      process.exit(0);
+    });
   });
 }

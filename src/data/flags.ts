@@ -10,6 +10,7 @@ import {
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { tracedUpdate } from '../spans.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout } from './rollouts.ts';
 import { sql } from './sql.ts';
@@ -171,7 +172,7 @@ export interface WriteOptions {
 /** Creates a flag at version 1. A key is never reused, archived flags included. */
 export async function createFlag(db: DatabasePool, input: unknown, options: WriteOptions): Promise<Flag> {
   const definition = validated(input);
-  return inWriteTransaction(db, async (tx) => {
+  return tracedUpdate(definition.key, 'create', () => inWriteTransaction(db, async (tx) => {
     const existing = await getFlag(tx, definition.key);
     if (existing) {
       throw new AppError('version_conflict', `flag "${definition.key}" already exists (version ${existing.version}, ${existing.state}); keys are never reused`, {
@@ -189,7 +190,7 @@ export async function createFlag(db: DatabasePool, input: unknown, options: Writ
     const flag = toFlag(row);
     await insertChange(tx, { action: 'flag.created', actor: options.actor, ...(options.approver ? { approver: options.approver } : {}), before: null, after: flag });
     return flag;
-  });
+  }));
 }
 
 async function currentAtVersion(db: CommonQueryMethods, key: string, expectedVersion: number | undefined): Promise<Flag> {
@@ -222,8 +223,10 @@ export async function patchFlag(
 ): Promise<Flag> {
   // A writer that is already stale is told so without queueing for the write lock; the check
   // under the lock in patchFlagIn is still the one that decides.
-  await currentAtVersion(db, key, expectedVersion);
-  return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options));
+  return tracedUpdate(key, options.eventType === 'flag.rollout_progress' ? 'rollout_step' : 'patch', async () => {
+    await currentAtVersion(db, key, expectedVersion);
+    return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options));
+  });
 }
 
 /** `patchFlag` inside a write transaction the caller holds, so it can commit more in the same one. */
@@ -294,7 +297,7 @@ export async function setFlagState(
   expectedVersion: number | undefined,
   options: WriteOptions,
 ): Promise<Flag> {
-  return inWriteTransaction(db, async (tx) => {
+  return tracedUpdate(key, state === 'archived' ? 'archive' : 'restore', () => inWriteTransaction(db, async (tx) => {
     const current = await currentAtVersion(tx, key, expectedVersion);
     if (current.state === state) {
       throw new AppError('validation_error', `flag "${key}" is already ${state}`);
@@ -320,5 +323,5 @@ export async function setFlagState(
       after: flag,
     });
     return flag;
-  });
+  }));
 }

@@ -5,6 +5,7 @@ import { startApi } from '../api/start-api.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
+import { startTracing } from '../tracing.ts';
 import { startWorker } from '../worker/start-worker.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { findTemporalCli } from './temporal-cli.ts';
@@ -45,6 +46,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
+  const tracing = await startTracing(process.env, log, 'flags');
+  if (tracing) running.push({ name: 'tracing', stop: tracing.stop });
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { register } from 'prom-client';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { startTracing } from '../tracing.ts';
 import { startWorker } from './start-worker.ts';
 
 const config = loadConfig();
@@ -11,6 +12,7 @@ if (!config.databaseUrl || !config.temporalAddress) {
   log.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required for a standalone worker (npm start runs the embedded default)');
   process.exit(1);
 }
+const tracing = await startTracing(process.env, log, 'flags-worker');
 const worker = await startWorker({
   databaseUrl: config.databaseUrl,
   temporalAddress: config.temporalAddress,
@@ -33,6 +35,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log.info(`${signal} received, draining`);
     metricsServer?.close();
-    void worker.stop().then(() => process.exit(0));
+    void worker.stop().then(async () => {
+      await tracing?.stop();
+      process.exit(0);
+    });
   });
 }

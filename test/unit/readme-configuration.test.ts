@@ -3,11 +3,12 @@ import { describe, expect, it } from '@jest/globals';
 
 const root = new URL('../../', import.meta.url);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
-const sources = ['src/config.ts', 'src/launcher/temporal-cli.ts'].map((file) => readFileSync(new URL(file, root), 'utf8')).join('\n');
+const sources = ['src/config.ts', 'src/launcher/temporal-cli.ts', 'src/tracing.ts'].map((file) => readFileSync(new URL(file, root), 'utf8')).join('\n');
 
 describe('the README configuration table', () => {
-  const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]));
-  const read = new Set([...sources.matchAll(/(?:FromEnv\(env, |envVar: )'([A-Z_]+)'/g)].map((match) => match[1]));
+  const tableRows = readme.split('\n').filter((line) => line.startsWith('| `'));
+  const documented = new Set(tableRows.flatMap((line) => [...line.matchAll(/`([A-Z][A-Z_]+)`/g)].map((match) => match[1])));
+  const read = new Set([...sources.matchAll(/(?:FromEnv\(env, |envVar: )'([A-Z_]+)'|\benv\.([A-Z][A-Z_]+)/g)].map((match) => match[1] ?? match[2]).filter((name) => name !== 'PATH'));
 
   it('documents every variable the service reads', () => {
     expect(read.size).toBeGreaterThan(10);
