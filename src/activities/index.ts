@@ -1,5 +1,6 @@
 import type { DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
+import { createChangeActivities } from './change-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
 import type { FetchFunction } from './rollout-gates.ts';
 
@@ -17,5 +18,6 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   return {
     ...createRolloutActivities(deps),
+    ...createChangeActivities(deps),
   };
 }

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { DatabasePool } from '../data/pool.ts';
 import {
   applyRolloutStep as applyStepInDatabase,
@@ -10,10 +9,10 @@ import {
   type StepOutcome,
   type TransitionInput,
 } from '../data/rollouts.ts';
-import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RolloutGate, RolloutState } from '../workflows/rollout-definitions.ts';
 import { describeRollout } from '../workflows/rollout-format.ts';
+import { asActivityFailure } from './as-activity-failure.ts';
 import { checkGate, type FetchFunction, type GateVerdict } from './rollout-gates.ts';
 import { rolloutMetrics } from './rollout-metrics.ts';
 
@@ -33,19 +32,6 @@ export interface GateCheckInput {
 
 export type { ApplyStepInput, FinishInput, GateVerdict, StepOutcome, TransitionInput };
 
-/**
- * The contract's error codes cross into Temporal as non-retryable ApplicationFailures whose type is
- * the code (STYLE.md); anything else (the database away, a timeout) is retried.
- */
-async function translated<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isAppError(error)) throw ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, details: [error.details ?? null] });
-    throw error;
-  }
-}
-
 /** The rollout activities, closed over their dependencies; registered by `createActivities`. */
 export function createRolloutActivities(deps: RolloutActivityDependencies) {
   const metrics = rolloutMetrics();
@@ -61,7 +47,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
   return {
     /** Applies one step through the flag write path; idempotent and compare-and-set (see data/rollouts.ts). */
     async applyRolloutStep(input: ApplyStepInput): Promise<StepOutcome> {
-      const outcome = await translated(() => applyStepInDatabase(deps.db, input));
+      const outcome = await asActivityFailure(() => applyStepInDatabase(deps.db, input));
       const flagKey = input.flagKey;
       const label = outcome.kind === 'held' ? `held_${outcome.cause}` : outcome.kind;
       metrics.steps.inc({ flag: flagKey, outcome: label });
@@ -94,7 +80,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Records started / paused / resumed with its audit entry and event; idempotent by seq. */
     async recordRolloutTransition(input: TransitionInput): Promise<{ state: RolloutState }> {
-      const record = await translated(() => recordTransitionInDatabase(deps.db, input));
+      const record = await asActivityFailure(() => recordTransitionInDatabase(deps.db, input));
       deps.log.info(
         { rolloutId: input.rolloutId, flagKey: record.flagKey, transition: input.kind, actor: input.actor, cause: input.cause, reason: input.reason },
         `rollout ${input.kind}`,
@@ -105,7 +91,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Completes, cancels (optionally rolling back) or fails a rollout; idempotent by seq. */
     async finishRollout(input: FinishInput): Promise<{ state: RolloutState; rolledBack: boolean }> {
-      const record = await translated(() => finishRolloutRecord(deps.db, input));
+      const record = await asActivityFailure(() => finishRolloutRecord(deps.db, input));
       deps.log.info(
         { rolloutId: input.rolloutId, flagKey: record.flagKey, outcome: record.state, rolledBack: record.rolledBack, actor: input.actor, reason: record.endReason },
         `rollout ${record.state}`,

@@ -63,12 +63,16 @@ export interface AuthState {
   principal: Principal;
 }
 
-/** Koa middleware: authenticates the request and requires `scope`; the principal lands in `ctx.state`. */
-export function requireScope(authenticator: Authenticator, scope: Scope) {
+/**
+ * Koa middleware: authenticates the request and requires `scope` (or, given a list, any one of
+ * them); the principal lands in `ctx.state`.
+ */
+export function requireScope(authenticator: Authenticator, scope: Scope | readonly Scope[]) {
+  const anyOf: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
   return async function checkScope(ctx: Context, next: Next): Promise<void> {
     const principal = await authenticator.authenticate(ctx.get('authorization') || undefined);
-    if (!hasScope(principal, scope)) {
-      throw new AppError('permission_denied', `the token "${principal.name}" lacks the scope ${scope}`);
+    if (!anyOf.some((one) => hasScope(principal, one))) {
+      throw new AppError('permission_denied', `the token "${principal.name}" lacks the scope ${anyOf.join(' or ')}`);
     }
     ctx.state.principal = principal;
     await next();

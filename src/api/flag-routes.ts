@@ -1,9 +1,11 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { flagInputSchema } from '../engine/index.ts';
 import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
 import { listAudit } from '../data/audit.ts';
 import { AppError } from '../errors.ts';
+import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, requireApprovalFor, requireApprovalForPatch, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
@@ -11,12 +13,36 @@ import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion }
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
 const flagSchema = z.record(z.string(), z.unknown()).describe('A flag as CONTRACT.md describes it, with state, version and metadata.');
-const versionBody = z.strictObject({ version: z.number().int().min(1).optional().describe('The version being changed; or send If-Match.') }).optional();
+const versionBody = z.strictObject({
+  version: z.number().int().min(1).optional().describe('The version being changed; or send If-Match.'),
+  approval: approvalOptionsSchema.optional(),
+}).optional();
+const approvalRequired = { description: 'approval_required: the flag is high-impact; the change became a change request that waits for a second person (the error body names it in details; Location points at it).' };
 
-/** Flags: create, read, list and search, patch, archive, restore, and a flag's audit trail. */
+/**
+ * Flags: create, read, list and search, patch, archive, restore, and a flag's audit trail. A change
+ * to a high-impact flag is not written: it becomes a change request (202 approval_required).
+ */
 export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
   const router = new Router();
   const tag = 'flags';
+
+  /** Files the change request and answers 202 approval_required, naming it. */
+  async function requestApproval(
+    ctx: Context,
+    filing: { kind: 'patch' | 'archive' | 'restore'; flagKey: string; change: Record<string, unknown>; baseVersion: number; requestedBy: string; approvalOptions: ApprovalOptions | undefined; why: string },
+  ): Promise<never> {
+    const request = await fileChangeRequest(deps, {
+      kind: filing.kind,
+      flagKey: filing.flagKey,
+      change: filing.change,
+      baseVersion: filing.baseVersion,
+      requestedBy: filing.requestedBy,
+      ...(filing.approvalOptions ? { approval: filing.approvalOptions } : {}),
+    });
+    ctx.set('Location', `/v1/changes/${request.id}`);
+    throw new AppError('approval_required', `${filing.why}: the change waits for a second person with feature_flag:approve (change request ${request.id}, expires ${new Date(request.expiresAt).toISOString()})`, changeRequestView(request, deps));
+  }
 
   registry.add(router, {
     method: 'post', path: '/v1/flags', tag, scope: 'feature_flag:manage',
@@ -79,14 +105,23 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     method: 'patch', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
     summary: 'Change a flag with a JSON merge patch; the version must be given as If-Match or "version".',
     params: keyParams,
-    body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version".'),
-    responses: { 200: { description: 'The flag at its next version.', schema: flagSchema } },
+    body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a high-impact flag.'),
+    responses: { 200: { description: 'The flag at its next version.', schema: flagSchema }, 202: approvalRequired },
     async handler(ctx, { params, body, principal }) {
-      const { version, ...patch } = body;
+      const { version, approval, ...patch } = body;
       if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version))) {
         throw new AppError('validation_error', 'version must be an integer', { issues: [{ path: 'version', message: 'must be an integer' }] });
       }
-      const flag = await patchFlag(deps.db, params.key, patch, requiredVersion(ctx, version as number | undefined), { actor: principal.name });
+      const approvalOptions = parseApprovalOptions(approval);
+      const baseVersion = requiredVersion(ctx, version as number | undefined);
+      let flag;
+      try {
+        // The guard runs under the write lock: a flag that is (or is being made) high-impact is never written directly.
+        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.name, guard: requireApprovalForPatch });
+      } catch (error) {
+        if (!(error instanceof ApprovalNeeded)) throw error;
+        return requestApproval(ctx, { kind: 'patch', flagKey: params.key, change: { patch }, baseVersion, requestedBy: principal.name, approvalOptions, why: error.message });
+      }
       deps.flagSet.applyFlag(flag);
       ctx.set('ETag', etagFor(flag.version));
       ctx.body = flag;
@@ -99,9 +134,17 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       summary: action === 'archive' ? 'Archive a flag: it stops evaluating (404) and leaves snapshots; its key stays taken.' : 'Restore an archived flag.',
       params: keyParams,
       body: versionBody,
-      responses: { 200: { description: 'The flag at its next version.', schema: flagSchema } },
+      responses: { 200: { description: 'The flag at its next version.', schema: flagSchema }, 202: approvalRequired },
       async handler(ctx, { params, body, principal }) {
-        const flag = await setFlagState(deps.db, params.key, state, expectedVersion(ctx, body?.version), { actor: principal.name });
+        const version = expectedVersion(ctx, body?.version);
+        let flag;
+        try {
+          flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.name, guard: requireApprovalFor });
+        } catch (error) {
+          if (!(error instanceof ApprovalNeeded)) throw error;
+          // Without a version given, the request binds to the version the guard saw.
+          return requestApproval(ctx, { kind: action, flagKey: params.key, change: {}, baseVersion: version ?? error.flag.version, requestedBy: principal.name, approvalOptions: body?.approval, why: error.message });
+        }
         deps.flagSet.applyFlag(flag);
         ctx.set('ETag', etagFor(flag.version));
         ctx.body = flag;

@@ -26,11 +26,11 @@ import {
   ROLLOUT_STATE_ATTRIBUTE,
   ROLLOUT_WORKFLOW_TYPE,
   rolloutWorkflowId,
-  type RolloutPlan,
+  type ControlUpdateInput,
   type RolloutStatus,
   type RolloutWorkflowInput,
 } from '../workflows/rollout-definitions.ts';
-import { ACTIVE_ROLLOUT_STATES, describeRollout, formatUtc, rolloutPercent } from '../workflows/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../workflows/rollout-format.ts';
 import type { rolloutWorkflow } from '../workflows/rollout-workflow.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { normalizePlan, type PlanInput } from './rollout-plan.ts';
@@ -100,30 +100,12 @@ export async function activeRollout(deps: Deps, flagKey: string): Promise<Rollou
   return reconciled;
 }
 
-function staticSummary(flagKey: string, plan: RolloutPlan, start: Flag['rollout']): string {
-  const path = [describeRollout(start ?? null), ...plan.steps.map((step) => describeRollout(step.rollout))].join(' → ');
-  return `Rollout of ${flagKey}: ${path}`.slice(0, 400);
-}
-
-function staticDetails(input: RolloutWorkflowInput): string {
-  const lines = input.plan.steps.map((step, index) => {
-    const gate = step.gate ? ` · gate: ${step.gate.type} ${step.gate.type === 'prometheus' ? step.gate.query : step.gate.url} (on failure: ${step.gate.onFailure})` : '';
-    return `${index + 1}. ${describeRollout(step.rollout)} at ${formatUtc(step.targetAt)}${gate}`;
-  });
-  return [
-    `**Flag** \`${input.flagKey}\` · **started by** ${input.startedBy}${input.reason ? ` · ${input.reason}` : ''}`,
-    `**Plan** (on resume: ${input.plan.onResume}${input.plan.bucketBy ? `, bucketBy ${input.plan.bucketBy}` : ''}):`,
-    ...lines,
-    'Controls: signal `pause` / `resume` (input nothing or `{"reason": "…"}`), Cancel (optionally signal `cancelOptions` `{"rollback": true}` first).',
-  ].join('\n');
-}
-
 /**
  * Accepts a plan and starts its workflow. The plan is committed first (row, audit entry,
  * `flag.rollout_scheduled`, and from then on it owns the flag's rollout); a workflow that cannot
  * start marks it failed again. A running workflow with the same id is `rollout_conflict`.
  */
-export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string): Promise<RolloutRecord> {
+export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag) => void } = {}): Promise<RolloutRecord> {
   const existing = await currentRolloutForFlag(deps.db, flagKey);
   if (existing && isActive(existing)) {
     const reconciled = await reconcileRollout(deps, existing);
@@ -142,7 +124,11 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
     workflowId,
     startedBy: actor,
     ...(body.reason ? { reason: body.reason } : {}),
-    plan: (flag) => normalizePlan(body, flag, Date.now()),
+    plan: (flag) => {
+      // Under the write lock: a flag that became high-impact a moment ago is seen.
+      options.guard?.(flag);
+      return normalizePlan(body, flag, Date.now());
+    },
   });
   const input: RolloutWorkflowInput = {
     rolloutId: id,
@@ -165,8 +151,8 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
         { key: ROLLOUT_STATE_ATTRIBUTE, value: 'scheduled' },
         { key: ROLLOUT_PERCENT_ATTRIBUTE, value: rolloutPercent(record.startRollout) },
       ],
-      staticSummary: staticSummary(flagKey, record.plan, record.startRollout ?? undefined),
-      staticDetails: staticDetails(input),
+      staticSummary: rolloutStaticSummary(flagKey, record.plan, record.startRollout),
+      staticDetails: rolloutStaticDetails(input),
     });
     await setRolloutRunId(deps.db, id, handle.firstExecutionRunId);
   } catch (error) {
@@ -182,12 +168,22 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
   return (await getRollout(deps.db, id)) ?? record;
 }
 
-/** Pause or resume through the workflow's update: answers once the change is recorded. */
-export async function controlRollout(deps: Deps, flagKey: string, action: 'pause' | 'resume', by: string, reason: string | undefined): Promise<{ record: RolloutRecord; status: RolloutStatus }> {
+/**
+ * Pause or resume through the workflow's update: answers once the change is recorded. A pause says
+ * why: `manual` (a person), or `killswitch` when engaging the flag's category paused it.
+ */
+export async function controlRollout(
+  deps: Deps,
+  flagKey: string,
+  action: 'pause' | 'resume',
+  by: string,
+  reason: string | undefined,
+  cause: ControlUpdateInput['cause'] = 'manual',
+): Promise<{ record: RolloutRecord; status: RolloutStatus }> {
   const record = await activeRollout(deps, flagKey);
   let status: RolloutStatus;
   try {
-    status = await handleOf(deps, record).executeUpdate(controlUpdate, { args: [{ action, by, ...(reason ? { reason } : {}) }] });
+    status = await handleOf(deps, record).executeUpdate(controlUpdate, { args: [{ action, by, ...(reason ? { reason } : {}), ...(cause === 'manual' ? {} : { cause }) }] });
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
       throw new AppError('validation_error', `cannot ${action} the rollout: ${error.cause?.message ?? error.message}`);

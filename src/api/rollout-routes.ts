@@ -13,9 +13,10 @@ import {
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
 import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
+import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, requireApprovalFor } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { cancelRollout, controlRollout, reconcileRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
-import { planSchema } from './rollout-plan.ts';
+import { normalizePlan, planSchema } from './rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
@@ -97,10 +98,31 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     method: 'post', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
     summary: 'Start a rollout plan: steps of { percentage | distribution, at | after, gate? } applied at their target times by a durable workflow.',
     params: keyParams,
-    body: planSchema,
-    responses: { 201: { description: 'The rollout, scheduled.', schema: rolloutSchema } },
+    body: planSchema.extend({ approval: approvalOptionsSchema.optional() }),
+    responses: {
+      201: { description: 'The rollout, scheduled.', schema: rolloutSchema },
+      202: { description: 'approval_required: the flag is high-impact; the plan became a change request, and the rollout starts when a second person approves it (details name the request).' },
+    },
     async handler(ctx, { params, body, principal }) {
-      const record = await startRollout(deps, params.key, body, principal.name);
+      const { approval, ...plan } = body;
+      let record: RolloutRecord;
+      try {
+        record = await startRollout(deps, params.key, plan, principal.name, { guard: requireApprovalFor });
+      } catch (error) {
+        if (!(error instanceof ApprovalNeeded)) throw error;
+        const request = await fileChangeRequest(deps, {
+          kind: 'rollout',
+          flagKey: params.key,
+          change: { plan },
+          baseVersion: error.flag.version,
+          requestedBy: principal.name,
+          ...(approval ? { approval } : {}),
+          // Refused now if it could never start: the same validation, against the flag as it is.
+          check: (flag) => void normalizePlan(plan, flag, Date.now()),
+        });
+        ctx.set('Location', `/v1/changes/${request.id}`);
+        throw new AppError('approval_required', `${error.message}: the rollout plan waits for a second person with feature_flag:approve (change request ${request.id}, expires ${new Date(request.expiresAt).toISOString()}); it starts when approved, its step times counting from then`, changeRequestView(request, deps));
+      }
       ctx.status = 201;
       ctx.set('Location', `/v1/flags/${params.key}/rollout`);
       ctx.body = await full(record);

@@ -13,8 +13,8 @@ export interface RouteSpec<Body extends z.ZodType, Query extends z.ZodType, Para
   path: string;
   summary: string;
   tag: string;
-  /** The scope the token must hold; omit only for public routes. */
-  scope?: Scope;
+  /** The scope the token must hold (a list: any one of them); omit only for public routes. */
+  scope?: Scope | readonly Scope[];
   body?: Body;
   query?: Query;
   params?: Params;
@@ -28,7 +28,7 @@ interface Operation {
   path: string;
   summary: string;
   tag: string;
-  scope: Scope | undefined;
+  scope: Scope | readonly Scope[] | undefined;
   body: z.ZodType | undefined;
   query: z.ZodType | undefined;
   params: z.ZodType | undefined;
@@ -127,7 +127,12 @@ export function openApiDocument(registry: RouteRegistry, info: { title: string; 
     (paths[path] ??= {})[operation.method] = {
       summary: operation.summary,
       tags: [operation.tag],
-      ...(operation.scope ? { security: [{ bearer: [operation.scope] }], 'x-required-scope': operation.scope } : { security: [] }),
+      ...(operation.scope
+        ? typeof operation.scope === 'string'
+          ? { security: [{ bearer: [operation.scope] }], 'x-required-scope': operation.scope }
+          // Any one of the scopes: one security requirement each (OpenAPI ORs the entries).
+          : { security: operation.scope.map((scope) => ({ bearer: [scope] })), 'x-required-scope': [...operation.scope] }
+        : { security: [] }),
       ...(parameters.length ? { parameters } : {}),
       ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body, 'input') } } } } : {}),
       responses,

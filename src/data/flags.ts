@@ -44,7 +44,7 @@ export function toFlag(row: FlagRow): Flag {
 }
 
 /** What the audit log records of a flag: its definition and state (version and metadata have columns). */
-function auditView(flag: Flag): Record<string, unknown> {
+export function auditView(flag: Flag): Record<string, unknown> {
   const { version: _version, createdAt: _createdAt, updatedAt: _updatedAt, createdBy: _createdBy, updatedBy: _updatedBy, ...rest } = flag;
   return rest;
 }
@@ -237,25 +237,9 @@ export async function patchFlagIn(
   expectedVersion: number,
   options: PatchOptions,
 ): Promise<Flag> {
-  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a flag\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
-  for (const owned of ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy']) {
-    if (owned in patch) throw new AppError('validation_error', `"${owned}" is owned by the service and cannot be patched`, { issues: [{ path: owned, message: 'read-only' }] });
-  }
-  const current = await currentAtVersion(tx, key, expectedVersion);
-  if (current.state === 'archived') throw new AppError('validation_error', `flag "${key}" is archived; restore it before changing it`);
-  const merged = definitionOf(current) as unknown as Record<string, unknown>;
-  for (const [field, value] of Object.entries(patch)) {
-    if (value === null) delete merged[field];
-    else merged[field] = value;
-  }
-  const definition = validated(merged);
-  if (JSON.stringify(canonical(definitionOf(current))) === JSON.stringify(canonical(definition))) return current;
-  await options.guard?.(current, definition);
-  // A running rollout plan owns the flag's rollout; its own steps are the only changes to it.
-  if (options.eventType !== 'flag.rollout_progress' && JSON.stringify(canonical(current.rollout ?? null)) !== JSON.stringify(canonical(definition.rollout ?? null))) {
-    await assertNoRunningRollout(tx, key);
-  }
-  await checkAgainstWorld(tx, definition);
+  const prepared = await preparePatch(tx, key, patch, expectedVersion, options);
+  if (!prepared.definition) return prepared.current;
+  const { current, definition } = prepared;
   const row = await tx.one(sql.type(flagRow)`
     UPDATE flags SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)},
       description = ${definition.description}, tags = ${sql.array(definition.tags, 'text')},
@@ -268,6 +252,41 @@ export async function patchFlagIn(
   return flag;
 }
 
+/**
+ * Every check `patchFlagIn` makes, without writing: the flag at the expected version, the merged
+ * definition valid, its references and prerequisites sound, a running rollout not fought. Returns
+ * the current flag and the next definition (none when the patch changes nothing). A change request
+ * runs it when filed, so a patch that could never apply is refused at once.
+ */
+export async function preparePatch(
+  tx: WriteTransaction,
+  key: string,
+  patch: Record<string, unknown>,
+  expectedVersion: number,
+  options: Pick<PatchOptions, 'eventType' | 'guard'> = {},
+): Promise<{ current: Flag; definition: FlagDefinition | null }> {
+  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a flag\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
+  for (const owned of ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy']) {
+    if (owned in patch) throw new AppError('validation_error', `"${owned}" is owned by the service and cannot be patched`, { issues: [{ path: owned, message: 'read-only' }] });
+  }
+  const current = await currentAtVersion(tx, key, expectedVersion);
+  if (current.state === 'archived') throw new AppError('validation_error', `flag "${key}" is archived; restore it before changing it`);
+  const merged = definitionOf(current) as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === null) delete merged[field];
+    else merged[field] = value;
+  }
+  const definition = validated(merged);
+  if (JSON.stringify(canonical(definitionOf(current))) === JSON.stringify(canonical(definition))) return { current, definition: null };
+  await options.guard?.(current, definition);
+  // A running rollout plan owns the flag's rollout; its own steps are the only changes to it.
+  if (options.eventType !== 'flag.rollout_progress' && JSON.stringify(canonical(current.rollout ?? null)) !== JSON.stringify(canonical(definition.rollout ?? null))) {
+    await assertNoRunningRollout(tx, key);
+  }
+  await checkAgainstWorld(tx, definition);
+  return { current, definition };
+}
+
 /** A stored flag's definition: what a client could send back to recreate it. */
 export function definitionOf(flag: Flag): FlagDefinition {
   const { state: _state, version: _version, createdAt: _createdAt, updatedAt: _updatedAt, createdBy: _createdBy, updatedBy: _updatedBy, ...definition } = flag;
@@ -275,7 +294,7 @@ export function definitionOf(flag: Flag): FlagDefinition {
 }
 
 /** Key order does not make a change; compare documents with sorted keys. */
-function canonical(value: unknown): unknown {
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
@@ -284,6 +303,11 @@ function canonical(value: unknown): unknown {
 }
 
 const dependentRow = z.object({ key: z.string() });
+
+export interface StateOptions extends WriteOptions {
+  /** Called with the current flag under the write lock, before anything is written; throws to refuse. */
+  guard?: (current: Flag) => void | Promise<void>;
+}
 
 /**
  * Archives or restores a flag as its next version. Archiving is refused while an active flag has it
@@ -295,33 +319,49 @@ export async function setFlagState(
   key: string,
   state: 'active' | 'archived',
   expectedVersion: number | undefined,
-  options: WriteOptions,
+  options: StateOptions,
 ): Promise<Flag> {
-  return tracedUpdate(key, state === 'archived' ? 'archive' : 'restore', () => inWriteTransaction(db, async (tx) => {
-    const current = await currentAtVersion(tx, key, expectedVersion);
-    if (current.state === state) {
-      throw new AppError('validation_error', `flag "${key}" is already ${state}`);
+  return tracedUpdate(key, state === 'archived' ? 'archive' : 'restore', () => inWriteTransaction(db, (tx) => setFlagStateIn(tx, key, state, expectedVersion, options)));
+}
+
+/** `setFlagState` inside a write transaction the caller holds. */
+export async function setFlagStateIn(
+  tx: WriteTransaction,
+  key: string,
+  state: 'active' | 'archived',
+  expectedVersion: number | undefined,
+  options: StateOptions,
+): Promise<Flag> {
+  const current = await prepareStateChange(tx, key, state, expectedVersion);
+  await options.guard?.(current);
+  const row = await tx.one(sql.type(flagRow)`
+    UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor}
+    WHERE key = ${key} RETURNING ${FLAG_COLUMNS}`);
+  const flag = toFlag(row);
+  await insertChange(tx, {
+    action: state === 'archived' ? 'flag.archived' : 'flag.restored',
+    actor: options.actor,
+    ...(options.approver ? { approver: options.approver } : {}),
+    before: current,
+    after: flag,
+  });
+  return flag;
+}
+
+/** Every check of an archive or restore, without writing; returns the current flag. */
+export async function prepareStateChange(tx: WriteTransaction, key: string, state: 'active' | 'archived', expectedVersion: number | undefined): Promise<Flag> {
+  const current = await currentAtVersion(tx, key, expectedVersion);
+  if (current.state === state) {
+    throw new AppError('validation_error', `flag "${key}" is already ${state}`);
+  }
+  if (state === 'archived') {
+    const dependents = await tx.anyFirst(sql.type(dependentRow)`
+      SELECT key FROM flags WHERE state = 'active' AND definition->'prerequisites' @> ${sql.jsonb([{ flagKey: key }])} ORDER BY key`);
+    if (dependents.length) {
+      throw new AppError('validation_error', `flag "${key}" is a prerequisite of ${dependents.join(', ')}; remove it from them first`, { dependents });
     }
-    if (state === 'archived') {
-      const dependents = await tx.anyFirst(sql.type(dependentRow)`
-        SELECT key FROM flags WHERE state = 'active' AND definition->'prerequisites' @> ${sql.jsonb([{ flagKey: key }])} ORDER BY key`);
-      if (dependents.length) {
-        throw new AppError('validation_error', `flag "${key}" is a prerequisite of ${dependents.join(', ')}; remove it from them first`, { dependents });
-      }
-    } else {
-      await checkAgainstWorld(tx, current);
-    }
-    const row = await tx.one(sql.type(flagRow)`
-      UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor}
-      WHERE key = ${key} RETURNING ${FLAG_COLUMNS}`);
-    const flag = toFlag(row);
-    await insertChange(tx, {
-      action: state === 'archived' ? 'flag.archived' : 'flag.restored',
-      actor: options.actor,
-      ...(options.approver ? { approver: options.approver } : {}),
-      before: current,
-      after: flag,
-    });
-    return flag;
-  }));
+  } else {
+    await checkAgainstWorld(tx, current);
+  }
+  return current;
 }

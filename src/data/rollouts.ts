@@ -269,6 +269,8 @@ export interface NewRollout {
   flagKey: string;
   workflowId: string;
   startedBy: string;
+  /** The second person, when the plan was approved through a change request. */
+  approver?: string;
   reason?: string;
   /**
    * Builds the plan from the flag as it is under the write lock (target times, the flag's bucketBy,
@@ -284,35 +286,39 @@ export interface NewRollout {
  * final word, the check before it gives the readable message).
  */
 export async function createRollout(db: DatabasePool, input: NewRollout): Promise<RolloutRecord> {
-  return inWriteTransaction(db, async (tx) => {
-    const flag = await getFlag(tx, input.flagKey);
-    if (!flag || flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" does not exist${flag ? ' (it is archived)' : ''}`);
-    await assertNoRunningRollout(tx, input.flagKey);
-    const plan = input.plan(flag);
-    const startRollout = flag.rollout ?? null;
-    const row = await tx.one(sql.type(rolloutRow)`
-      INSERT INTO rollouts (id, flag_key, workflow_id, state, plan, start_rollout, expected_rollout, next_step_at, started_by, reason)
-      VALUES (${input.id}, ${input.flagKey}, ${input.workflowId}, 'scheduled', ${sql.jsonb(plan as unknown as object)},
-              ${jsonbOrNull(startRollout)}, ${jsonbOrNull(startRollout)}, ${timestampOrNull(plan.steps[0]?.targetAt)},
-              ${input.startedBy}, ${input.reason ?? null})
-      RETURNING ${ROLLOUT_COLUMNS}`);
-    const record = toRecord(row);
-    await insertHistory(tx, { rolloutId: record.id, seq: 0, kind: 'scheduled', actor: input.startedBy, reason: input.reason ?? null, rollout: startRollout });
-    await appendAudit(tx, {
-      actor: input.startedBy,
-      action: 'rollout.scheduled',
-      entityType: 'rollout',
-      entityKey: input.flagKey,
-      before: null,
-      after: { rolloutId: record.id, plan, startRollout, reason: input.reason ?? null },
-    });
-    await appendEvent(tx, {
-      type: 'flag.rollout_scheduled',
-      entityKey: input.flagKey,
-      payload: rolloutEventPayload(record, { actor: input.startedBy, reason: input.reason ?? null, plan, startRollout }),
-    });
-    return record;
+  return inWriteTransaction(db, (tx) => createRolloutIn(tx, input));
+}
+
+/** `createRollout` inside a write transaction the caller holds (an approved change request's). */
+export async function createRolloutIn(tx: WriteTransaction, input: NewRollout): Promise<RolloutRecord> {
+  const flag = await getFlag(tx, input.flagKey);
+  if (!flag || flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" does not exist${flag ? ' (it is archived)' : ''}`);
+  await assertNoRunningRollout(tx, input.flagKey);
+  const plan = input.plan(flag);
+  const startRollout = flag.rollout ?? null;
+  const row = await tx.one(sql.type(rolloutRow)`
+    INSERT INTO rollouts (id, flag_key, workflow_id, state, plan, start_rollout, expected_rollout, next_step_at, started_by, reason)
+    VALUES (${input.id}, ${input.flagKey}, ${input.workflowId}, 'scheduled', ${sql.jsonb(plan as unknown as object)},
+            ${jsonbOrNull(startRollout)}, ${jsonbOrNull(startRollout)}, ${timestampOrNull(plan.steps[0]?.targetAt)},
+            ${input.startedBy}, ${input.reason ?? null})
+    RETURNING ${ROLLOUT_COLUMNS}`);
+  const record = toRecord(row);
+  await insertHistory(tx, { rolloutId: record.id, seq: 0, kind: 'scheduled', actor: input.startedBy, reason: input.reason ?? null, rollout: startRollout });
+  await appendAudit(tx, {
+    actor: input.startedBy,
+    ...(input.approver ? { approver: input.approver } : {}),
+    action: 'rollout.scheduled',
+    entityType: 'rollout',
+    entityKey: input.flagKey,
+    before: null,
+    after: { rolloutId: record.id, plan, startRollout, reason: input.reason ?? null },
   });
+  await appendEvent(tx, {
+    type: 'flag.rollout_scheduled',
+    entityKey: input.flagKey,
+    payload: rolloutEventPayload(record, { actor: input.startedBy, ...(input.approver ? { approver: input.approver } : {}), reason: input.reason ?? null, plan, startRollout }),
+  });
+  return record;
 }
 
 /** Records the run id of the workflow the API started for the rollout. */

@@ -107,6 +107,8 @@ export interface ControlUpdateInput {
   action: 'pause' | 'resume';
   reason?: string;
   by: string;
+  /** Why a pause happens: a person (`manual`, the default) or an engaged killswitch. */
+  cause?: Extract<PauseCause, 'manual' | 'killswitch'>;
 }
 
 export const pauseSignal = defineSignal<[ControlSignalInput?]>('pause');
@@ -120,7 +122,7 @@ export const SIGNAL_DESCRIPTIONS = {
   resume: 'Resume a paused rollout. Input: nothing, or {"reason": "…", "by": "…"}. Steps that fell due while paused are applied at once (onResume: apply_overdue) or the rest of the schedule moves by the paused time (shift_schedule, the default).',
   cancelOptions: 'Optional, sent before a cancellation: {"rollback": true} restores the starting rollout when the workflow is cancelled; {"reason", "by"} are recorded.',
   status: 'The rollout as it stands: state, current step, percentage, next step and its time, pause reason.',
-  control: 'Pause or resume and wait until the change is recorded: {"action": "pause"|"resume", "reason"?, "by"}. Answers the status.',
+  control: 'Pause or resume and wait until the change is recorded: {"action": "pause"|"resume", "reason"?, "by", "cause"?: "manual"|"killswitch"}. Answers the status.',
 } as const;
 
 /**

@@ -177,7 +177,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   setHandler(
     controlUpdate,
     async (update) => {
-      const transition = update.action === 'pause' ? requestPause('manual', update.by, update.reason ?? null) : requestResume(update.by, update.reason ?? null);
+      // Histories recorded before `cause` existed carry none: 'manual', as they were.
+      const transition = update.action === 'pause' ? requestPause(update.cause ?? 'manual', update.by, update.reason ?? null) : requestResume(update.by, update.reason ?? null);
       // Answer once the change is in the database, so the caller's next read sees it.
       if (transition) await condition(() => recorded.has(transition.seq));
       return status();
@@ -187,6 +188,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       validator: (update) => {
         if (typeof update !== 'object' || update === null || (update.action !== 'pause' && update.action !== 'resume')) throw new Error('action must be "pause" or "resume"');
         if (typeof update.by !== 'string' || update.by === '') throw new Error('"by" must name who asks');
+        if (update.cause !== undefined && update.cause !== 'manual' && update.cause !== 'killswitch') throw new Error('cause must be "manual" or "killswitch"');
         if (finalState || cancelling) throw new Error(`the rollout is ${cancelling ? 'being cancelled' : finalState}`);
         if (update.action === 'pause' && allApplied()) throw new Error('every step is applied; there is nothing to pause');
       },

@@ -92,15 +92,18 @@ export async function testTemporalClient(): Promise<{ client: Client; connection
 
 const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathname;
 
+/** Where the approval workflow's recorded histories live (change-request-replay.test.ts replays them). */
+export const CHANGE_HISTORIES_DIR = new URL('../fixtures/change-histories/', import.meta.url).pathname;
+
 /**
  * With FLAGS_RECORD_HISTORIES=1, saves the workflow's history as a replay fixture
- * (test/fixtures/histories/<name>.json), which rollout-replay.test.ts replays on every run.
+ * (test/fixtures/histories/<name>.json, or under `directory`), which the replay tests replay on every run.
  */
-export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+export async function recordHistory(handle: WorkflowHandle, name: string, directory = HISTORIES_DIR): Promise<void> {
   if (process.env.FLAGS_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
-  mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(`${HISTORIES_DIR}${name}.json`, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(`${directory}${name}.json`, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
 }
 
 /** Polls `probe` until it returns something other than undefined (or false), or fails after `timeoutMs`. */

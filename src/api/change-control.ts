@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { Flag, FlagDefinition } from '../engine/index.ts';
+import {
+  createChangeRequest,
+  failChangeRequest,
+  getChangeRequest,
+  setChangeRequestRunId,
+  type ChangeRequestRecord,
+} from '../data/change-requests.ts';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
+import {
+  approveUpdate,
+  cancelUpdate,
+  CHANGE_REQUEST_STATUS_ATTRIBUTE,
+  CHANGE_REQUEST_WORKFLOW_TYPE,
+  changeRequestWorkflowId,
+  rejectUpdate,
+  type ChangeKind,
+  type ChangeRequestWorkflowInput,
+} from '../workflows/change-request-definitions.ts';
+import type { changeRequestWorkflow } from '../workflows/change-request-workflow.ts';
+import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
+import { formatUtc } from '../workflows/rollout-format.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { parseDuration } from './rollout-plan.ts';
+
+type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
+
+const HOUR_MS = 3_600_000;
+/** How long a change request waits for a second person unless the request says otherwise. */
+export const DEFAULT_EXPIRY_MS = 24 * HOUR_MS;
+const MIN_EXPIRY_MS = 1_000;
+const MAX_EXPIRY_MS = 30 * 24 * HOUR_MS;
+/**
+ * How long approve, reject and cancel wait for the workflow to accept the update (its validator runs
+ * on a worker). A worker killed without shutting down holds the workflow for its sticky timeout
+ * first, so this is longer than that.
+ */
+const ACCEPT_WAIT_MS = 20_000;
+/** How long they then wait for the outcome (the change applied) before answering with the state so far. */
+const OUTCOME_WAIT_MS = 20_000;
+/** How long a request may sit without its workflow before it counts as failed (the API died in between). */
+const START_GRACE_MS = 60_000;
+
+/**
+ * Thrown from a write's guard, under the write lock, when the flag is high-impact: nothing is
+ * written, and the route files a change request instead.
+ */
+export class ApprovalNeeded extends Error {
+  readonly flag: Flag;
+
+  constructor(flag: Flag, why: string) {
+    super(why);
+    this.name = 'ApprovalNeeded';
+    this.flag = flag;
+  }
+}
+
+/** A patch guard: any change to a high-impact flag, and setting or removing the mark itself, needs a second person. */
+export function requireApprovalForPatch(current: Flag, next: FlagDefinition): void {
+  if (current.highImpact) throw new ApprovalNeeded(current, `flag "${current.key}" is high-impact`);
+  if (next.highImpact !== current.highImpact) throw new ApprovalNeeded(current, `marking flag "${current.key}" high-impact is itself a high-impact change`);
+}
+
+/** An archive, restore or rollout guard. */
+export function requireApprovalFor(flag: Flag): void {
+  if (flag.highImpact) throw new ApprovalNeeded(flag, `flag "${flag.key}" is high-impact`);
+}
+
+export const approvalOptionsSchema = z
+  .strictObject({
+    reason: z.string().max(500).optional().describe('Why the change is wanted; shown to the approver.'),
+    expiresIn: z.union([z.number().int().min(MIN_EXPIRY_MS).max(MAX_EXPIRY_MS), z.string().min(1).max(40)]).optional()
+      .describe('How long the request waits for a second person: "30m", "2h", "3d", "PT1H" or milliseconds (default 24 h, 1 s to 30 d).'),
+  })
+  .describe('For a high-impact flag: options of the change request the change becomes (ignored otherwise).');
+export type ApprovalOptions = z.output<typeof approvalOptionsSchema>;
+
+/** Reads `approval` from a body whose schema is open (a merge patch). */
+export function parseApprovalOptions(value: unknown): ApprovalOptions | undefined {
+  if (value === undefined) return undefined;
+  const parsed = approvalOptionsSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new AppError('validation_error', `invalid approval: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`, {
+      issues: parsed.error.issues.map((issue) => ({ path: ['approval', ...issue.path].join('.'), message: issue.message })),
+    });
+  }
+  return parsed.data;
+}
+
+function expiryMs(options: ApprovalOptions | undefined): number {
+  if (options?.expiresIn === undefined) return DEFAULT_EXPIRY_MS;
+  const ms = parseDuration(options.expiresIn);
+  if (ms === null || ms < MIN_EXPIRY_MS || ms > MAX_EXPIRY_MS) {
+    throw new AppError('validation_error', 'approval.expiresIn must be a duration between 1 s and 30 d ("30m", "2h", "3d", "PT1H" or milliseconds)', {
+      issues: [{ path: 'approval.expiresIn', message: 'between 1 s and 30 d' }],
+    });
+  }
+  return ms;
+}
+
+function iso(epochMs: number | null): string | null {
+  return epochMs === null ? null : new Date(epochMs).toISOString();
+}
+
+/** The wire form of a change request. */
+export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
+  const self = `/v1/changes/${record.id}`;
+  const uiUrl = deps.temporal.uiUrl;
+  const pending = record.status === 'pending';
+  return {
+    id: record.id,
+    flagKey: record.flagKey,
+    kind: record.kind,
+    change: record.change,
+    diff: record.diff,
+    contentHash: record.contentHash,
+    baseVersion: record.baseVersion,
+    status: record.status,
+    requestedBy: record.requestedBy,
+    reason: record.reason,
+    createdAt: iso(record.createdAt),
+    expiresAt: iso(record.expiresAt),
+    decision: record.decidedBy
+      ? { status: record.status === 'applied' || record.status === 'failed' ? 'approved' : record.status, by: record.decidedBy, at: iso(record.decidedAt), comment: record.decisionComment }
+      : null,
+    approvedBy: record.decidedBy && ['approved', 'applied', 'failed'].includes(record.status) ? record.decidedBy : null,
+    result: record.result,
+    failure: record.failure,
+    updatedAt: iso(record.updatedAt),
+    finishedAt: iso(record.finishedAt),
+    workflowId: record.workflowId,
+    runId: record.runId,
+    links: {
+      self,
+      flag: `/v1/flags/${record.flagKey}`,
+      ...(pending ? { approve: `${self}/approve`, reject: `${self}/reject`, cancel: `${self}/cancel` } : {}),
+      ...(record.result?.rolloutId ? { rollout: `/v1/flags/${record.flagKey}/rollout` } : {}),
+      temporalUi: uiUrl
+        ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporal.namespace)}/workflows/${encodeURIComponent(record.workflowId)}${record.runId ? `/${record.runId}` : ''}/history`
+        : null,
+    },
+  };
+}
+
+/** Temporal being unreachable is `unavailable`; the caller's request was fine. */
+function temporalError(error: unknown, what: string): never {
+  if (error instanceof AppError) throw error;
+  if (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    throw new AppError('unavailable', `Temporal did not answer while ${what}: ${error.message}`);
+  }
+  throw error;
+}
+
+function handleOf(deps: Deps, record: ChangeRequestRecord): WorkflowHandle<typeof changeRequestWorkflow> {
+  return deps.temporal.client.workflow.getHandle<typeof changeRequestWorkflow>(record.workflowId);
+}
+
+export interface ChangeFiling {
+  kind: ChangeKind;
+  flagKey: string;
+  change: Record<string, unknown>;
+  baseVersion: number;
+  requestedBy: string;
+  approval?: ApprovalOptions;
+  /** Checks of the change against the flag under the write lock beyond the data layer's own (a plan's validation). */
+  check?: (flag: Flag) => void;
+}
+
+/**
+ * Files a change request for a high-impact flag and starts its approval workflow (`change:<id>`).
+ * The request is committed first (row, audit entry, `change.requested`); a workflow that cannot
+ * start marks it failed again.
+ */
+export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promise<ChangeRequestRecord> {
+  const expiresIn = expiryMs(filing.approval);
+  const id = `cr_${randomUUID()}`;
+  const workflowId = changeRequestWorkflowId(id);
+  const reason = filing.approval?.reason ?? (typeof filing.change.plan === 'object' ? ((filing.change.plan as { reason?: string }).reason ?? undefined) : undefined);
+  const record = await createChangeRequest(deps.db, {
+    id,
+    kind: filing.kind,
+    flagKey: filing.flagKey,
+    change: filing.change,
+    baseVersion: filing.baseVersion,
+    requestedBy: filing.requestedBy,
+    ...(reason ? { reason } : {}),
+    expiresAt: Date.now() + expiresIn,
+    workflowId,
+    ...(filing.check ? { check: filing.check } : {}),
+  });
+  const input: ChangeRequestWorkflowInput = {
+    requestId: id,
+    flagKey: record.flagKey,
+    kind: record.kind,
+    change: record.change,
+    contentHash: record.contentHash,
+    baseVersion: record.baseVersion,
+    requestedBy: record.requestedBy,
+    ...(record.reason ? { reason: record.reason } : {}),
+    expiresAt: record.expiresAt,
+  };
+  try {
+    const handle = await deps.temporal.client.workflow.start<typeof changeRequestWorkflow>(CHANGE_REQUEST_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: deps.temporal.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
+        { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
+      ],
+      staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
+      staticDetails: staticDetails(record),
+    });
+    await setChangeRequestRunId(deps.db, id, handle.firstExecutionRunId);
+    return (await getChangeRequest(deps.db, id)) ?? record;
+  } catch (error) {
+    const conflict = error instanceof WorkflowExecutionAlreadyStartedError;
+    await failChangeRequest(deps.db, id, {
+      code: 'unavailable',
+      message: conflict ? `workflow ${workflowId} already exists` : `its approval workflow could not be started: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    temporalError(error, 'starting the approval workflow');
+  }
+}
+
+function describeChange(record: ChangeRequestRecord): string {
+  switch (record.kind) {
+    case 'patch':
+      return `patch ${record.flagKey} v${record.baseVersion} (${(record.diff ?? []).map((entry) => entry.path).slice(0, 5).join(', ') || 'no change'})`;
+    case 'rollout':
+      return `rollout plan on ${record.flagKey} v${record.baseVersion}`;
+    default:
+      return `${record.kind} ${record.flagKey} v${record.baseVersion}`;
+  }
+}
+
+function staticDetails(record: ChangeRequestRecord): string {
+  const diff = (record.diff ?? []).slice(0, 30).map((entry) => `- \`${entry.path}\`: ${JSON.stringify(entry.before ?? null)} → ${JSON.stringify(entry.after ?? null)}`.slice(0, 300));
+  return [
+    `**Flag** \`${record.flagKey}\` at version ${record.baseVersion} · **${record.kind}** · **requested by** ${record.requestedBy}${record.reason ? ` · ${record.reason}` : ''}`,
+    `**Expires** ${formatUtc(record.expiresAt)} · **content** \`${record.contentHash}\``,
+    ...(diff.length ? ['**Change:**', ...diff] : record.kind === 'rollout' ? ['**Plan:** see the input'] : []),
+    `Decide from the API: POST /v1/changes/${record.id}/approve | reject (feature_flag:approve), /cancel (the requester).`,
+  ].join('\n');
+}
+
+/** The AppError an approval refusal from the workflow stands for (its type is the contract's code). */
+function fromUpdateFailure(error: WorkflowUpdateFailedError): AppError {
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure && cause.type && cause.type in ERROR_STATUS) {
+    return new AppError(cause.type as ErrorCode, cause.message, cause.details?.[0] ?? undefined);
+  }
+  return new AppError('validation_error', cause?.message ?? error.message);
+}
+
+/**
+ * Brings a pending or approved request in line with its workflow when the workflow can no longer do
+ * it itself: it never started (the API died in between), or it was terminated.
+ */
+export async function reconcileChangeRequest(deps: Deps, record: ChangeRequestRecord): Promise<ChangeRequestRecord> {
+  if (record.status !== 'pending' && record.status !== 'approved') return record;
+  let status: string;
+  try {
+    status = (await handleOf(deps, record).describe()).status.name;
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) temporalError(error, 'describing the approval workflow');
+    status = 'NOT_FOUND';
+  }
+  if (status === 'RUNNING') return record;
+  if (status === 'NOT_FOUND' && Date.now() - record.createdAt < START_GRACE_MS) return record;
+  // Re-read: the workflow may have recorded its own end while we looked.
+  const fresh = (await getChangeRequest(deps.db, record.id)) ?? record;
+  if (fresh.status !== 'pending' && fresh.status !== 'approved') return fresh;
+  deps.log.warn({ requestId: record.id, workflowStatus: status }, 'approval workflow ended without recording it; reconciling');
+  return failChangeRequest(deps.db, record.id, {
+    code: 'unavailable',
+    message: status === 'NOT_FOUND' ? 'its approval workflow never started' : `its approval workflow was ${status.toLowerCase().replace('_', ' ')} without recording an outcome`,
+  });
+}
+
+export type Decision =
+  | { action: 'approve'; by: string; contentHash?: string; comment?: string }
+  | { action: 'reject'; by: string; reason?: string }
+  | { action: 'cancel'; by: string; reason?: string };
+
+/**
+ * Sends approve, reject or cancel to the request's workflow as an update. Its validator answers at
+ * once whether the decision counts (self-approval is `permission_denied`, another content hash
+ * `version_conflict`, a request no longer pending `validation_error`); then this waits for the
+ * outcome (an approval's change applied or failed) and returns the request as recorded.
+ */
+export async function decideChangeRequest(deps: Deps, id: string, decision: Decision): Promise<ChangeRequestRecord> {
+  const record = await getChangeRequest(deps.db, id);
+  if (!record) throw new AppError('not_found', `change request "${id}" does not exist`);
+  const notPending = async (): Promise<never> => {
+    const fresh = await reconcileChangeRequest(deps, (await getChangeRequest(deps.db, id)) ?? record).catch(() => record);
+    throw new AppError('validation_error', `change request "${id}" is ${fresh.status}, not pending`, { status: fresh.status });
+  };
+  if (record.status !== 'pending') await notPending();
+  const handle = handleOf(deps, record);
+  let update: Awaited<ReturnType<typeof handle.startUpdate>>;
+  try {
+    update = await deps.temporal.client.withDeadline(Date.now() + ACCEPT_WAIT_MS, () => {
+      switch (decision.action) {
+        case 'approve':
+          return handle.startUpdate(approveUpdate, {
+            args: [{ by: decision.by, contentHash: decision.contentHash ?? record.contentHash, ...(decision.comment ? { comment: decision.comment } : {}) }],
+            waitForStage: 'ACCEPTED',
+          });
+        case 'reject':
+          return handle.startUpdate(rejectUpdate, { args: [{ by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+        case 'cancel':
+          return handle.startUpdate(cancelUpdate, { args: [{ by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+      }
+    });
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) throw fromUpdateFailure(error);
+    // The workflow has closed (the request expired or was decided a moment ago).
+    if (error instanceof WorkflowNotFoundError) return notPending();
+    if (error instanceof ServiceError && /completed|closed/i.test(error.message + String(error.cause))) return notPending();
+    temporalError(error, `sending ${decision.action} to the approval workflow (is a worker running?)`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // A rejected update carries its outcome already: result() throws at once.
+    await Promise.race([
+      update.result(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, OUTCOME_WAIT_MS);
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) throw fromUpdateFailure(error);
+    deps.log.warn({ err: error, requestId: id }, `waiting for the outcome of ${decision.action} failed; answering with the recorded state`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return (await getChangeRequest(deps.db, id)) ?? record;
+}

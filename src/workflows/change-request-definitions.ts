@@ -1,0 +1,102 @@
+// The approval workflow's public contract: its input, its state, its updates and query, and the
+// search attribute it keeps current. The API, the activities and the data layer import these (types
+// with `import type`); the names are persisted in histories and typed by people in the Temporal UI
+// and CLI, so they never change.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+export const CHANGE_REQUEST_WORKFLOW_TYPE = 'changeRequestWorkflow';
+
+/** `change:<requestId>`: one workflow per change request. */
+export function changeRequestWorkflowId(requestId: string): string {
+  return `change:${requestId}`;
+}
+
+/** What a change request proposes: a merge patch, archiving, restoring, or a rollout plan. */
+export type ChangeKind = 'patch' | 'archive' | 'restore' | 'rollout';
+
+/**
+ * `pending` until a second person decides or it expires; `approved` while the change is being
+ * applied; then `applied` or `failed` (the flag moved since the request: `version_conflict`, or the
+ * change no longer fits). `rejected`, `expired` and `cancelled` end it without a change.
+ */
+export type ChangeRequestStatus = 'pending' | 'approved' | 'applied' | 'rejected' | 'expired' | 'cancelled' | 'failed';
+
+export const CHANGE_REQUEST_STATUSES = ['pending', 'approved', 'applied', 'rejected', 'expired', 'cancelled', 'failed'] as const satisfies readonly ChangeRequestStatus[];
+export const FINAL_CHANGE_REQUEST_STATUSES = ['applied', 'rejected', 'expired', 'cancelled', 'failed'] as const satisfies readonly ChangeRequestStatus[];
+
+export interface ChangeRequestWorkflowInput {
+  requestId: string;
+  flagKey: string;
+  kind: ChangeKind;
+  /** The proposed change as filed (shown in the Temporal UI); the activity applies the stored one after checking its hash. */
+  change: Record<string, unknown>;
+  /** What an approval binds to: `sha256:<hex>` of the change's canonical content. */
+  contentHash: string;
+  baseVersion: number;
+  requestedBy: string;
+  reason?: string;
+  /** Epoch ms; the workflow's timer expires the request then. */
+  expiresAt: number;
+}
+
+export interface ChangeDecision {
+  kind: 'approved' | 'rejected' | 'cancelled';
+  by: string;
+  comment: string | null;
+  /** Epoch ms (workflow time). */
+  at: number;
+}
+
+/** A contract error code and message, as recorded on a failed request. */
+export interface ChangeFailure {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export interface ChangeRequestState {
+  requestId: string;
+  flagKey: string;
+  kind: ChangeKind;
+  status: ChangeRequestStatus;
+  contentHash: string;
+  requestedBy: string;
+  expiresAt: number;
+  decision: ChangeDecision | null;
+  /** What the applied change produced: the flag's new version, or the started rollout. */
+  result: { flagVersion?: number | null; rolloutId?: string } | null;
+  failure: ChangeFailure | null;
+}
+
+export interface ApproveInput {
+  /** Who approves: the API sets the token's name. */
+  by: string;
+  /** The hash of the content being approved; must be the request's. */
+  contentHash: string;
+  comment?: string;
+}
+
+export interface RejectInput {
+  by: string;
+  reason?: string;
+}
+
+export interface CancelInput {
+  by: string;
+  reason?: string;
+}
+
+export const approveUpdate = defineUpdate<ChangeRequestState, [ApproveInput]>('approve');
+export const rejectUpdate = defineUpdate<ChangeRequestState, [RejectInput]>('reject');
+export const cancelUpdate = defineUpdate<ChangeRequestState, [CancelInput]>('cancel');
+export const changeStatusQuery = defineQuery<ChangeRequestState>('status');
+
+export const CHANGE_HANDLER_DESCRIPTIONS = {
+  approve: 'Approve the change as a second person: {"by": "<name>", "contentHash": "sha256:…", "comment"?}. Refused for the requester (permission_denied), a different hash (version_conflict), or a request no longer pending. Answers once the change is applied or has failed.',
+  reject: 'Reject the change: {"by": "<name>", "reason"?}. Refused for the requester (who cancels instead) and for a request no longer pending.',
+  cancel: 'Withdraw the change request: {"by": "<name>", "reason"?}. The API allows it to the requester and admins.',
+  status: 'The request as it stands: status, who decided, the applied version or the failure.',
+} as const;
+
+/** Registered by `temporal/search-attributes.json`; see FLAG_KEY_ATTRIBUTE in rollout-definitions.ts for why plain objects. */
+export const CHANGE_REQUEST_STATUS_ATTRIBUTE = { name: 'ChangeRequestStatus', type: 'KEYWORD' } as const;

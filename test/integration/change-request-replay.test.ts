@@ -1,0 +1,44 @@
+// Replays every recorded approval workflow history (test/fixtures/change-histories, recorded from
+// real runs of approvals.test.ts with FLAGS_RECORD_HISTORIES=1) against the workflow code as it is
+// now. A change that would make a waiting change request take a different path on replay (a
+// non-deterministic change) fails here: put it behind `patched()` instead. No server is involved.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { quietTemporal } from '../support/logger.ts';
+import { CHANGE_HISTORIES_DIR } from '../support/rollout-worker.ts';
+
+describe('change request workflow replay', () => {
+  const files = readdirSync(CHANGE_HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
+
+  it('has recorded histories of every path: applied, applied after a worker restart, rejected, expired, conflict, cancelled (API and Temporal), an approved rollout', () => {
+    expect(files).toEqual([
+      'approved-after-worker-restart.json',
+      'approved-applied.json',
+      'cancelled-through-temporal.json',
+      'cancelled.json',
+      'conflict-failed.json',
+      'expired.json',
+      'rejected.json',
+      'rollout-approved.json',
+    ]);
+  });
+
+  it('replays every recorded history without a determinism error', async () => {
+    quietTemporal();
+    const histories = files.map((name) => ({
+      workflowId: name.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(`${CHANGE_HISTORIES_DIR}${name}`, 'utf8'))),
+    }));
+    const failures: string[] = [];
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) } }, histories)) {
+      replayed += 1;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+    expect(replayed).toBe(files.length);
+  });
+});
