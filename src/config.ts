@@ -31,6 +31,8 @@ export interface Config {
   adminToken: string | undefined;
   /** PKCS#8 PEM of the Ed25519 key that signs snapshots; generated once into the data folder when unset. */
   snapshotSigningKey: string | undefined;
+  /** Object storage for published snapshots; without a bucket they go to `<dataDir>/snapshots`. */
+  snapshotS3: { bucket: string; prefix: string | undefined; endpoint: string | undefined; region: string | undefined } | undefined;
   /** When set, a standalone worker serves its Prometheus metrics (rollout steps) on this port. */
   workerMetricsPort: number | undefined;
   /** API processes `npm start` runs on the one port (SO_REUSEPORT); more use more cores. */
@@ -78,6 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: stringFromEnv(env, 'FLAGS_ADMIN_TOKEN'),
     snapshotSigningKey: stringFromEnv(env, 'FLAGS_SNAPSHOT_SIGNING_KEY'),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
+    snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
+      ? {
+          bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,
+          prefix: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_PREFIX'),
+          endpoint: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_ENDPOINT'),
+          region: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_REGION'),
+        }
+      : undefined,
     workerMetricsPort: env.FLAGS_WORKER_METRICS_PORT ? intFromEnv(env, 'FLAGS_WORKER_METRICS_PORT', 0) : undefined,
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };

@@ -3,12 +3,15 @@ import type { Logger } from '../log.ts';
 import { createChangeActivities } from './change-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
 import type { FetchFunction } from './rollout-gates.ts';
+import { createSnapshotActivities, type SnapshotActivityDependencies } from './snapshot-activities.ts';
 
 export interface ActivityDependencies {
   db: DatabasePool;
   log: Logger;
   /** What rollout gates probe with (HTTP, Prometheus); the global fetch when absent. */
   fetch?: FetchFunction;
+  /** Signing key and store of the snapshot publisher; its activity is registered only with them. */
+  snapshots?: Pick<SnapshotActivityDependencies, 'signer' | 'store'>;
 }
 
 /**
@@ -19,5 +22,6 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createRolloutActivities(deps),
     ...createChangeActivities(deps),
+    ...(deps.snapshots ? createSnapshotActivities({ db: deps.db, log: deps.log, ...deps.snapshots }) : {}),
   };
 }

@@ -122,7 +122,11 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
     method: 'get', path: '/v1/snapshot', tag, scope: 'feature_flag:evaluate',
     summary: 'Every active flag and segment and the engaged killswitches, signed (Ed25519, X-Flags-Signature over the exact uncompressed bytes); 304 on a matching If-None-Match; gzip when asked.',
     responses: { 200: { description: 'The snapshot.' }, 304: { description: 'Unchanged.' } },
-    async handler(ctx) {
+    async handler(ctx, { principal }) {
+      // A snapshot evaluates for every project, so a token limited to some may not have it.
+      if (principal.projectIds !== null) {
+        throw new AppError('permission_denied', `the token "${principal.name}" is limited to projects ${principal.projectIds.join(', ')}; a snapshot serves every project, so it needs an evaluate token without a project list`);
+      }
       const snapshot = deps.snapshots.current();
       ctx.set('ETag', snapshot.etag);
       ctx.set('X-Flags-Snapshot-Version', String(snapshot.version));

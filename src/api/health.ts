@@ -10,9 +10,12 @@ export interface PartHealth {
 }
 
 export interface SnapshotHealth {
-  /** Absent until the first snapshot was built. */
+  /** The newest published snapshot's version; absent until the publisher stored one. */
   version?: number;
+  /** Seconds since that snapshot was published. */
   ageSeconds?: number;
+  /** The version of the flag set this process evaluates, for comparison. */
+  liveVersion?: number;
 }
 
 export interface Health {
@@ -26,7 +29,7 @@ export interface HealthDependencies {
   db: DatabasePool;
   temporal: Connection;
   namespace: string;
-  snapshot: () => SnapshotHealth;
+  snapshot: () => SnapshotHealth | Promise<SnapshotHealth>;
   timeoutMs?: number;
 }
 
@@ -61,10 +64,15 @@ export async function checkHealth(deps: HealthDependencies): Promise<Health> {
       timeoutMs,
     ),
   ]);
+  // The snapshot's state is information, not a condition of health: it is read from the database,
+  // so while that is down it is left out rather than failing the answer.
+  const snapshot = await Promise.resolve()
+    .then(() => deps.snapshot())
+    .catch(() => ({}));
   return {
     status: database.ok && temporal.ok ? 'ok' : 'unavailable',
     database,
     temporal,
-    snapshot: deps.snapshot(),
+    snapshot,
   };
 }

@@ -1,12 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
+import { latestSnapshotPublication } from '../data/snapshots.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
 import { createAuthenticator } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { LiveFlagSet } from './live-flag-set.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
-import { loadSnapshotSigner, SnapshotCache } from './snapshot.ts';
+import { loadSnapshotSigner } from '../snapshots/signing-key.ts';
+import { SnapshotCache } from './snapshot.ts';
 
 export interface ApiDependencyOptions {
   databaseUrl: string;
@@ -70,9 +72,12 @@ function buildDependencies(parts: {
       db,
       temporal,
       namespace: options.temporalNamespace,
-      snapshot: () => {
-        const age = snapshots.ageSeconds();
-        return { version: flagSet.version, ...(age === undefined ? {} : { ageSeconds: Math.round(age * 10) / 10 }) };
+      snapshot: async () => {
+        const published = await latestSnapshotPublication(db);
+        return {
+          ...(published ? { version: published.version, ageSeconds: Math.round((Date.now() - published.publishedAt) / 100) / 10 } : {}),
+          liveVersion: flagSet.version,
+        };
       },
     },
     changeFeed,

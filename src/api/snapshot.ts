@@ -1,87 +1,9 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import type { Flag, Segment } from '../engine/index.ts';
+import { buildSnapshot, SNAPSHOT_WARN_BYTES, type BuiltSnapshot } from '../snapshots/build-snapshot.ts';
+import type { SnapshotSigner } from '../snapshots/signing-key.ts';
+
 import type { Logger } from '../log.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
 import type { ApiMetrics } from './metrics.ts';
-
-/** Past this, clients' bootstraps get slow: logged and visible in metrics. */
-export const SNAPSHOT_WARN_BYTES = 5 * 1024 * 1024;
-export const SIGNING_KEY_FILE = 'snapshot-signing-key.pem';
-
-export interface SnapshotSigner {
-  privateKey: KeyObject;
-  /** SPKI PEM, what `GET /v1/snapshot/public-key` serves and the SDK is configured with. */
-  publicKeyPem: string;
-}
-
-/**
- * The Ed25519 key that signs snapshots: FLAGS_SNAPSHOT_SIGNING_KEY (a PKCS#8 PEM) when given;
- * otherwise generated once into the data folder (mode 600) and reused by every process and start.
- */
-export function loadSnapshotSigner(options: { pem?: string | undefined; dataDir: string }): SnapshotSigner {
-  let pem = options.pem;
-  if (!pem) {
-    const path = join(options.dataDir, SIGNING_KEY_FILE);
-    if (!existsSync(path)) {
-      mkdirSync(options.dataDir, { recursive: true });
-      const { privateKey } = generateKeyPairSync('ed25519');
-      try {
-        writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-        chmodSync(path, 0o600);
-      } catch (error) {
-        // Another process wrote it first; everyone uses that one.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-    pem = readFileSync(path, 'utf8');
-  }
-  const privateKey = createPrivateKey(pem);
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`the snapshot signing key must be Ed25519, not ${privateKey.asymmetricKeyType}`);
-  return { privateKey, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
-}
-
-export interface SnapshotContent {
-  version: number;
-  flags: Iterable<Flag>;
-  segments: Iterable<Segment>;
-  killswitches: Iterable<string>;
-}
-
-export interface BuiltSnapshot {
-  version: number;
-  /** The exact bytes that are signed and served (uncompressed). */
-  body: Buffer;
-  gzipped: Buffer;
-  /** Base64 Ed25519 signature over `body`. */
-  signature: string;
-  /** Content-addressed, so two processes serving the same content agree on it. */
-  etag: string;
-  builtAt: number;
-}
-
-/** Serialises, signs and compresses a snapshot once; every request for that version reuses the bytes. */
-export function buildSnapshot(content: SnapshotContent, signer: SnapshotSigner, now: number): BuiltSnapshot {
-  const document = {
-    version: content.version,
-    generatedAt: new Date(now).toISOString(),
-    flags: [...content.flags].sort((a, b) => (a.key < b.key ? -1 : 1)),
-    segments: [...content.segments].sort((a, b) => (a.key < b.key ? -1 : 1)),
-    killswitches: [...content.killswitches].sort(),
-  };
-  const body = Buffer.from(JSON.stringify(document));
-  const contentHash = createHash('sha256').update(JSON.stringify([document.flags, document.segments, document.killswitches])).digest('base64url').slice(0, 16);
-  return {
-    version: content.version,
-    body,
-    gzipped: gzipSync(body),
-    signature: sign(null, body, signer.privateKey).toString('base64'),
-    etag: `"${contentHash}"`,
-    builtAt: now,
-  };
-}
 
 /** The snapshot of a live flag set, rebuilt lazily after the set changes. */
 export class SnapshotCache {

@@ -6,10 +6,9 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
 import { startTracing } from '../tracing.ts';
-import { startWorker } from '../worker/start-worker.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { findTemporalCli } from './temporal-cli.ts';
-import { startApiProcess } from './api-process.ts';
+import { startServiceProcess } from './service-process.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
 
 const config = loadConfig();
@@ -74,13 +73,20 @@ try {
     temporalUiUrl ??= temporal.uiUrl;
   }
 
-  const worker = await startWorker({
-    databaseUrl,
-    temporalAddress,
-    temporalNamespace: config.temporalNamespace,
-    taskQueue: config.taskQueue,
-    log,
-  });
+  // The worker and any extra API processes run as children of this one, which serves the first API:
+  // the worker's polling and activities never share an event loop with evaluations.
+  const childEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    FLAGS_DATA_DIR: config.dataDir,
+    ...(temporalUiUrl ? { TEMPORAL_UI_URL: temporalUiUrl } : {}),
+  };
+  const onUnexpectedExit = (name: string) => (code: number | null) => {
+    log.error(`the ${name} process exited unexpectedly (code ${code}); stopping the service`);
+    void stopAll(1);
+  };
+  const worker = await startServiceProcess({ kind: 'worker', env: childEnv, log, onUnexpectedExit: onUnexpectedExit('worker') });
   running.push({ name: 'worker', stop: worker.stop });
 
   const adminToken = resolveAdminToken(config);
@@ -102,9 +108,11 @@ try {
   // More API processes on the same port (SO_REUSEPORT): the kernel spreads connections over them,
   // so evaluation uses every core. Each has its own pool, LISTEN feed and compiled set.
   for (let index = 1; index < config.apiProcesses; index += 1) {
-    const child = await startApiProcess({
-      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, FLAGS_ADMIN_TOKEN: adminToken.secret, ...(temporalUiUrl ? { TEMPORAL_UI_URL: temporalUiUrl } : {}) },
+    const child = await startServiceProcess({
+      kind: 'api',
+      env: { ...childEnv, FLAGS_ADMIN_TOKEN: adminToken.secret },
       log,
+      onUnexpectedExit: onUnexpectedExit(`API process ${index + 1}`),
     });
     running.push({ name: `API process ${index + 1}`, stop: child.stop });
   }

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { register } from 'prom-client';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
 import { startWorker } from './start-worker.ts';
 
@@ -18,9 +19,12 @@ const worker = await startWorker({
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
+  snapshots: snapshotPublishing(config),
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');
+// The launcher waits for this message before it counts the worker as started.
+process.send?.({ ready: true });
 const metricsServer =
   config.workerMetricsPort === undefined
     ? undefined

@@ -1,8 +1,13 @@
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { createDatabasePool } from '../data/pool.ts';
+import { createChangeFeed } from '../events/change-feed.ts';
 import { startWebhookDispatcher } from '../events/webhook-dispatcher.ts';
 import type { Logger } from '../log.ts';
+import type { SnapshotSigner } from '../snapshots/signing-key.ts';
+import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
+import { startSnapshotTrigger } from './snapshot-trigger.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
 
 export const WORKFLOWS_PATH = new URL('../workflows/index.ts', import.meta.url).pathname;
@@ -22,7 +27,9 @@ export async function startWorker(options: {
   taskQueue: string;
   log: Logger;
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  workflowBundle?: WorkflowBundleOption;
+  /** Publishes signed snapshots (the publisher workflow and its trigger) when given. */
+  snapshots?: { signer: SnapshotSigner; store: SnapshotStore };
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl);
@@ -32,7 +39,7 @@ export async function startWorker(options: {
     namespace: options.temporalNamespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ db, log: options.log }),
+    activities: createActivities({ db, log: options.log, ...(options.snapshots ? { snapshots: options.snapshots } : {}) }),
     // A worker that died is noticed after this long and its workflows move to another; the SDK's
     // default of 10 s would make a rollout step that falls due meanwhile 10 s late.
     stickyQueueScheduleToStartTimeout: '2s',
@@ -40,8 +47,23 @@ export async function startWorker(options: {
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));
   const dispatcher = startWebhookDispatcher({ db, log: options.log });
+  let snapshotTrigger: { stop(): void; close(): Promise<void> } | undefined;
+  if (options.snapshots) {
+    const clientConnection = await Connection.connect({ address: options.temporalAddress });
+    const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
+    const trigger = startSnapshotTrigger({ client: new Client({ connection: clientConnection, namespace: options.temporalNamespace }), taskQueue: options.taskQueue, changeFeed, log: options.log });
+    snapshotTrigger = {
+      stop: trigger.stop,
+      async close() {
+        await changeFeed.close();
+        await clientConnection.close();
+      },
+    };
+  }
   return {
     async stop() {
+      snapshotTrigger?.stop();
+      await snapshotTrigger?.close();
       await dispatcher.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);

@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow the worker runs is exported from here.
 export { changeRequestWorkflow } from './change-request-workflow.ts';
 export { rolloutWorkflow } from './rollout-workflow.ts';
+export { snapshotPublisherWorkflow } from './snapshot-publisher-workflow.ts';

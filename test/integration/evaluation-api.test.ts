@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { evaluationFiles } from '../support/conformance.ts';
 
 /** A GET that hands back the bytes as sent (fetch would decompress them). */
@@ -18,15 +19,6 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ headers
   });
 }
 
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs: number): Promise<{ value: T; ms: number }> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return { value, ms: Date.now() - started };
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('evaluation over HTTP', () => {
   let api: TestApi;
@@ -103,6 +95,8 @@ describe('evaluation over HTTP', () => {
     expect((await evaluate(api, 'per-project', {}, token)).status).toBe(403);
     const bulk = await api.request('POST', '/v1/evaluate/bulk', { body: { context: { projectId: 'p2' } }, token });
     expect(bulk.status).toBe(403);
+    // A snapshot answers for every project, so it is not for a token limited to some.
+    expect((await api.request('GET', '/v1/snapshot', { token })).status).toBe(403);
   });
 
   it('explains an evaluation step by step', async () => {

@@ -1,5 +1,5 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,13 +38,22 @@ async function waitForOutput(run: Launch, pattern: RegExp, timeoutMs = 60_000): 
   }
 }
 
-/** Processes whose command line names this data folder: PostgreSQL and the Temporal dev server. */
+/**
+ * Processes of this launch: PostgreSQL and the Temporal dev server name the data folder on their
+ * command line, the worker and API children carry it in their environment.
+ */
 function processesUsing(dataDir: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', dataDir], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return [];
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (commandLine.includes(dataDir) || environment.includes(`FLAGS_DATA_DIR=${dataDir}\0`)) found.push(`${pid} ${commandLine}`);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
   }
+  return found;
 }
 
 async function ports() {
@@ -69,6 +78,7 @@ describe('npm start (the launcher)', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', database: { ok: true }, temporal: { ok: true } });
     expect((await fetch(uiUrl!)).status).toBe(200);
+    expect(processesUsing(dataDir).some((line) => line.includes('src/worker/main.ts'))).toBe(true);
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     expect(adminToken).toMatch(/^ffs_/);
 

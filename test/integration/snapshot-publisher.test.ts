@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPublicKey, verify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
+import S3rver from 's3rver';
+import { z } from 'zod';
+import { sql } from '../../src/data/sql.ts';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { buildSnapshot } from '../../src/snapshots/build-snapshot.ts';
+import { loadSnapshotSigner } from '../../src/snapshots/signing-key.ts';
+import { createFolderSnapshotStore, createS3SnapshotStore } from '../../src/snapshots/snapshot-store.ts';
+import { startWorker, type RunningWorker } from '../../src/worker/start-worker.ts';
+import { SNAPSHOT_PUBLISHER_WORKFLOW_ID } from '../../src/workflows/snapshot-publisher-workflow.ts';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
+import { testLog } from '../support/logger.ts';
+import { freePorts } from '../support/ports.ts';
+
+
+describe('the snapshot publisher workflow', () => {
+  let api: TestApi;
+  let worker: RunningWorker;
+  const dataDir = mkdtempSync(join(tmpdir(), 'publisher-'));
+  const snapshotDir = join(dataDir, 'snapshots');
+  const signer = loadSnapshotSigner({ dataDir });
+
+  beforeAll(async () => {
+    chmodSync(dataDir, 0o755);
+    api = await startTestApi();
+    worker = await startWorker({
+      databaseUrl: api.db.url,
+      temporalAddress: requireEnv(ENV.temporalAddress),
+      temporalNamespace: requireEnv(ENV.temporalNamespace),
+      taskQueue: `publisher-${randomUUID()}`,
+      workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
+      snapshots: { signer, store: createFolderSnapshotStore(snapshotDir) },
+      log: testLog,
+    });
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await api.close();
+  });
+
+  const latest = () => (existsSync(join(snapshotDir, 'latest.json')) ? (JSON.parse(readFileSync(join(snapshotDir, 'latest.json'), 'utf8')) as { version: number; flags: { key: string }[] }) : null);
+
+  it('publishes a change within two seconds, signed, and reports its age in /health', async () => {
+    const created = await api.request('POST', '/v1/flags', { body: { key: 'published-one', type: 'boolean', defaultValue: true } });
+    expect(created.status).toBe(201);
+    const seen = await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === 'published-one') ?? false, 2_000);
+    expect(seen.ms).toBeLessThan(2_000);
+    const bytes = readFileSync(join(snapshotDir, 'latest.json'));
+    const signature = Buffer.from(readFileSync(join(snapshotDir, 'latest.json.sig'), 'utf8'), 'base64');
+    expect(verify(null, bytes, createPublicKey(signer.publicKeyPem), signature)).toBe(true);
+    const health = await api.request('GET', '/health', { token: null });
+    expect(health.body.snapshot).toMatchObject({ version: seen.value!.version, ageSeconds: expect.any(Number) });
+  });
+
+  it('debounces a burst of a hundred changes into a few publications', async () => {
+    const before = await api.db.pool.oneFirst(countPublications());
+    for (let index = 0; index < 100; index += 1) {
+      await api.request('POST', '/v1/flags', { body: { key: `burst-${index}`, type: 'boolean', defaultValue: false } });
+    }
+    await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === 'burst-99') ?? false, 3_000);
+    const after = await api.db.pool.oneFirst(countPublications());
+    // Writing a hundred flags through the API takes a second or more here; one publication per
+    // debounce window, never one per change.
+    expect(after - before).toBeGreaterThanOrEqual(1);
+    expect(after - before).toBeLessThanOrEqual(10);
+  });
+
+  it('runs as one long-lived workflow the Temporal UI lists with its current details', async () => {
+    const connection = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
+    try {
+      const handle = new Client({ connection, namespace: requireEnv(ENV.temporalNamespace) }).workflow.getHandle(SNAPSHOT_PUBLISHER_WORKFLOW_ID);
+      const description = await handle.describe();
+      expect(description.status.name).toBe('RUNNING');
+      if (process.env.FLAGS_RECORD_HISTORIES) {
+        writeFileSync(new URL('../fixtures/histories/snapshot-publisher.json', import.meta.url), JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 1));
+      }
+    } finally {
+      await connection.close();
+    }
+  });
+});
+
+function countPublications() {
+  return sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM snapshots`;
+}
+
+describe('the S3 snapshot store', () => {
+  let server: S3rver;
+  let endpoint: string;
+  const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
+  beforeAll(async () => {
+    const port = await freePorts(1);
+    server = new S3rver({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: 'flags-snapshots', configs: [] }] });
+    await server.run();
+    endpoint = `http://127.0.0.1:${port}`;
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('stores the version and latest.json with the signature, readable back', async () => {
+    const signer = loadSnapshotSigner({ dataDir: directory });
+    const snapshot = buildSnapshot({ version: 42, flags: [], segments: [], killswitches: ['payments'] }, signer, Date.now());
+    const store = createS3SnapshotStore({ bucket: 'flags-snapshots', prefix: 'prod', endpoint });
+    expect(await store.put(snapshot)).toBe('s3://flags-snapshots/prod/snapshot-42.json');
+    const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true });
+    const object = await client.send(new GetObjectCommand({ Bucket: 'flags-snapshots', Key: 'prod/latest.json' }));
+    const body = Buffer.from(await object.Body!.transformToByteArray());
+    expect(body.equals(snapshot.body)).toBe(true);
+    expect(object.Metadata?.['flags-signature']).toBe(snapshot.signature);
+    expect(verify(null, body, createPublicKey(signer.publicKeyPem), Buffer.from(snapshot.signature, 'base64'))).toBe(true);
+  });
+});
