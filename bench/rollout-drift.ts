@@ -7,15 +7,15 @@
 //
 // The Temporal server never fires a timer earlier than `history.timerProcessorMaxTimeShift` (default
 // 1 s) after the moment it was created, so with steps 1 s apart the dev server's default config
-// adds its own lateness; `--server-time-shift 10ms` starts the dev server with that floor lowered
+// adds its own lateness; the project's temporal/dev-server.json lowers that floor to 10 ms
 // (production plans, minutes to days apart, never meet it).
 // A worker that dies without a goodbye leaves its cached workflows' next tasks on its sticky queue
 // until the sticky schedule-to-start timeout (the SDK's default: 10 s) sends them to the shared
-// queue; `--sticky-timeout 2s` sets it on the bench's workers.
+// queue; the bench's workers use the project's 2 s (`--sticky-timeout` to try others). A worker
+// killed in the middle of a workflow task also leaves that task to the 10 s workflow task timeout.
 // Usage: node bench/rollout-drift.ts [--steps 10] [--spacing-ms 1000] [--server-time-shift 10ms] [--sticky-timeout 2s] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +36,7 @@ import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.ts';
 import { createLogger } from '../src/log.ts';
 import { installTemporalRuntime } from '../src/worker/temporal-runtime.ts';
 import { WORKFLOWS_PATH } from '../src/worker/start-worker.ts';
+import { freePorts } from '../test/support/ports.ts';
 
 const NAMESPACE = 'default';
 const log = createLogger(process.env.LOG_LEVEL ?? 'silent', 'bench');
@@ -56,7 +57,8 @@ const { values: options } = parseArgs({
     steps: { type: 'string', default: '10' },
     'spacing-ms': { type: 'string', default: '1000' },
     'server-time-shift': { type: 'string' },
-    'sticky-timeout': { type: 'string' },
+    // The worker's setting in src/worker/start-worker.ts.
+    'sticky-timeout': { type: 'string', default: '2s' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -64,20 +66,6 @@ const STEPS = Number(options.steps);
 const STICKY = options['sticky-timeout'];
 const SPACING_MS = Number(options['spacing-ms']);
 
-async function freePorts(count: number): Promise<number> {
-  const isFree = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let free = true;
-    for (let offset = 0; offset < count && free; offset += 1) free = await isFree(base + offset);
-    if (free) return base;
-  }
-}
 
 async function runWorker(db: DatabasePool, address: string, taskQueue: string, bundlePath: string, stickyTimeout?: string) {
   const connection = await NativeConnection.connect({ address });
@@ -243,7 +231,7 @@ try {
     }
   }
 
-  const setup = { steps: STEPS, spacingMs: SPACING_MS, serverTimeShift: timeShift ?? 'default (1s)', stickyTimeout: STICKY ?? 'default (10s)' };
+  const setup = { steps: STEPS, spacingMs: SPACING_MS, serverTimeShift: timeShift ?? 'temporal/dev-server.json (10ms)', stickyTimeout: STICKY };
   if (options.json) console.log(JSON.stringify({ ...setup, results }, null, 2));
   else {
     console.log(`Rollout step drift: ${STEPS} steps, ${SPACING_MS} ms apart, server timer floor ${setup.serverTimeShift}, sticky timeout ${setup.stickyTimeout} (ms late after the target time)`);
