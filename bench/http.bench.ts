@@ -8,6 +8,7 @@
 // rate arrive in bursts, and the queueing behind a burst is what the tail then measures.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { prepareBenchService, seedFlags } from './service.ts';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
@@ -73,17 +74,29 @@ try {
     load({ name: 'evaluate, fixed 5,000 req/s', url: `${baseUrl}/v1/evaluate`, method: 'POST', headers, bodies: singleBodies, connections: Number(process.env.BENCH_RATE_CONNECTIONS ?? 16), durationSeconds: SECONDS, overallRate: 5_000 }),
     load({ name: 'evaluate, flat out (128 connections)', url: `${baseUrl}/v1/evaluate`, method: 'POST', headers, bodies: singleBodies, connections: 128, durationSeconds: SECONDS }),
     load({ name: 'bulk of 50 flags, flat out', url: `${baseUrl}/v1/evaluate/bulk`, method: 'POST', headers, bodies: bulkBodies, connections: 32, durationSeconds: SECONDS }),
-    load({ name: 'OFREP bulk, all flags, 2,000 users', url: `${baseUrl}/ofrep/v1/evaluate/flags`, method: 'POST', headers, bodies: contexts.slice(0, 2_000).map((context) => JSON.stringify({ context })), connections: 16, durationSeconds: SECONDS }),
+    // Every flag for a context: with 10,000 flags each answer is about 1.5 MB of JSON, so this
+    // measures serialising that; 200 users polling, so the result cache answers after the first pass.
+    load({ name: 'OFREP bulk, all 10,000 flags, 200 users', url: `${baseUrl}/ofrep/v1/evaluate/flags`, method: 'POST', headers, bodies: contexts.slice(0, 200).map((context) => JSON.stringify({ context })), connections: 16, durationSeconds: SECONDS }),
     load({ name: 'snapshot, full download', url: `${baseUrl}/v1/snapshot`, method: 'GET', headers: { authorization: headers.authorization, 'accept-encoding': 'gzip' }, connections: 8, durationSeconds: Math.min(SECONDS, 10) }),
     load({ name: 'snapshot, If-None-Match (304)', url: `${baseUrl}/v1/snapshot`, method: 'GET', headers: { authorization: headers.authorization, 'if-none-match': etag }, connections: 64, durationSeconds: Math.min(SECONDS, 10) }),
   ];
   console.log(`\n${API_PROCESSES} API process(es), ${FLAG_COUNT} flags, contexts rotating over 10,000 users, ${SECONDS} s per run, load from a second process`);
   for (const result of results) console.log(row(result));
-  const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+  // On a new connection (no agent): a pooled keep-alive one from before the load has long been closed by the server.
+  const metrics = await new Promise<string>((resolve, reject) => {
+    get(`${baseUrl}/metrics`, { agent: false }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
   const lookups = (outcome: string) => Number(new RegExp(`flags_bulk_cache_lookups_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   console.log(`bulk "all flags" result cache, one API process: ${lookups('hit')} hits, ${lookups('miss')} misses (${((100 * lookups('hit')) / Math.max(1, lookups('hit') + lookups('miss'))).toFixed(1)}% hits)`);
   const after = apiMemory(service);
   console.log(`resident memory after the load (MiB): ${after.map((mib) => mib.toFixed(0)).join(', ')}`);
+} catch (error) {
+  console.error(`the benchmark failed: ${String(error)}\nthe service's last output:\n${bench.output().split('\n').slice(-30).join('\n')}`);
+  process.exitCode = 1;
 } finally {
   if (service) await stopService(service);
   rmSync(dataDir, { recursive: true, force: true });

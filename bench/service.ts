@@ -25,7 +25,10 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
     LOG_LEVEL: 'warn',
     ...extraEnv,
   };
+  let output = '';
   return {
+    /** What the service printed (its logs), for a benchmark to show when something fails. */
+    output: () => output,
     dataDir,
     baseUrl: `http://127.0.0.1:${env.PORT}`,
     databaseUrl: `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags`,
@@ -35,7 +38,7 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
     startService(): Promise<{ child: ChildProcess; seconds: number }> {
       const started = performance.now();
       const child = spawn(process.execPath, [join(root, 'src/launcher/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
+      output = '';
       return new Promise((resolve, reject) => {
         const onData = (chunk: Buffer) => {
           output += chunk.toString();

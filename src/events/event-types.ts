@@ -11,8 +11,15 @@ export const eventTypePatternSchema = z
   .max(100)
   .regex(EVENT_TYPE_PATTERN, 'must be an event type such as "flag.updated", a family such as "flag.*", or "*"');
 
-/** True when `type` matches one of `patterns`; an empty list matches every type. */
+/**
+ * Exposure events are an analytics stream, as many as evaluations SDKs report: only a filter that
+ * names the type exactly receives them, never `*`, a family or an empty list.
+ */
+export const OPT_IN_EVENT_TYPES: ReadonlySet<string> = new Set(['flag.exposure']);
+
+/** True when `type` matches one of `patterns`; an empty list matches every type but the opt-in ones. */
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
+  if (OPT_IN_EVENT_TYPES.has(type)) return patterns.includes(type);
   if (patterns.length === 0) return true;
   return patterns.some((pattern) => pattern === '*' || pattern === type || (pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1))));
 }
