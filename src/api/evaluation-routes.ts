@@ -46,8 +46,10 @@ export interface BulkEvaluator {
  * which rotating users do not reach. Keyed by the set's change count, so a change makes every older
  * entry unreachable (the LRU then ages them out).
  */
-export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, max = 10_000): BulkEvaluator {
-  const cache = new LRUCache<string, readonly EvaluationResult[]>({ max });
+export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, maxResults = 2_000_000): BulkEvaluator {
+  // Bounded by the results held (one slot, 8 bytes, each), not by entries: with 10,000 flags an
+  // entry is 10,000 results, and 2,000,000 slots keep about 16 MB for 200 contexts.
+  const cache = new LRUCache<string, readonly EvaluationResult[]>({ max: 10_000, maxSize: maxResults, sizeCalculation: (results) => results.length + 1 });
   let lastWasHit = false;
   return {
     evaluateAll(context, flagKeys) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { evaluate, type EvaluationResult, type Reason } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -81,6 +82,9 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const router = new Router();
   const tag = 'ofrep';
   const bulk = createBulkEvaluator(deps);
+  // A polling OFREP client sends the same context again and again: its serialised answer and ETag
+  // are kept (64 MB at most), so a repeat costs a lookup, and a 304 not even the serialising.
+  const answers = new LRUCache<string, { json: string; etag: string }>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (answer) => answer.json.length + 64 });
 
   registry.add(router, {
     method: 'post', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
@@ -104,11 +108,16 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     responses: { 200: { description: '{ flags: [...] }' }, 304: { description: 'Results unchanged for this context.' } },
     async handler(ctx, { body, principal }) {
       checkProject(principal, body.context);
-      const flags = bulk.evaluateAll(body.context, undefined).map(toOfrep);
-      const json = JSON.stringify({ flags });
-      // Hashing the results, not the flag set's version, keeps the ETag still when a change does not
-      // touch this context's answers and moves it whenever one does.
-      const etag = `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`;
+      const key = `${deps.flagSet.changeCount}|${JSON.stringify(body.context)}`;
+      let answer = answers.get(key);
+      if (!answer) {
+        const json = JSON.stringify({ flags: bulk.evaluateAll(body.context, undefined).map(toOfrep) });
+        // Hashing the results, not the flag set's version, keeps the ETag still when a change does
+        // not touch this context's answers and moves it whenever one does.
+        answer = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"` };
+        answers.set(key, answer);
+      }
+      const { json, etag } = answer;
       ctx.set('ETag', etag);
       if (ctx.get('if-none-match') === etag) {
         ctx.status = 304;
