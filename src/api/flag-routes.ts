@@ -109,11 +109,8 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     responses: { 200: { description: 'The flag at its next version.', schema: flagSchema }, 202: approvalRequired },
     async handler(ctx, { params, body, principal }) {
       const { version, approval, ...patch } = body;
-      if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version))) {
-        throw new AppError('validation_error', 'version must be an integer', { issues: [{ path: 'version', message: 'must be an integer' }] });
-      }
       const approvalOptions = parseApprovalOptions(approval);
-      const baseVersion = requiredVersion(ctx, version as number | undefined);
+      const baseVersion = requiredVersion(ctx, version);
       let flag;
       try {
         // The guard runs under the write lock: a flag that is (or is being made) high-impact is never written directly.

@@ -63,10 +63,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     responses: { 200: { description: 'The segment at its next version.', schema: segmentSchema } },
     async handler(ctx, { params, body, principal }) {
       const { version, ...patch } = body;
-      if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version))) {
-        throw new AppError('validation_error', 'version must be an integer', { issues: [{ path: 'version', message: 'must be an integer' }] });
-      }
-      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version as number | undefined), principal.name);
+      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version), principal.name);
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.set('ETag', etagFor(segment.version));
       ctx.body = segment;

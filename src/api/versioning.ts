@@ -19,7 +19,10 @@ export function ifMatchVersion(ctx: Context): number | undefined {
  * The version a write is based on, from If-Match or the body's `version`; they must agree when both
  * are given. Returns undefined when neither is.
  */
-export function expectedVersion(ctx: Context, bodyVersion: number | undefined): number | undefined {
+export function expectedVersion(ctx: Context, bodyVersion: unknown): number | undefined {
+  if (bodyVersion !== undefined && (typeof bodyVersion !== 'number' || !Number.isInteger(bodyVersion) || bodyVersion < 1)) {
+    throw new AppError('validation_error', 'version must be a whole number from 1', { issues: [{ path: 'version', message: 'must be a whole number from 1' }] });
+  }
   const header = ifMatchVersion(ctx);
   if (header !== undefined && bodyVersion !== undefined && header !== bodyVersion) {
     throw new AppError('validation_error', `If-Match (${header}) and version (${bodyVersion}) disagree`, { issues: [{ path: 'version', message: 'disagrees with If-Match' }] });
@@ -28,7 +31,7 @@ export function expectedVersion(ctx: Context, bodyVersion: number | undefined): 
 }
 
 /** For writes that must name their base version (PATCH): missing is a version_conflict, as the contract says. */
-export function requiredVersion(ctx: Context, bodyVersion: number | undefined): number {
+export function requiredVersion(ctx: Context, bodyVersion: unknown): number {
   const version = expectedVersion(ctx, bodyVersion);
   if (version === undefined) throw new AppError('version_conflict', 'give the version you are changing, as If-Match: "<version>" or "version" in the body');
   return version;

@@ -6,7 +6,7 @@ import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { eventually } from '../support/eventually.ts';
-import { evaluationFiles } from '../support/conformance.ts';
+import { evaluationFiles, loadConformanceIntoApi } from '../support/conformance.ts';
 
 /** A GET that hands back the bytes as sent (fetch would decompress them). */
 function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
@@ -157,36 +157,7 @@ describe('the conformance vectors over HTTP', () => {
   const files = evaluationFiles();
   beforeAll(async () => {
     api = await startTestApi();
-    for (const file of files) {
-      for (const segment of file.segments) {
-        const created = await api.request('POST', '/v1/segments', { body: segment });
-        if (created.status !== 201) throw new Error(`${file.file}: segment ${JSON.stringify(segment)} refused: ${JSON.stringify(created.body)}`);
-      }
-      for (const flag of file.flags) {
-        const created = await api.request('POST', '/v1/flags', { body: flag });
-        if (created.status !== 201) throw new Error(`${file.file}: flag ${flag.key} refused: ${JSON.stringify(created.body)}`);
-      }
-    }
-    for (const file of files) {
-      for (const key of file.archived ?? []) {
-        const archived = await api.request('POST', `/v1/flags/${key}/archive`);
-        if (archived.status === 200) continue;
-        if (!archived.body.error?.details?.dependents) throw new Error(`${file.file}: archiving ${key} failed: ${JSON.stringify(archived.body)}`);
-        // The API refuses to archive a flag others depend on; the vector pins what evaluation does if
-        // that state exists anyway (restored from a backup, say), so it is forced here underneath.
-        await inWriteTransaction(api.db.pool, async (tx) => {
-          await tx.query(sql.typeAlias('void')`UPDATE flags SET state = 'archived', version = version + 1 WHERE key = ${key}`);
-          await appendEvent(tx, { type: 'flag.archived', entityKey: key, payload: {} });
-        });
-      }
-      for (const category of file.killswitches ?? []) {
-        await inWriteTransaction(api.db.pool, async (tx) => {
-          await tx.query(sql.typeAlias('void')`INSERT INTO killswitches (category, engaged, updated_by) VALUES (${category}, true, 'conformance')`);
-          await appendEvent(tx, { type: 'killswitch.engaged', entityKey: category, payload: {} });
-        });
-      }
-    }
-    await api.deps.flagSet.refresh();
+    await loadConformanceIntoApi(api, files);
   });
   afterAll(async () => {
     await api.close();

@@ -2,12 +2,9 @@
 // FLAGS_RECORD_HISTORIES=1) against the workflow code as it is now. A change that would make a
 // running rollout take a different path on replay (a non-deterministic change) fails here: put
 // it behind `patched()` instead. No server is involved.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker } from '@temporalio/worker';
-import { ENV, requireEnv } from '../setup/test-environment.ts';
-import { quietTemporal } from '../support/logger.ts';
+import { replayHistories } from '../support/replay.ts';
 
 const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathname;
 
@@ -19,17 +16,7 @@ describe('rollout workflow replay', () => {
   });
 
   it('replays every recorded history without a determinism error', async () => {
-    quietTemporal();
-    const histories = files.map((name) => ({
-      workflowId: name.replace(/\.json$/, ''),
-      history: historyFromJSON(JSON.parse(readFileSync(`${HISTORIES_DIR}${name}`, 'utf8'))),
-    }));
-    const failures: string[] = [];
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) } }, histories)) {
-      replayed += 1;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
-    }
+    const { failures, replayed } = await replayHistories(HISTORIES_DIR, files);
     expect(failures).toEqual([]);
     expect(replayed).toBe(files.length);
   });

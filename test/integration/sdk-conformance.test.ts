@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { sql } from '../../src/data/sql.ts';
-import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { createClient, type FlagValue, type FlagsClient } from '../../src/sdk/index.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { evaluationFiles } from '../support/conformance.ts';
+import { evaluationFiles, loadConformanceIntoApi } from '../support/conformance.ts';
 
 /** A fallback of the served value's type, so a found flag never answers TYPE_MISMATCH. */
 function fallbackFor(expected: Record<string, unknown> | null): FlagValue {
@@ -22,35 +20,7 @@ describe('the conformance vectors through the SDK', () => {
 
   beforeAll(async () => {
     api = await startTestApi();
-    // The same set-up as the HTTP API's conformance run: everything through the API, archived
-    // prerequisites and engaged killswitches forced underneath where the API would refuse them.
-    for (const file of files) {
-      for (const segment of file.segments) {
-        const created = await api.request('POST', '/v1/segments', { body: segment });
-        if (created.status !== 201) throw new Error(`${file.file}: segment refused: ${JSON.stringify(created.body)}`);
-      }
-      for (const flag of file.flags) {
-        const created = await api.request('POST', '/v1/flags', { body: flag });
-        if (created.status !== 201) throw new Error(`${file.file}: flag ${flag.key} refused: ${JSON.stringify(created.body)}`);
-      }
-    }
-    for (const file of files) {
-      for (const key of file.archived ?? []) {
-        const archived = await api.request('POST', `/v1/flags/${key}/archive`);
-        if (archived.status === 200) continue;
-        await inWriteTransaction(api.db.pool, async (tx) => {
-          await tx.query(sql.typeAlias('void')`UPDATE flags SET state = 'archived', version = version + 1 WHERE key = ${key}`);
-          await appendEvent(tx, { type: 'flag.archived', entityKey: key, payload: {} });
-        });
-      }
-      for (const category of file.killswitches ?? []) {
-        await inWriteTransaction(api.db.pool, async (tx) => {
-          await tx.query(sql.typeAlias('void')`INSERT INTO killswitches (category, engaged, updated_by) VALUES (${category}, true, 'conformance')`);
-          await appendEvent(tx, { type: 'killswitch.engaged', entityKey: category, payload: {} });
-        });
-      }
-    }
-    await api.deps.flagSet.refresh();
+    await loadConformanceIntoApi(api, files);
     const token = (await api.request('POST', '/v1/tokens', { body: { name: 'conformance-sdk', scopes: ['feature_flag:evaluate'] } })).body.token;
     const publicKey = (await api.request('GET', '/v1/snapshot/public-key', { token: null })).body.publicKeyPem;
     sdk = createClient({ url: api.baseUrl, token, publicKey, refreshIntervalMs: 0, logger: null });
