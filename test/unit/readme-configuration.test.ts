@@ -7,8 +7,8 @@ const sources = ['src/config.ts', 'src/launcher/temporal-cli.ts', 'src/tracing.t
 
 describe('the README configuration table', () => {
   const tableRows = readme.split('\n').filter((line) => line.startsWith('| `'));
-  const documented = new Set(tableRows.flatMap((line) => [...line.matchAll(/`([A-Z][A-Z_]+)`/g)].map((match) => match[1])));
-  const read = new Set([...sources.matchAll(/(?:FromEnv\(env, |envVar: )'([A-Z_]+)'|\benv\.([A-Z][A-Z_]+)/g)].map((match) => match[1] ?? match[2]).filter((name) => name !== 'PATH'));
+  const documented = new Set(tableRows.flatMap((line) => [...line.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1])));
+  const read = new Set([...sources.matchAll(/(?:FromEnv\(env, |envVar: )'([A-Z0-9_]+)'|\benv\.([A-Z][A-Z0-9_]+)/g)].map((match) => match[1] ?? match[2]).filter((name) => name !== 'PATH'));
 
   it('documents every variable the service reads', () => {
     expect(read.size).toBeGreaterThan(10);
