@@ -22,25 +22,13 @@ import { do_not_optimize, measure } from 'mitata';
 import murmur from 'murmurhash-js';
 import { compileFlagSet, evaluate, evaluateAll, validateFlag, type EvaluationResult, type Flag } from '../src/engine/index.ts';
 import { bucketWith, prepareSalt } from '../src/engine/hash.ts';
+import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 
 const require = createRequire(import.meta.url);
 
 // ───────────────────────────── users ─────────────────────────────
 
-/** mulberry32, seeded: the same users on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = seeded(42);
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+const random = seededRandom(42);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
 type User = {
@@ -52,7 +40,7 @@ type User = {
 
 const USERS = 10_000;
 const users: User[] = Array.from({ length: USERS }, (_, i) => ({
-  userId: `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`,
+  userId: uuidFrom(random),
   country: pick(['DE', 'FR', 'NL', 'DE', 'US', 'GB']),
   plan: pick(['pro', 'pro', 'free', 'team']),
   email: `user${i}@${pick(['example.com', 'example.com', 'example.com', 'mail.test'])}`,

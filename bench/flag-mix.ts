@@ -2,6 +2,7 @@
 // fifth targeted by attribute rules, some by segments, a few multivariate splits and JSON configs.
 import type { FlagDefinition, SegmentDefinition } from '../src/engine/index.ts';
 import { validateFlag, validateSegment } from '../src/engine/index.ts';
+import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 
 const COUNTRIES = ['DE', 'FR', 'NL', 'US', 'GB', 'ES', 'IT', 'PL', 'SE', 'JP'];
 const PLANS = ['free', 'pro', 'enterprise'];
@@ -69,14 +70,10 @@ export function benchFlags(count: number, segments = 50): FlagDefinition[] {
 
 /** Contexts with UUID-shaped ids and the attributes the rules look at. */
 export function benchContexts(count: number): Record<string, unknown>[] {
-  let seed = 42;
-  const next = () => {
-    seed = (seed * 1_103_515_245 + 12_345) >>> 0;
-    return seed;
-  };
-  const hex = (length: number) => Array.from({ length }, () => (next() % 16).toString(16)).join('');
+  const random = seededRandom(42);
+  const next = () => Math.floor(random() * 4_294_967_296);
   return Array.from({ length: count }, () => ({
-    userId: `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`,
+    userId: uuidFrom(random),
     country: COUNTRIES[next() % COUNTRIES.length],
     plan: PLANS[next() % PLANS.length],
     email: next() % 2 === 0 ? `u${next() % 1000}@example.com` : `u${next() % 1000}@other.org`,

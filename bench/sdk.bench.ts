@@ -38,6 +38,7 @@ import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.ts';
 import { createLogger } from '../src/log.ts';
 import { createClient, type ClientOptions, type FlagsClient } from '../src/sdk/index.ts';
 import { freePorts } from '../test/support/ports.ts';
+import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -50,21 +51,10 @@ const BULK_FLAGS = 200;
 
 // ───────────────────────────── users ─────────────────────────────
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(7);
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+const random = seededRandom(7);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const users: EvaluationContext[] = Array.from({ length: 10_000 }, (_, i) => ({
-  userId: `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`,
+  userId: uuidFrom(random),
   country: pick(['DE', 'FR', 'NL', 'US', 'GB']),
   plan: pick(['pro', 'free', 'team']),
   email: `user${i}@${pick(['example.com', 'mail.test'])}`,
