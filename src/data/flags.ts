@@ -16,7 +16,8 @@ import { assertNoRunningRollout } from './rollouts.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
-const flagRow = z.object({
+/** A `flags` row as the data layer reads it; `toFlag` turns it into the engine's Flag. */
+export const flagRow = z.object({
   key: z.string(),
   version: z.number(),
   state: z.enum(['active', 'archived']),
@@ -28,7 +29,7 @@ const flagRow = z.object({
 });
 type FlagRow = z.infer<typeof flagRow>;
 
-const FLAG_COLUMNS = sql.fragment`key, version, state, definition, created_at, updated_at, created_by, updated_by`;
+export const FLAG_COLUMNS = sql.fragment`key, version, state, definition, created_at, updated_at, created_by, updated_by`;
 
 export function toFlag(row: FlagRow): Flag {
   return {

@@ -2,7 +2,7 @@ import { compileFlagSet, validateSegment, type Segment, type SegmentDefinition }
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { toFlag } from './flags.ts';
+import { FLAG_COLUMNS, flagRow, toFlag } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
@@ -63,21 +63,10 @@ export async function listAllSegments(db: CommonQueryMethods): Promise<Segment[]
   return rows.map((row) => segmentDefinition(toSegment(row)));
 }
 
-const usingFlagRow = z.object({
-  key: z.string(),
-  version: z.number(),
-  state: z.enum(['active', 'archived']),
-  definition: z.record(z.string(), z.unknown()),
-  created_at: z.number(),
-  updated_at: z.number(),
-  created_by: z.string(),
-  updated_by: z.string(),
-});
-
 /** Flags (active or archived) whose rules refer to the segment. */
 async function flagsUsing(tx: WriteTransaction, segmentKey: string) {
-  const rows = await tx.any(sql.type(usingFlagRow)`
-    SELECT key, version, state, definition, created_at, updated_at, created_by, updated_by FROM flags
+  const rows = await tx.any(sql.type(flagRow)`
+    SELECT ${FLAG_COLUMNS} FROM flags
     WHERE jsonb_path_exists(definition, '$.rules[*].conditions[*] ? (@.segment == $key)', ${sql.jsonb({ key: segmentKey })})
     ORDER BY key`);
   return rows.map(toFlag);
@@ -139,7 +128,7 @@ export async function patchSegment(db: DatabasePool, key: string, patch: Record<
     if (JSON.stringify(definition) === JSON.stringify(segmentDefinition(current))) return current;
     const users = await flagsUsing(tx, key);
     try {
-      const otherSegments = (await listAllSegmentsIn(tx)).filter((segment) => segment.key !== key);
+      const otherSegments = (await listAllSegments(tx)).filter((segment) => segment.key !== key);
       compileFlagSet({ flags: users.filter((flag) => flag.state === 'active'), segments: [...otherSegments, definition] });
     } catch (error) {
       throw new AppError('validation_error', `the changed segment breaks a flag that uses it: ${error instanceof Error ? error.message : String(error)}`);
@@ -151,11 +140,6 @@ export async function patchSegment(db: DatabasePool, key: string, patch: Record<
     await recordChange(tx, { action: 'segment.updated', actor, key, version: segment.version, before: segmentDefinition(current), after: definition, affectedFlags: users.map((flag) => flag.key) });
     return segment;
   });
-}
-
-async function listAllSegmentsIn(tx: WriteTransaction): Promise<Segment[]> {
-  const rows = await tx.any(sql.type(segmentRow)`SELECT ${SEGMENT_COLUMNS} FROM segments`);
-  return rows.map((row) => segmentDefinition(toSegment(row)));
 }
 
 /** Deletes a segment no flag refers to (archived flags included: restoring them would need it). */
