@@ -1,5 +1,5 @@
 import { compileFlagSet, type CompiledFlagSet, type Flag, type Segment } from '../engine/index.ts';
-import { currentFlagSetVersion, flagSetChangesSince, loadFlagSetState } from '../data/flag-set-source.ts';
+import { affectsEvaluation, currentFlagSetVersion, flagSetChangesSince, loadFlagSetState } from '../data/flag-set-source.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
@@ -57,7 +57,10 @@ export class LiveFlagSet {
     const started = performance.now();
     const live = new LiveFlagSet(options, await loadFlagSetState(options.db));
     options.log.info({ flags: live.#set.size, version: live.#version, ms: Math.round(performance.now() - started) }, 'flag set loaded');
-    live.#unsubscribe = options.changeFeed?.subscribe(() => live.refresh());
+    // Token, webhook and exposure events cannot change an answer; a null notice (a reconnect) may hide any change.
+    live.#unsubscribe = options.changeFeed?.subscribe((notice) => {
+      if (notice === null || affectsEvaluation(notice.type)) void live.refresh();
+    });
     live.#timer = setInterval(() => void live.check(), options.checkIntervalMs ?? 1_000);
     live.#timer.unref();
     return live;

@@ -10,6 +10,11 @@ import { sql } from './sql.ts';
  * Outbox rows that change what an evaluation answers; the same predicate as the partial index
  * (sql/006). `flag.exposure` is analytics from the SDKs, not a change: it must not move the version.
  */
+/** The same predicate in JavaScript, for change notices: which ones can change an evaluation. */
+export function affectsEvaluation(eventType: string): boolean {
+  return /^(flag|segment|killswitch)\./.test(eventType) && eventType !== 'flag.exposure';
+}
+
 const AFFECTS_EVALUATION = sql.fragment`((type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%') AND type <> 'flag.exposure')`;
 
 export interface FlagSetState {

@@ -1,9 +1,8 @@
 import type { Client } from '@temporalio/client';
+import { affectsEvaluation } from '../data/flag-set-source.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
 import { SNAPSHOT_PUBLISHER_WORKFLOW_ID, snapshotChangedSignal, snapshotPublisherWorkflow } from '../workflows/snapshot-publisher-workflow.ts';
-
-const AFFECTS_SNAPSHOT = /^(flag|segment|killswitch)\./;
 
 /**
  * Turns committed changes into signals to the snapshot publisher: every change that affects
@@ -40,7 +39,7 @@ export function startSnapshotTrigger(options: { client: Client; taskQueue: strin
     }
   };
   const unsubscribe = options.changeFeed.subscribe((notice) => {
-    if (notice === null || AFFECTS_SNAPSHOT.test(notice.type)) void signal();
+    if (notice === null || affectsEvaluation(notice.type)) void signal();
   });
   // Whatever changed while no worker listened is published now.
   void signal();
