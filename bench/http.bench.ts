@@ -23,7 +23,7 @@ const { dataDir, baseUrl, databaseUrl } = bench;
 const { startService, stopService, apiMemory } = bench;
 
 async function seed(): Promise<void> {
-  await seedFlags(databaseUrl, benchSegments(), benchFlags(FLAG_COUNT));
+  await seedFlags(databaseUrl(), benchSegments(), benchFlags(FLAG_COUNT));
 }
 
 function load(scenario: Record<string, unknown>): Record<string, number | string> {

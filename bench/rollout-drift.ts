@@ -173,7 +173,7 @@ const stops: (() => Promise<void>)[] = [];
 try {
   const postgres = await startEmbeddedPostgres({ dataDir: join(scratch, 'pg'), port: await freePorts(1), log });
   stops.push(postgres.stop);
-  await migrate({ databaseUrl: postgres.databaseUrl, log });
+  await migrate({ databaseUrl: postgres.migrationDatabaseUrl, log });
   const temporalOptions = { cliPath: findTemporalCli(process.env), dataDir: join(scratch, 'temporal'), port: await freePorts(3), uiPort: await freePorts(1), namespace: NAMESPACE, log };
   const timeShift = options['server-time-shift'];
   const temporal = timeShift ? await startTunedDevServer(temporalOptions, { 'history.timerProcessorMaxTimeShift': timeShift }) : await startTemporalDevServer(temporalOptions);

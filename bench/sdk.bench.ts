@@ -152,7 +152,7 @@ try {
   const started = performance.now();
   const postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), port: await freePorts(1), log });
   stops.push(postgres.stop);
-  await migrate({ databaseUrl: postgres.databaseUrl, log });
+  await migrate({ databaseUrl: postgres.migrationDatabaseUrl, log });
   const temporalPort = await freePorts(3);
   const temporal = await startTemporalDevServer({ cliPath: findTemporalCli(), dataDir: join(dataDir, 'temporal'), port: temporalPort, uiPort: await freePorts(1), namespace: 'default', log });
   stops.push(temporal.stop);

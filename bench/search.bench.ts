@@ -17,9 +17,10 @@ const TEAMS = ['team-payments', 'team-growth', 'team-core', 'team-mobile', 'team
 const dir = mkdtempSync(join(tmpdir(), 'bench-search-'));
 chmodSync(dir, 0o755);
 const postgres = await startEmbeddedPostgres({ dataDir: dir, port: await freePorts(1), log: createLogger('silent') });
-const client = new pg.Client({ connectionString: postgres.databaseUrl });
+// The owner: the comparison builds a second index.
+const client = new pg.Client({ connectionString: postgres.migrationDatabaseUrl });
 try {
-  await migrate({ databaseUrl: postgres.databaseUrl });
+  await migrate({ databaseUrl: postgres.migrationDatabaseUrl });
   await client.connect();
   const rows = Array.from({ length: 10_000 }, (_, index) => {
     const area = AREAS[index % AREAS.length]!;

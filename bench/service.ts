@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlagDefinition, SegmentDefinition } from '../src/engine/index.ts';
 import { createDatabasePool } from '../src/data/pool.ts';
+import { embeddedDatabaseUrls } from '../src/launcher/embedded-postgres.ts';
 import { sql } from '../src/data/sql.ts';
 import { inWriteTransaction } from '../src/data/write-transaction.ts';
 import { freePorts } from '../test/support/ports.ts';
@@ -31,7 +32,8 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
     output: () => output,
     dataDir,
     baseUrl: `http://127.0.0.1:${env.PORT}`,
-    databaseUrl: `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags`,
+    /** The application's role on the embedded PostgreSQL, once the service has started it. */
+    databaseUrl: () => embeddedDatabaseUrls(dataDir, Number(env.FLAGS_PG_PORT)).databaseUrl,
     adminToken: () => readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
 
     /** Starts the launcher and resolves when it prints its banner, with the seconds that took. */

@@ -11,8 +11,10 @@ export interface Config {
   host: string;
   /** Folder for embedded PostgreSQL data, the Temporal SQLite file, keys and tokens. */
   dataDir: string;
-  /** External PostgreSQL; when set, no embedded PostgreSQL is started. */
+  /** External PostgreSQL, as the application's role; when set, no embedded PostgreSQL is started. */
   databaseUrl: string | undefined;
+  /** External PostgreSQL as the owner role, which applies the migrations; DATABASE_URL when unset. */
+  migrationDatabaseUrl: string | undefined;
   /** Port of the embedded PostgreSQL. */
   pgPort: number;
   /** External Temporal frontend (host:port); when set, no dev server is started. */
@@ -69,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: stringFromEnv(env, 'HOST') ?? '127.0.0.1',
     dataDir: resolve(stringFromEnv(env, 'FLAGS_DATA_DIR') ?? '.data'),
     databaseUrl: stringFromEnv(env, 'DATABASE_URL'),
+    migrationDatabaseUrl: stringFromEnv(env, 'FLAGS_MIGRATION_DATABASE_URL'),
     pgPort: intFromEnv(env, 'FLAGS_PG_PORT', 54329),
     temporalAddress: stringFromEnv(env, 'TEMPORAL_ADDRESS'),
     temporalNamespace: stringFromEnv(env, 'TEMPORAL_NAMESPACE') ?? 'default',

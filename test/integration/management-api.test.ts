@@ -110,7 +110,7 @@ describe('segments, tokens, audit and request limits', () => {
       const target = all.body.items[1];
       expect(target.action).toBe('flag.created');
 
-      const client = new pg.Client({ connectionString: api.db.url });
+      const client = new pg.Client({ connectionString: api.db.ownerUrl });
       await client.connect();
       try {
         await expect(client.query('UPDATE audit_log SET actor = $1 WHERE id = $2', ['mallory', target.id])).rejects.toThrow(/append-only/);

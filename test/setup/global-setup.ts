@@ -1,11 +1,13 @@
 // Starts the real parts the integration tests run against, once per run: an embedded PostgreSQL
 // (or TEST_DATABASE_URL's server) with a migrated template database, and a Temporal dev server
 // (or TEST_TEMPORAL_ADDRESS's). Everything started here is stopped by global-teardown.ts.
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
+import { ensureApplicationRole } from '../../src/data/database-roles.ts';
 import { migrate } from '../../src/data/migrate.ts';
 import { startEmbeddedPostgres } from '../../src/launcher/embedded-postgres.ts';
 import { findTemporalCli } from '../../src/launcher/temporal-cli.ts';
@@ -16,6 +18,8 @@ import { freePorts } from '../support/ports.ts';
 import { ENV } from './test-environment.ts';
 
 export const TEMPLATE_DATABASE = 'flags_template';
+/** The application's login role on a TEST_DATABASE_URL server (the embedded one makes its own). */
+const TEST_APPLICATION_ROLE = 'flags_test_app';
 
 export default async function globalSetup(): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'test-setup');
@@ -26,11 +30,25 @@ export default async function globalSetup(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   (globalThis as { __flagsTestStops?: typeof stops }).__flagsTestStops = stops;
 
+  // The same split as production: migrations run as the owner (here a superuser), the API and the
+  // workers connect as the application's role, which cannot rewrite the audit log.
   let adminUrl = process.env.TEST_DATABASE_URL;
+  let appUrl: string;
   if (!adminUrl) {
     const postgres = await startEmbeddedPostgres({ dataDir: join(scratchDir, 'pg'), port: await freePorts(1), log });
     stops.push(postgres.stop);
-    adminUrl = postgres.databaseUrl.replace(/\/flags$/, '/postgres');
+    adminUrl = postgres.migrationDatabaseUrl.replace(/\/flags$/, '/postgres');
+    appUrl = postgres.databaseUrl.replace(/\/flags$/, '/postgres');
+  } else {
+    const password = randomBytes(18).toString('base64url');
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await ensureApplicationRole(admin, TEST_APPLICATION_ROLE, password);
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.username = TEST_APPLICATION_ROLE;
+    url.password = password;
+    appUrl = url.toString();
   }
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -39,6 +57,7 @@ export default async function globalSetup(): Promise<void> {
   await admin.end();
   await migrate({ databaseUrl: adminUrl.replace(/\/[^/]*$/, `/${TEMPLATE_DATABASE}`) });
   process.env[ENV.adminDatabaseUrl] = adminUrl;
+  process.env[ENV.appDatabaseUrl] = appUrl;
   process.env[ENV.templateDatabase] = TEMPLATE_DATABASE;
 
   let temporalAddress = process.env.TEST_TEMPORAL_ADDRESS;

@@ -1,7 +1,9 @@
 /** What global set-up hands every test file, through environment variables (Jest workers inherit them). */
 export const ENV = {
-  /** A superuser URL on the test PostgreSQL's `postgres` database, for creating per-file databases. */
+  /** A superuser URL on the test PostgreSQL's `postgres` database, for creating per-file databases; it also runs the migrations, as the owner does in production. */
   adminDatabaseUrl: 'FLAGS_TEST_ADMIN_DATABASE_URL',
+  /** The application's role (a member of flags_application), as the API and the worker connect in production. */
+  appDatabaseUrl: 'FLAGS_TEST_APP_DATABASE_URL',
   /** The database that holds the migrated schema every per-file database is cloned from. */
   templateDatabase: 'FLAGS_TEST_TEMPLATE_DATABASE',
   temporalAddress: 'FLAGS_TEST_TEMPORAL_ADDRESS',

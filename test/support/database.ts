@@ -4,8 +4,12 @@ import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 
 export interface TestDatabase {
+  /** As the application's role: what the API and the workers connect with. */
   url: string;
+  /** As the owner (a superuser here): migrations, and tests that tamper underneath the application. */
+  ownerUrl: string;
   name: string;
+  /** The application's role, as `url`. */
   pool: DatabasePool;
   /** Closes the pool and drops the database. */
   drop(): Promise<void>;
@@ -26,10 +30,12 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const name = `test_${randomBytes(6).toString('hex')}`;
   const template = options.migrated === false ? 'template0' : requireEnv(ENV.templateDatabase);
   await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
-  const url = requireEnv(ENV.adminDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
+  const url = requireEnv(ENV.appDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
+  const ownerUrl = requireEnv(ENV.adminDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
   const pool = await createDatabasePool(url);
   return {
     url,
+    ownerUrl,
     name,
     pool,
     async drop() {
