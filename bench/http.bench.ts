@@ -53,7 +53,7 @@ try {
   const tokenResponse = await fetch(`${baseUrl}/v1/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench-evaluator', scopes: ['feature_flag:evaluate'] }),
+    body: JSON.stringify({ name: 'bench-evaluator', owner: { id: 'bench', kind: 'service' }, scopes: ['feature_flag:evaluate'] }),
   });
   const token = ((await tokenResponse.json()) as { token: string }).token;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

@@ -25,6 +25,7 @@ import { z } from 'zod';
 import { createActivities } from '../src/activities/index.ts';
 import { startRollout } from '../src/api/rollout-control.ts';
 import { planSchema } from '../src/api/rollout-plan.ts';
+import { actorNamed } from '../src/data/actor.ts';
 import { createFlag } from '../src/data/flags.ts';
 import { migrate } from '../src/data/migrate.ts';
 import { createDatabasePool, type DatabasePool } from '../src/data/pool.ts';
@@ -191,7 +192,7 @@ try {
   for (const scenario of ['steady', 'restart', 'kill'] as const) {
     const taskQueue = `drift-${scenario}`;
     const flagKey = `drift-${scenario}`;
-    await createFlag(db, { key: flagKey, type: 'boolean', defaultValue: false }, { actor: 'bench' });
+    await createFlag(db, { key: flagKey, type: 'boolean', defaultValue: false }, { actor: actorNamed('bench') });
     const childArgs = [postgres.databaseUrl, temporal.address, taskQueue, bundlePath, STICKY ?? ''];
     let inProcess = scenario === 'kill' ? null : await runWorker(db, temporal.address, taskQueue, bundlePath, STICKY);
     let child = scenario === 'kill' ? await spawnChildWorker(childArgs) : null;

@@ -181,7 +181,7 @@ try {
     return text ? JSON.parse(text) : undefined;
   };
   const token = async (name: string, scopes: string[]) => {
-    const secret = (await call('POST', '/v1/tokens', { name, scopes })).token as string;
+    const secret = (await call('POST', '/v1/tokens', { name, owner: { id: name, kind: 'service' }, scopes })).token as string;
     tokenNames.set(secret, name);
     return secret;
   };

@@ -1,13 +1,22 @@
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
+import type { Actor, OwnerKind } from '../data/actor.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { findLiveTokenByHash, hashToken, type Scope, type TokenRecord } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
 
 export interface Principal {
   tokenId: string;
-  /** The token's name: the actor recorded in audit entries and approvals. */
+  /** The token's own name, for messages. */
   name: string;
+  /**
+   * The person or service behind the credential, with the token used: the actor recorded in audit
+   * entries and change requests, and what two-person approval compares. A JWT's subject will fill
+   * it the same way (issue 14), so a person is one actor whichever credential they use.
+   */
+  actor: Actor;
+  /** Only people approve changes. */
+  ownerKind: OwnerKind;
   scopes: ReadonlySet<Scope>;
   projectIds: readonly string[] | null;
 }
@@ -20,7 +29,14 @@ export interface Authenticator {
 }
 
 function toPrincipal(token: TokenRecord): Principal {
-  return { tokenId: token.id, name: token.name, scopes: new Set(token.scopes), projectIds: token.projectIds };
+  return {
+    tokenId: token.id,
+    name: token.name,
+    actor: { id: token.owner.id, name: token.owner.name, tokenId: token.id },
+    ownerKind: token.owner.kind,
+    scopes: new Set(token.scopes),
+    projectIds: token.projectIds,
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import type { Actor } from '../data/actor.ts';
 import type { Flag, FlagDefinition } from '../engine/index.ts';
 import {
   createChangeRequest,
@@ -171,7 +172,8 @@ export interface ChangeFiling {
   flagKey: string;
   change: Record<string, unknown>;
   baseVersion: number;
-  requestedBy: string;
+  /** Who asks: the principal's actor (their id becomes the request's `requestedBy`). */
+  requester: Actor;
   approval?: ApprovalOptions;
   /** Checks of the change against the flag under the write lock beyond the data layer's own (a plan's validation). */
   check?: (flag: Flag) => void;
@@ -193,7 +195,7 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     flagKey: filing.flagKey,
     change: filing.change,
     baseVersion: filing.baseVersion,
-    requestedBy: filing.requestedBy,
+    requester: filing.requester,
     ...(reason ? { reason } : {}),
     expiresAt: Date.now() + expiresIn,
     workflowId,
@@ -290,10 +292,11 @@ export async function reconcileChangeRequest(deps: Deps, record: ChangeRequestRe
   });
 }
 
+/** `by`: the principal's actor; the workflow compares its id with the requester's. */
 export type Decision =
-  | { action: 'approve'; by: string; contentHash?: string; comment?: string }
-  | { action: 'reject'; by: string; reason?: string }
-  | { action: 'cancel'; by: string; reason?: string };
+  | { action: 'approve'; by: Actor; contentHash?: string; comment?: string }
+  | { action: 'reject'; by: Actor; reason?: string }
+  | { action: 'cancel'; by: Actor; reason?: string };
 
 /**
  * Sends approve, reject or cancel to the request's workflow as an update. Its validator answers at
@@ -310,19 +313,20 @@ export async function decideChangeRequest(deps: Deps, id: string, decision: Deci
   };
   if (record.status !== 'pending') await notPending();
   const handle = handleOf(deps, record);
+  const decider = { by: decision.by.id, byName: decision.by.name, ...(decision.by.tokenId ? { tokenId: decision.by.tokenId } : {}) };
   let update: Awaited<ReturnType<typeof handle.startUpdate>>;
   try {
     update = await deps.temporal.client.withDeadline(Date.now() + ACCEPT_WAIT_MS, () => {
       switch (decision.action) {
         case 'approve':
           return handle.startUpdate(approveUpdate, {
-            args: [{ by: decision.by, contentHash: decision.contentHash ?? record.contentHash, ...(decision.comment ? { comment: decision.comment } : {}) }],
+            args: [{ ...decider, contentHash: decision.contentHash ?? record.contentHash, ...(decision.comment ? { comment: decision.comment } : {}) }],
             waitForStage: 'ACCEPTED',
           });
         case 'reject':
-          return handle.startUpdate(rejectUpdate, { args: [{ by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+          return handle.startUpdate(rejectUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
         case 'cancel':
-          return handle.startUpdate(cancelUpdate, { args: [{ by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+          return handle.startUpdate(cancelUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
       }
     });
   } catch (error) {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { getChangeRequest, listChangeRequests, type ChangeRequestRecord } from '../data/change-requests.ts';
 import { getFlag } from '../data/flags.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
-import { CHANGE_REQUEST_STATUSES, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
-import { hasScope } from './auth.ts';
+import { CHANGE_REQUEST_STATUSES, sameIdentity, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
+import { hasScope, type Principal } from './auth.ts';
 import { changeRequestView, decideChangeRequest, reconcileChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
@@ -12,6 +12,13 @@ import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor } from './versioning.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
+
+/** A decision is a second person's: a service's token holds the scope for automation, never for that. */
+function assertPerson(principal: Principal, verb: 'approve' | 'reject'): void {
+  if (principal.ownerKind !== 'person') {
+    throw new AppError('permission_denied', `only a person may ${verb} a change request; the token "${principal.name}" belongs to the service ${principal.actor.id}`);
+  }
+}
 const changeSchema = z.record(z.string(), z.unknown()).describe('A change request: the proposed change, its content hash, base version, status, who asked and decided, expiry, outcome (docs/approvals.md).');
 
 /**
@@ -85,9 +92,10 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
     }).optional(),
     responses: { 200: { description: 'The change request, applied (or still being applied, status approved).', schema: changeSchema } },
     async handler(ctx, { params, body, principal }) {
+      assertPerson(principal, 'approve');
       const record = await decideChangeRequest(deps, params.id, {
         action: 'approve',
-        by: principal.name,
+        by: principal.actor,
         ...(body?.contentHash ? { contentHash: body.contentHash } : {}),
         ...(body?.comment ? { comment: body.comment } : {}),
       });
@@ -111,7 +119,8 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
     body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
     responses: { 200: { description: 'The change request, rejected.', schema: changeSchema } },
     async handler(ctx, { params, body, principal }) {
-      const record = await decideChangeRequest(deps, params.id, { action: 'reject', by: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      assertPerson(principal, 'reject');
+      const record = await decideChangeRequest(deps, params.id, { action: 'reject', by: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       ctx.body = view(record);
     },
   });
@@ -125,10 +134,10 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
     async handler(ctx, { params, body, principal }) {
       const record = await getChangeRequest(deps.db, params.id);
       if (!record) throw new AppError('not_found', `change request "${params.id}" does not exist`);
-      if (record.requestedBy !== principal.name && !hasScope(principal, 'feature_flag:admin')) {
+      if (!sameIdentity(record.requestedBy, principal.actor.id) && !hasScope(principal, 'feature_flag:admin')) {
         throw new AppError('permission_denied', `only ${record.requestedBy}, who requested it, or an admin may cancel change request "${record.id}"`);
       }
-      const cancelled = await decideChangeRequest(deps, params.id, { action: 'cancel', by: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      const cancelled = await decideChangeRequest(deps, params.id, { action: 'cancel', by: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       ctx.body = view(cancelled);
     },
   });

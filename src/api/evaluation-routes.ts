@@ -120,7 +120,9 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
     summary: 'Evaluate one flag for a context and show every step: each rule and condition tried, the bucket and threshold.',
     body: z.object({ flagKey, context: contextSchema }),
     responses: { 200: { description: 'The result and its trace.' } },
-    async handler(ctx, { body }) {
+    async handler(ctx, { body, principal }) {
+      // An explanation carries the result: it evaluates, so a token's project limit holds here too.
+      checkProject(principal, body.context);
       const explanation = explain(deps.flagSet.current, body.flagKey, body.context);
       if (!explanation) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
       ctx.body = explanation;

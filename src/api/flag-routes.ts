@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import type { Actor } from '../data/actor.ts';
 import { flagInputSchema } from '../engine/index.ts';
 import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
 import { listAudit } from '../data/audit.ts';
@@ -30,14 +31,14 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   /** Files the change request and answers 202 approval_required, naming it. */
   async function requestApproval(
     ctx: Context,
-    filing: { kind: 'patch' | 'archive' | 'restore'; flagKey: string; change: Record<string, unknown>; baseVersion: number; requestedBy: string; approvalOptions: ApprovalOptions | undefined; why: string },
+    filing: { kind: 'patch' | 'archive' | 'restore'; flagKey: string; change: Record<string, unknown>; baseVersion: number; requester: Actor; approvalOptions: ApprovalOptions | undefined; why: string },
   ): Promise<never> {
     const request = await fileChangeRequest(deps, {
       kind: filing.kind,
       flagKey: filing.flagKey,
       change: filing.change,
       baseVersion: filing.baseVersion,
-      requestedBy: filing.requestedBy,
+      requester: filing.requester,
       ...(filing.approvalOptions ? { approval: filing.approvalOptions } : {}),
     });
     ctx.set('Location', `/v1/changes/${request.id}`);
@@ -50,7 +51,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     body: flagInputSchema,
     responses: { 201: { description: 'The flag, with an ETag of its version.', schema: flagSchema } },
     async handler(ctx, { body, principal }) {
-      const flag = await createFlag(deps.db, body, { actor: principal.name });
+      const flag = await createFlag(deps.db, body, { actor: principal.actor });
       deps.flagSet.applyFlag(flag);
       ctx.status = 201;
       ctx.set('ETag', etagFor(flag.version));
@@ -114,10 +115,10 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       let flag;
       try {
         // The guard runs under the write lock: a flag that is (or is being made) high-impact is never written directly.
-        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.name, guard: requireApprovalForPatch });
+        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: requireApprovalForPatch });
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
-        return requestApproval(ctx, { kind: 'patch', flagKey: params.key, change: { patch }, baseVersion, requestedBy: principal.name, approvalOptions, why: error.message });
+        return requestApproval(ctx, { kind: 'patch', flagKey: params.key, change: { patch }, baseVersion, requester: principal.actor, approvalOptions, why: error.message });
       }
       deps.flagSet.applyFlag(flag);
       ctx.set('ETag', etagFor(flag.version));
@@ -136,11 +137,11 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
         const version = expectedVersion(ctx, body?.version);
         let flag;
         try {
-          flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.name, guard: requireApprovalFor });
+          flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.actor, guard: requireApprovalFor });
         } catch (error) {
           if (!(error instanceof ApprovalNeeded)) throw error;
           // Without a version given, the request binds to the version the guard saw.
-          return requestApproval(ctx, { kind: action, flagKey: params.key, change: {}, baseVersion: version ?? error.flag.version, requestedBy: principal.name, approvalOptions: body?.approval, why: error.message });
+          return requestApproval(ctx, { kind: action, flagKey: params.key, change: {}, baseVersion: version ?? error.flag.version, requester: principal.actor, approvalOptions: body?.approval, why: error.message });
         }
         deps.flagSet.applyFlag(flag);
         ctx.set('ETag', etagFor(flag.version));

@@ -92,10 +92,10 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
       },
     },
     async handler(ctx, { params, body, principal }) {
-      const change = await setKillswitch(deps.db, params.category, true, { actor: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      const change = await setKillswitch(deps.db, params.category, true, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       // Read-your-write: this process answers off before it answers the caller.
       if (change.changed) deps.flagSet.applyKillswitches(change.engaged);
-      const rollouts = await pauseRollouts(params.category, principal.name).catch((error: unknown) => {
+      const rollouts = await pauseRollouts(params.category, principal.actor.id).catch((error: unknown) => {
         deps.log.warn({ err: error, category: params.category }, 'could not pause the rollouts of an engaged killswitch category');
         return { paused: [], failed: [] };
       });
@@ -115,7 +115,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
       },
     },
     async handler(ctx, { params, body, principal }) {
-      const change = await setKillswitch(deps.db, params.category, false, { actor: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      const change = await setKillswitch(deps.db, params.category, false, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       if (change.changed) deps.flagSet.applyKillswitches(change.engaged);
       const stillPaused = (await activeRolloutsInCategory(deps.db, params.category)).filter((rollout) => rollout.state === 'paused' && rollout.pauseCause === 'killswitch');
       ctx.body = { ...change.killswitch, changed: change.changed, rollouts: { stillPaused: refs(stillPaused) } };

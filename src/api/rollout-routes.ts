@@ -107,7 +107,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
       const { approval, ...plan } = body;
       let record: RolloutRecord;
       try {
-        record = await startRollout(deps, params.key, plan, principal.name, { guard: requireApprovalFor });
+        record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: requireApprovalFor });
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
         const request = await fileChangeRequest(deps, {
@@ -115,7 +115,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
           flagKey: params.key,
           change: { plan },
           baseVersion: error.flag.version,
-          requestedBy: principal.name,
+          requester: principal.actor,
           ...(approval ? { approval } : {}),
           // Refused now if it could never start: the same validation, against the flag as it is.
           check: (flag) => void normalizePlan(plan, flag, Date.now()),
@@ -172,7 +172,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
       body: controlBody,
       responses: { 200: { description: `The rollout, ${action === 'pause' ? 'paused' : 'running'} (a no-op when it already was).`, schema: rolloutSchema } },
       async handler(ctx, { params, body, principal }) {
-        const { record } = await controlRollout(deps, params.key, action, principal.name, body?.reason);
+        const { record } = await controlRollout(deps, params.key, action, principal.actor.id, body?.reason);
         ctx.body = await full(record);
       },
     });
@@ -185,7 +185,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     body: cancelBody,
     responses: { 200: { description: 'The rollout, cancelled (or still ending, if the worker is slow to answer).', schema: rolloutSchema } },
     async handler(ctx, { params, body, principal }) {
-      const record = await cancelRollout(deps, params.key, { rollback: body?.rollback ?? false, by: principal.name, ...(body?.reason ? { reason: body.reason } : {}) });
+      const record = await cancelRollout(deps, params.key, { rollback: body?.rollback ?? false, by: principal.actor.id, ...(body?.reason ? { reason: body.reason } : {}) });
       ctx.body = await full(record);
     },
   });
@@ -223,8 +223,8 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     body: z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() }),
     responses: { 200: { description: 'The setting, and the flags whose held rollouts were resumed.', schema: z.object({ enabled: z.boolean(), resumed: z.array(z.string()) }) } },
     async handler(ctx, { body, principal }) {
-      const setting = await setAutoProgress(deps.db, body.enabled, { actor: principal.name, ...(body.reason ? { reason: body.reason } : {}) });
-      const resumed = body.enabled ? await resumeHeldRollouts(deps, principal.name) : [];
+      const setting = await setAutoProgress(deps.db, body.enabled, { actor: principal.actor.id, ...(body.reason ? { reason: body.reason } : {}) });
+      const resumed = body.enabled ? await resumeHeldRollouts(deps, principal.actor.id) : [];
       ctx.body = { ...setting, resumed };
     },
   });

@@ -22,7 +22,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     body: segmentInputSchema,
     responses: { 201: { description: 'The segment.', schema: segmentSchema } },
     async handler(ctx, { body, principal }) {
-      const segment = await createSegment(deps.db, body, principal.name);
+      const segment = await createSegment(deps.db, body, principal.actor);
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.status = 201;
       ctx.set('ETag', etagFor(segment.version));
@@ -63,7 +63,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     responses: { 200: { description: 'The segment at its next version.', schema: segmentSchema } },
     async handler(ctx, { params, body, principal }) {
       const { version, ...patch } = body;
-      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version), principal.name);
+      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version), principal.actor);
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.set('ETag', etagFor(segment.version));
       ctx.body = segment;
@@ -76,7 +76,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     params: keyParams,
     responses: { 204: { description: 'Deleted.' } },
     async handler(ctx, { params, principal }) {
-      await deleteSegment(deps.db, params.key, expectedVersion(ctx, undefined), principal.name);
+      await deleteSegment(deps.db, params.key, expectedVersion(ctx, undefined), principal.actor);
       deps.flagSet.applySegment(params.key, null);
       ctx.status = 204;
     },

@@ -12,7 +12,12 @@ export interface RunningApi {
 /** Composition root of an API process: opens its dependencies, makes sure the admin token works, serves HTTP. */
 export async function startApi(options: ApiDependencyOptions & { host: string; port: number; adminToken: string; reusePort?: boolean }): Promise<RunningApi> {
   const { deps, close } = await openApiDependencies(options);
-  await ensureAdminToken(deps.db, options.adminToken);
+  try {
+    await ensureAdminToken(deps.db, options.adminToken);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   const app = createApp(deps);
   // reusePort lets several API processes share one port, the kernel spreading connections over them.
   const server = app.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false });

@@ -1,14 +1,23 @@
 import Router from '@koa/router';
 import { z } from 'zod';
+import { OWNER_KINDS } from '../data/actor.ts';
 import { createToken, listTokens, revokeToken, SCOPES } from '../data/tokens.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
 
+const ownerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(OWNER_KINDS),
+});
+
 const tokenSchema = z.object({
   id: z.string(),
   name: z.string(),
+  owner: ownerSchema.describe('The person or service the token belongs to: the actor of every change made with it.'),
   scopes: z.array(z.enum(SCOPES)),
   projectIds: z.array(z.string()).nullable(),
+  builtIn: z.boolean().describe('The built-in admin token, made at start from FLAGS_ADMIN_TOKEN.'),
   createdAt: z.string(),
   createdBy: z.string(),
   revokedAt: z.string().nullable(),
@@ -21,15 +30,20 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
 
   registry.add(router, {
     method: 'post', path: '/v1/tokens', tag, scope: 'feature_flag:admin',
-    summary: 'Create a token; the response carries its secret, shown this once.',
+    summary: 'Create a token for a person or a service; the response carries its secret, shown this once. Only scopes and projects within the creating token\'s own can be handed on.',
     body: z.strictObject({
-      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/).describe('Unique among live tokens; recorded as the actor of every change made with it.'),
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/).describe('Never used by another token, not even a revoked one, in any case; "admin" is the built-in token\'s.'),
+      owner: z.strictObject({
+        id: z.string().regex(/^[^\s\p{Cc}]{1,200}$/u).describe('Who the token belongs to, stable and unique: an e-mail address, the identity provider\'s subject, a service\'s name. Recorded as the actor of every change made with the token; two tokens of one owner are one person to approvals.'),
+        name: z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u).optional().describe('A readable name (default: the id).'),
+        kind: z.enum(OWNER_KINDS).default('person').describe('Only tokens of a person may approve changes.'),
+      }),
       scopes: z.array(z.enum(SCOPES)).min(1),
       projectIds: z.array(z.string().min(1).max(128)).min(1).max(1000).nullable().optional().describe('Limits evaluation to these context.projectId values.'),
     }),
     responses: { 201: { description: 'The token and its secret.', schema: tokenSchema.extend({ token: z.string() }) } },
     async handler(ctx, { body, principal }) {
-      const { token, secret } = await createToken(deps.db, body, principal.name);
+      const { token, secret } = await createToken(deps.db, body, { actor: principal.actor, authority: principal });
       ctx.status = 201;
       ctx.body = { ...token, token: secret };
     },
@@ -47,11 +61,11 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
 
   registry.add(router, {
     method: 'delete', path: '/v1/tokens/:id', tag, scope: 'feature_flag:admin',
-    summary: 'Revoke a token: refused by this process at once, by every other within five seconds.',
+    summary: 'Revoke a token: refused by this process at once, by every other within five seconds. A token cannot revoke itself, one beyond its own scopes and projects, or the last admin token without a project limit.',
     params: z.object({ id: z.string().min(1).max(64) }),
     responses: { 200: { description: 'The revoked token.', schema: tokenSchema } },
     async handler(ctx, { params, principal }) {
-      const token = await revokeToken(deps.db, params.id, principal.name);
+      const token = await revokeToken(deps.db, params.id, { actor: principal.actor, authority: principal });
       deps.authenticator.forget(token.id);
       ctx.body = token;
     },

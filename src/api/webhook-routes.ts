@@ -57,7 +57,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     responses: { 201: { description: 'the webhook, with its secret (returned only here)', schema: createdSchema } },
     handler: async (ctx, { body, principal }) => {
       const secret = generateWebhookSecret();
-      const webhook = await createWebhook(deps.db, { url: body.url, eventTypes: body.eventTypes ?? [], secret, actor: principal.name });
+      const webhook = await createWebhook(deps.db, { url: body.url, eventTypes: body.eventTypes ?? [], secret, actor: principal.actor });
       ctx.status = 201;
       ctx.set('Location', `/v1/webhooks/${webhook.id}`);
       ctx.body = { ...webhook, secret };
@@ -98,7 +98,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     params,
     responses: { 204: { description: 'removed' } },
     handler: async (ctx, { params: { id }, principal }) => {
-      await deleteWebhook(deps.db, { id, actor: principal.name });
+      await deleteWebhook(deps.db, { id, actor: principal.actor });
       ctx.status = 204;
     },
   });

@@ -5,7 +5,11 @@ import { sql } from './sql.ts';
 export interface AuditEntry {
   id: number;
   at: string;
+  /** The id of the person or service who made the change (a token's owner; before owners, the token's name). */
   actor: string;
+  /** Their readable name, and the token the change was made with (null for older entries and the service's own). */
+  actorName: string | null;
+  tokenId: string | null;
   approver: string | null;
   action: string;
   entityType: string;
@@ -22,6 +26,8 @@ const auditRow = z.object({
   id: z.number(),
   at: z.number(),
   actor: z.string(),
+  actor_name: z.string().nullable(),
+  token_id: z.string().nullable(),
   approver: z.string().nullable(),
   action: z.string(),
   entity_type: z.string(),
@@ -39,6 +45,8 @@ function toEntry(row: z.infer<typeof auditRow>): AuditEntry {
     id: row.id,
     at: new Date(row.at).toISOString(),
     actor: row.actor,
+    actorName: row.actor_name,
+    tokenId: row.token_id,
     approver: row.approver,
     action: row.action,
     entityType: row.entity_type,
@@ -73,7 +81,7 @@ export async function listAudit(db: DatabasePool, query: AuditQuery): Promise<{ 
   ].filter((filter) => filter !== null);
   const where = filters.length ? sql.fragment`WHERE ${sql.join(filters, sql.fragment` AND `)}` : sql.fragment``;
   const rows = await db.any(sql.type(auditRow)`
-    SELECT id, at, actor, approver, action, entity_type, entity_key, version, before, after, diff, hash, prev_hash
+    SELECT id, at, actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, hash, prev_hash
     FROM audit_log ${where} ORDER BY id DESC LIMIT ${query.limit + 1}`);
   const items = rows.slice(0, query.limit).map(toEntry);
   return { items, nextBefore: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };

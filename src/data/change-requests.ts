@@ -4,6 +4,7 @@ import type { Flag } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { ChangeFailure, ChangeKind, ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
 import { rolloutWorkflowId, type RolloutPlan } from '../workflows/rollout-definitions.ts';
+import { actorNamed, type Actor } from './actor.ts';
 import { auditView, canonical, getFlag, patchFlagIn, prepareStateChange, preparePatch, setFlagStateIn } from './flags.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
@@ -172,10 +173,11 @@ export interface NewChangeRequest {
   flagKey: string;
   change: Record<string, unknown>;
   baseVersion: number;
-  requestedBy: string;
   reason?: string;
   expiresAt: number;
   workflowId: string;
+  /** Who asks (with the token they asked with): their id is the request's `requestedBy`. */
+  requester: Actor;
   /** Further checks of the change against the flag under the write lock (a rollout plan's validation); throws to refuse. */
   check?: (flag: Flag) => void;
 }
@@ -211,11 +213,11 @@ export async function createChangeRequest(db: DatabasePool, input: NewChangeRequ
     const row = await tx.one(sql.type(changeRow)`
       INSERT INTO change_requests (id, flag_key, kind, change, content_hash, base_version, diff, status, requested_by, reason, expires_at, workflow_id)
       VALUES (${input.id}, ${input.flagKey}, ${input.kind}, ${sql.jsonb(input.change as object)}, ${contentHash}, ${input.baseVersion},
-              ${jsonbOrNull(diff)}, 'pending', ${input.requestedBy}, ${input.reason ?? null}, ${timestamp(input.expiresAt)}, ${input.workflowId})
+              ${jsonbOrNull(diff)}, 'pending', ${input.requester.id}, ${input.reason ?? null}, ${timestamp(input.expiresAt)}, ${input.workflowId})
       RETURNING ${CHANGE_COLUMNS}`);
     const record = toRecord(row);
     await appendAudit(tx, {
-      actor: input.requestedBy,
+      actor: input.requester,
       action: 'change_request.requested',
       entityType: 'change_request',
       entityKey: record.id,
@@ -241,8 +243,11 @@ export async function setChangeRequestRunId(db: DatabasePool, id: string, runId:
 export interface DecisionInput {
   requestId: string;
   status: 'approved' | 'rejected' | 'cancelled' | 'expired';
-  /** Who decided; null for expiry (the workflow's timer). */
+  /** Who decided (their id); null for expiry (the workflow's timer). */
   by: string | null;
+  /** The decider's readable name and the token they decided with, when the API sent them. */
+  byName?: string;
+  tokenId?: string;
   comment?: string | null;
 }
 
@@ -265,7 +270,7 @@ export async function recordChangeDecision(db: DatabasePool, input: DecisionInpu
       WHERE id = ${input.requestId} RETURNING ${CHANGE_COLUMNS}`);
     const record = toRecord(row);
     await appendAudit(tx, {
-      actor: input.by ?? record.workflowId,
+      actor: input.by ? { id: input.by, name: input.byName ?? input.by, tokenId: input.tokenId ?? null } : actorNamed(record.workflowId),
       action: `change_request.${input.status}`,
       entityType: 'change_request',
       entityKey: record.id,
@@ -323,7 +328,7 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
       WHERE id = ${request.id} RETURNING ${CHANGE_COLUMNS}`);
     const record = toRecord(row);
     await appendAudit(tx, {
-      actor: record.requestedBy,
+      actor: actorNamed(record.requestedBy),
       approver: input.approvedBy,
       action: 'change_request.applied',
       entityType: 'change_request',
@@ -337,7 +342,7 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
 }
 
 async function applyInside(tx: WriteTransaction, request: ChangeRequestRecord, approver: string, planRollout: PlanRollout): Promise<{ flag: Flag | null; rollout: RolloutRecord | null }> {
-  const options = { actor: request.requestedBy, approver };
+  const options = { actor: actorNamed(request.requestedBy), approver };
   switch (request.kind) {
     case 'patch':
       return { flag: await patchFlagIn(tx, request.flagKey, patchOf(request.change), request.baseVersion, options), rollout: null };
@@ -381,7 +386,7 @@ async function recordFailure(tx: WriteTransaction, request: ChangeRequestRecord,
     UPDATE change_requests SET status = 'failed', failure = ${sql.jsonb(failure as unknown as object)}, updated_at = now(), finished_at = now()
     WHERE id = ${request.id}`);
   await appendAudit(tx, {
-    actor: request.requestedBy,
+    actor: actorNamed(request.requestedBy),
     ...(request.decidedBy ? { approver: request.decidedBy } : {}),
     action: 'change_request.failed',
     entityType: 'change_request',

@@ -13,6 +13,7 @@ import { AppError } from '../errors.ts';
 import { tracedUpdate } from '../spans.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout } from './rollouts.ts';
+import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
@@ -145,7 +146,7 @@ function validated(input: unknown): FlagDefinition {
 
 async function insertChange(
   tx: WriteTransaction,
-  change: { action: 'flag.created' | 'flag.updated' | 'flag.rollout_progress' | 'flag.archived' | 'flag.restored'; actor: string; approver?: string; before: Flag | null; after: Flag },
+  change: { action: 'flag.created' | 'flag.updated' | 'flag.rollout_progress' | 'flag.archived' | 'flag.restored'; actor: Actor; approver?: string; before: Flag | null; after: Flag },
 ): Promise<void> {
   await appendAudit(tx, {
     actor: change.actor,
@@ -160,13 +161,13 @@ async function insertChange(
   await appendEvent(tx, {
     type: change.action,
     entityKey: change.after.key,
-    payload: { flagKey: change.after.key, version: change.after.version, actor: change.actor, flag: change.after },
+    payload: { flagKey: change.after.key, version: change.after.version, actor: change.actor.id, flag: change.after },
   });
 }
 
 export interface WriteOptions {
-  actor: string;
-  /** The second person of an approved change; recorded beside the actor in the audit entry. */
+  actor: Actor;
+  /** The id of the second person of an approved change; recorded beside the actor in the audit entry. */
   approver?: string;
 }
 
@@ -186,7 +187,7 @@ export async function createFlag(db: DatabasePool, input: unknown, options: Writ
       INSERT INTO flags (key, version, state, definition, description, tags, killswitch, high_impact, search_text, created_by, updated_by)
       VALUES (${definition.key}, 1, 'active', ${sql.jsonb(definition as unknown as object)}, ${definition.description},
               ${sql.array(definition.tags, 'text')}, ${definition.killswitch ?? null}, ${definition.highImpact},
-              ${searchText(definition)}, ${options.actor}, ${options.actor})
+              ${searchText(definition)}, ${options.actor.id}, ${options.actor.id})
       RETURNING ${FLAG_COLUMNS}`);
     const flag = toFlag(row);
     await insertChange(tx, { action: 'flag.created', actor: options.actor, ...(options.approver ? { approver: options.approver } : {}), before: null, after: flag });
@@ -245,7 +246,7 @@ export async function patchFlagIn(
     UPDATE flags SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)},
       description = ${definition.description}, tags = ${sql.array(definition.tags, 'text')},
       killswitch = ${definition.killswitch ?? null}, high_impact = ${definition.highImpact},
-      search_text = ${searchText(definition)}, updated_at = now(), updated_by = ${options.actor}
+      search_text = ${searchText(definition)}, updated_at = now(), updated_by = ${options.actor.id}
     WHERE key = ${key} AND version = ${current.version}
     RETURNING ${FLAG_COLUMNS}`);
   const flag = toFlag(row);
@@ -336,7 +337,7 @@ export async function setFlagStateIn(
   const current = await prepareStateChange(tx, key, state, expectedVersion);
   await options.guard?.(current);
   const row = await tx.one(sql.type(flagRow)`
-    UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor}
+    UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor.id}
     WHERE key = ${key} RETURNING ${FLAG_COLUMNS}`);
   const flag = toFlag(row);
   await insertChange(tx, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DatabasePool } from './pool.ts';
 import { ACTIVE_ROLLOUT_STATES } from '../workflows/rollout-format.ts';
+import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
@@ -77,13 +78,13 @@ export interface KillswitchChange {
  * changes: the engine evaluates a flag of an engaged category as off. Engaging an engaged category
  * (or releasing a released one) writes nothing.
  */
-export async function setKillswitch(db: DatabasePool, category: string, engaged: boolean, options: { actor: string; reason?: string }): Promise<KillswitchChange> {
+export async function setKillswitch(db: DatabasePool, category: string, engaged: boolean, options: { actor: Actor; reason?: string }): Promise<KillswitchChange> {
   return inWriteTransaction(db, async (tx) => {
     const before = await getKillswitch(tx, category);
     if (before.engaged === engaged) return { killswitch: before, changed: false, engaged: await engagedCategories(tx) };
     await tx.query(sql.typeAlias('void')`
       INSERT INTO killswitches (category, engaged, reason, updated_at, updated_by)
-      VALUES (${category}, ${engaged}, ${options.reason ?? null}, now(), ${options.actor})
+      VALUES (${category}, ${engaged}, ${options.reason ?? null}, now(), ${options.actor.id})
       ON CONFLICT (category) DO UPDATE SET engaged = EXCLUDED.engaged, reason = EXCLUDED.reason,
         updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`);
     const after = await getKillswitch(tx, category);
@@ -99,7 +100,7 @@ export async function setKillswitch(db: DatabasePool, category: string, engaged:
     await appendEvent(tx, {
       type,
       entityKey: category,
-      payload: { category, engaged, reason: options.reason ?? null, actor: options.actor, flags: after.flags, flagCount: after.flags.length },
+      payload: { category, engaged, reason: options.reason ?? null, actor: options.actor.id, flags: after.flags, flagCount: after.flags.length },
     });
     return { killswitch: after, changed: true, engaged: await engagedCategories(tx) };
   });

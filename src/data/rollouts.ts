@@ -3,6 +3,7 @@ import type { Flag, Rollout } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import type { PauseCause, RolloutPlan, RolloutState } from '../workflows/rollout-definitions.ts';
 import { ACTIVE_ROLLOUT_STATES, describeRollout } from '../workflows/rollout-format.ts';
+import { actorNamed } from './actor.ts';
 import { getFlag, patchFlagIn } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
@@ -305,7 +306,7 @@ export async function createRolloutIn(tx: WriteTransaction, input: NewRollout): 
   const record = toRecord(row);
   await insertHistory(tx, { rolloutId: record.id, seq: 0, kind: 'scheduled', actor: input.startedBy, reason: input.reason ?? null, rollout: startRollout });
   await appendAudit(tx, {
-    actor: input.startedBy,
+    actor: actorNamed(input.startedBy),
     ...(input.approver ? { approver: input.approver } : {}),
     action: 'rollout.scheduled',
     entityType: 'rollout',
@@ -342,7 +343,7 @@ export async function abandonRollout(db: DatabasePool, id: string, outcome: { st
     const record = toRecord(row);
     await insertHistory(tx, { rolloutId: id, seq, kind: outcome.state, actor: outcome.actor, reason: outcome.reason });
     await appendAudit(tx, {
-      actor: outcome.actor, action: `rollout.${outcome.state}`, entityType: 'rollout', entityKey: record.flagKey,
+      actor: actorNamed(outcome.actor), action: `rollout.${outcome.state}`, entityType: 'rollout', entityKey: record.flagKey,
       before: { rolloutId: id, state: current.state }, after: { rolloutId: id, state: record.state, reason: outcome.reason },
     });
     await appendEvent(tx, { type: `flag.rollout_${outcome.state}`, entityKey: record.flagKey, payload: rolloutEventPayload(record, { actor: outcome.actor, reason: outcome.reason }) });
@@ -408,7 +409,7 @@ export async function applyRolloutStep(db: DatabasePool, input: ApplyStepInput):
     }
     let next: Flag;
     try {
-      next = await patchFlagIn(tx, record.flagKey, { rollout: input.rollout }, flag.version, { actor: input.actor, eventType: 'flag.rollout_progress' });
+      next = await patchFlagIn(tx, record.flagKey, { rollout: input.rollout }, flag.version, { actor: actorNamed(input.actor), eventType: 'flag.rollout_progress' });
     } catch (error) {
       // The flag changed since the plan was accepted (a variant removed, a type change): the step no
       // longer fits. Nothing was written; the rollout pauses with the reason.
@@ -482,7 +483,7 @@ export async function recordRolloutTransition(db: DatabasePool, input: Transitio
     });
     if (input.kind !== 'started') {
       await appendAudit(tx, {
-        actor: input.actor,
+        actor: actorNamed(input.actor),
         action: `rollout.${input.kind}`,
         entityType: 'rollout',
         entityKey: record.flagKey,
@@ -529,7 +530,7 @@ export async function finishRolloutRecord(db: DatabasePool, input: FinishInput):
         note = `rollback skipped: the flag's rollout is ${describeRollout(flag.rollout)}, changed outside the plan`;
       } else {
         const next = await patchFlagIn(tx, before.flagKey, { rollout: before.startRollout ?? null }, flag.version, {
-          actor: input.actor,
+          actor: actorNamed(input.actor),
           eventType: 'flag.rollout_progress',
         });
         rolledBack = true;
@@ -556,7 +557,7 @@ export async function finishRolloutRecord(db: DatabasePool, input: FinishInput):
       details: { ...input.details, rolledBack },
     });
     await appendAudit(tx, {
-      actor: input.actor,
+      actor: actorNamed(input.actor),
       action: `rollout.${input.outcome}`,
       entityType: 'rollout',
       entityKey: record.flagKey,
@@ -606,7 +607,7 @@ export async function setAutoProgress(db: DatabasePool, enabled: boolean, option
     const after = await readAutoProgress(tx);
     if (before.enabled !== enabled) {
       await appendAudit(tx, {
-        actor: options.actor,
+        actor: actorNamed(options.actor),
         action: enabled ? 'rollout.auto_progress_enabled' : 'rollout.auto_progress_disabled',
         entityType: 'rollout',
         entityKey: '*',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { FLAG_COLUMNS, flagRow, toFlag } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
+import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
@@ -83,24 +84,24 @@ function validated(input: unknown): SegmentDefinition {
 
 async function recordChange(
   tx: WriteTransaction,
-  change: { action: 'segment.created' | 'segment.updated' | 'segment.deleted'; actor: string; key: string; version: number; before: SegmentDefinition | null; after: SegmentDefinition | null; affectedFlags: string[] },
+  change: { action: 'segment.created' | 'segment.updated' | 'segment.deleted'; actor: Actor; key: string; version: number; before: SegmentDefinition | null; after: SegmentDefinition | null; affectedFlags: string[] },
 ): Promise<void> {
   await appendAudit(tx, { actor: change.actor, action: change.action, entityType: 'segment', entityKey: change.key, version: change.version, before: change.before, after: change.after });
   await appendEvent(tx, {
     type: change.action,
     entityKey: change.key,
-    payload: { segmentKey: change.key, version: change.version, actor: change.actor, segment: change.after, affectedFlags: change.affectedFlags },
+    payload: { segmentKey: change.key, version: change.version, actor: change.actor.id, segment: change.after, affectedFlags: change.affectedFlags },
   });
 }
 
-export async function createSegment(db: DatabasePool, input: unknown, actor: string): Promise<StoredSegment> {
+export async function createSegment(db: DatabasePool, input: unknown, actor: Actor): Promise<StoredSegment> {
   const definition = validated(input);
   return inWriteTransaction(db, async (tx) => {
     const existing = await getSegment(tx, definition.key);
     if (existing) throw new AppError('version_conflict', `segment "${definition.key}" already exists (version ${existing.version})`, { currentVersion: existing.version });
     const row = await tx.one(sql.type(segmentRow)`
       INSERT INTO segments (key, version, definition, created_by, updated_by)
-      VALUES (${definition.key}, 1, ${sql.jsonb(definition as unknown as object)}, ${actor}, ${actor})
+      VALUES (${definition.key}, 1, ${sql.jsonb(definition as unknown as object)}, ${actor.id}, ${actor.id})
       RETURNING ${SEGMENT_COLUMNS}`);
     await recordChange(tx, { action: 'segment.created', actor, key: definition.key, version: 1, before: null, after: definition, affectedFlags: [] });
     return toSegment(row);
@@ -111,7 +112,7 @@ export async function createSegment(db: DatabasePool, input: unknown, actor: str
  * Applies a merge patch to a segment as its next version, after re-checking that every flag using
  * it still compiles with the new conditions; the event names the flags whose answers may change.
  */
-export async function patchSegment(db: DatabasePool, key: string, patch: Record<string, unknown>, expectedVersion: number, actor: string): Promise<StoredSegment> {
+export async function patchSegment(db: DatabasePool, key: string, patch: Record<string, unknown>, expectedVersion: number, actor: Actor): Promise<StoredSegment> {
   if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a segment\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
   return inWriteTransaction(db, async (tx) => {
     const current = await getSegment(tx, key);
@@ -134,7 +135,7 @@ export async function patchSegment(db: DatabasePool, key: string, patch: Record<
       throw new AppError('validation_error', `the changed segment breaks a flag that uses it: ${error instanceof Error ? error.message : String(error)}`);
     }
     const row = await tx.one(sql.type(segmentRow)`
-      UPDATE segments SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)}, updated_at = now(), updated_by = ${actor}
+      UPDATE segments SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)}, updated_at = now(), updated_by = ${actor.id}
       WHERE key = ${key} RETURNING ${SEGMENT_COLUMNS}`);
     const segment = toSegment(row);
     await recordChange(tx, { action: 'segment.updated', actor, key, version: segment.version, before: segmentDefinition(current), after: definition, affectedFlags: users.map((flag) => flag.key) });
@@ -143,7 +144,7 @@ export async function patchSegment(db: DatabasePool, key: string, patch: Record<
 }
 
 /** Deletes a segment no flag refers to (archived flags included: restoring them would need it). */
-export async function deleteSegment(db: DatabasePool, key: string, expectedVersion: number | undefined, actor: string): Promise<void> {
+export async function deleteSegment(db: DatabasePool, key: string, expectedVersion: number | undefined, actor: Actor): Promise<void> {
   await inWriteTransaction(db, async (tx) => {
     const current = await getSegment(tx, key);
     if (!current) throw new AppError('not_found', `segment "${key}" does not exist`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { DatabasePool } from './pool.ts';
+import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction } from './write-transaction.ts';
 
@@ -82,14 +83,14 @@ function publicView(webhook: Pick<Webhook, 'id' | 'url' | 'eventTypes'>) {
  */
 export async function createWebhook(
   db: DatabasePool,
-  input: { url: string; eventTypes: string[]; secret: string; actor: string },
+  input: { url: string; eventTypes: string[]; secret: string; actor: Actor },
 ): Promise<Webhook> {
   return inWriteTransaction(db, async (tx) => {
     const id = `wh_${randomBytes(9).toString('base64url')}`;
     const row = await tx.one(sql.type(webhookRow)`
       INSERT INTO webhooks (id, url, secret, event_types, cursor, created_by)
       VALUES (${id}, ${input.url}, ${input.secret}, ${sql.array(input.eventTypes, 'text')},
-              (SELECT coalesce(max(id), 0) FROM outbox), ${input.actor})
+              (SELECT coalesce(max(id), 0) FROM outbox), ${input.actor.id})
       RETURNING ${webhookColumns}`);
     const webhook = toWebhook(row);
     await appendAudit(tx, { actor: input.actor, action: 'webhook.created', entityType: 'webhook', entityKey: id, before: null, after: publicView(webhook) });
@@ -110,7 +111,7 @@ export async function getWebhook(db: DatabasePool, id: string): Promise<Webhook>
 }
 
 /** Removes a webhook (a delivery in flight finds its lease gone and stops), audited, with a `webhook.deleted` event. */
-export async function deleteWebhook(db: DatabasePool, input: { id: string; actor: string }): Promise<void> {
+export async function deleteWebhook(db: DatabasePool, input: { id: string; actor: Actor }): Promise<void> {
   await inWriteTransaction(db, async (tx) => {
     const row = await tx.maybeOne(sql.type(webhookRow)`DELETE FROM webhooks WHERE id = ${input.id} RETURNING ${webhookColumns}`);
     if (!row) throw new AppError('not_found', `webhook "${input.id}" does not exist`);

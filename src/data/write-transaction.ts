@@ -1,5 +1,6 @@
 import type { DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import type { Actor } from './actor.ts';
 import type { DatabasePool } from './pool.ts';
 import { diffJson } from './json-diff.ts';
 import { sql } from './sql.ts';
@@ -32,8 +33,8 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
 }
 
 export interface AuditInput {
-  actor: string;
-  /** The second person of a two-person change. */
+  actor: Actor;
+  /** The id of the second person of a two-person change. */
   approver?: string;
   action: string;
   entityType: 'flag' | 'segment' | 'killswitch' | 'token' | 'webhook' | 'rollout' | 'change_request';
@@ -47,8 +48,8 @@ export interface AuditInput {
 export async function appendAudit(tx: WriteTransaction, entry: AuditInput): Promise<void> {
   const diff = diffJson(entry.before ?? null, entry.after ?? null);
   await tx.query(sql.typeAlias('void')`
-    INSERT INTO audit_log (actor, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
-    VALUES (${entry.actor}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
+    INSERT INTO audit_log (actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
+    VALUES (${entry.actor.id}, ${entry.actor.name}, ${entry.actor.tokenId}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
             ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', '')`);
 }
 

@@ -41,7 +41,11 @@ export interface ChangeRequestWorkflowInput {
 
 export interface ChangeDecision {
   kind: 'approved' | 'rejected' | 'cancelled';
+  /** The decider's id (a token's owner, a person's identity). */
   by: string;
+  /** Their readable name and the token they decided with, when the API sent them (not from the Temporal UI). */
+  byName?: string;
+  tokenId?: string;
   comment: string | null;
   /** Epoch ms (workflow time). */
   at: number;
@@ -68,23 +72,41 @@ export interface ChangeRequestState {
   failure: ChangeFailure | null;
 }
 
-export interface ApproveInput {
-  /** Who approves: the API sets the token's name. */
+/**
+ * Who decides, as the API sends it: `by` is the id of the person behind the credential (a token's
+ * owner, an identity provider's subject), compared with the requester's; the name and the token go
+ * into the audit entry.
+ */
+interface DeciderInput {
   by: string;
+  byName?: string;
+  tokenId?: string;
+}
+
+export interface ApproveInput extends DeciderInput {
   /** The hash of the content being approved; must be the request's. */
   contentHash: string;
   comment?: string;
 }
 
-export interface RejectInput {
-  by: string;
+export interface RejectInput extends DeciderInput {
   reason?: string;
 }
 
-export interface CancelInput {
-  by: string;
+export interface CancelInput extends DeciderInput {
   reason?: string;
 }
+
+/**
+ * Whether two ids name the same person. Ids are compared without regard to case, so `Alice@x.com`
+ * and `alice@x.com` are one person: a second token of the same person never makes a second person.
+ */
+export function sameIdentity(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** Since this marker, the approval workflow compares identities with `sameIdentity` (before: exact token names). */
+export const COMPARES_IDENTITIES_PATCH = 'approvals-compare-identities';
 
 export const approveUpdate = defineUpdate<ChangeRequestState, [ApproveInput]>('approve');
 export const rejectUpdate = defineUpdate<ChangeRequestState, [RejectInput]>('reject');

@@ -11,6 +11,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -24,7 +25,9 @@ import {
   CHANGE_HANDLER_DESCRIPTIONS,
   CHANGE_REQUEST_STATUS_ATTRIBUTE,
   changeStatusQuery,
+  COMPARES_IDENTITIES_PATCH,
   rejectUpdate,
+  sameIdentity,
   type ChangeDecision,
   type ChangeFailure,
   type ChangeRequestState,
@@ -74,6 +77,10 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
   /** Set once the outcome is recorded in the database: updates answer then, so the caller's next read sees it. */
   let concluded = false;
   let published: ChangeRequestStatus | null = null;
+  // Requests filed before this marker compare token names exactly, as they did; newer ones compare
+  // the identities behind the tokens (owners), so two tokens of one person are one person.
+  const comparesIdentities = patched(COMPARES_IDENTITIES_PATCH);
+  const isRequester = (by: string): boolean => (comparesIdentities ? sameIdentity(by, input.requestedBy) : by === input.requestedBy);
   // Everything handlers touch is declared above this line: an update that arrived with the start is
   // delivered as soon as its handler is set, before the code after setHandler runs.
 
@@ -99,8 +106,16 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
     if (Date.now() >= input.expiresAt) refuse('validation_error', `the change request expired at ${new Date(input.expiresAt).toISOString()}`);
   }
 
-  function decide(kind: ChangeDecision['kind'], by: string, comment: string | null): void {
-    decision = { kind, by, comment, at: Date.now() };
+  function decide(kind: ChangeDecision['kind'], decider: { by: string; byName?: string | undefined; tokenId?: string | undefined }, comment: string | null): void {
+    decision = {
+      kind,
+      by: decider.by,
+      // Sent by the API; anything else (a hand-typed update in the Temporal UI) is not recorded.
+      ...(typeof decider.byName === 'string' && decider.byName ? { byName: decider.byName.slice(0, 200) } : {}),
+      ...(typeof decider.tokenId === 'string' && decider.tokenId ? { tokenId: decider.tokenId.slice(0, 64) } : {}),
+      comment,
+      at: Date.now(),
+    };
     status = kind;
     publish();
   }
@@ -112,7 +127,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
   setHandler(
     approveUpdate,
     async (update) => {
-      decide('approved', update.by, update.comment ?? null);
+      decide('approved', update, update.comment ?? null);
       // Answer once the change is applied (or has failed), so the approver learns the outcome.
       await condition(finished);
       return state();
@@ -122,7 +137,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
       validator: (update) => {
         const by = readName(update?.by, 'by');
         assertPending();
-        if (by === input.requestedBy) refuse('permission_denied', `${by} requested this change; a second person must approve it`);
+        if (isRequester(by)) refuse('permission_denied', `${by} requested this change; a second person must approve it`);
         if (update.contentHash !== input.contentHash) {
           refuse('version_conflict', `the approval names content ${String(update.contentHash)}, but the request's content is ${input.contentHash}; review it again`, { contentHash: input.contentHash });
         }
@@ -133,7 +148,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
   setHandler(
     rejectUpdate,
     async (update) => {
-      decide('rejected', update.by, update.reason ?? null);
+      decide('rejected', update, update.reason ?? null);
       await condition(finished);
       return state();
     },
@@ -142,7 +157,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
       validator: (update) => {
         const by = readName(update?.by, 'by');
         assertPending();
-        if (by === input.requestedBy) refuse('permission_denied', `${by} requested this change; withdraw it with cancel instead`);
+        if (isRequester(by)) refuse('permission_denied', `${by} requested this change; withdraw it with cancel instead`);
       },
     },
   );
@@ -150,7 +165,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
   setHandler(
     cancelUpdate,
     async (update) => {
-      decide('cancelled', update.by, update.reason ?? null);
+      decide('cancelled', update, update.reason ?? null);
       await condition(finished);
       return state();
     },
@@ -229,8 +244,10 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
       await records.recordChangeDecision.executeWithOptions({ summary: 'Record expiry' }, [{ requestId, status: 'expired', by: null }]);
       return;
     }
-    const { kind, by, comment } = decision;
-    await records.recordChangeDecision.executeWithOptions({ summary: `Record ${kind} by ${by}`.slice(0, 200) }, [{ requestId, status: kind, by, comment }]);
+    const { kind, by, byName, tokenId, comment } = decision;
+    await records.recordChangeDecision.executeWithOptions({ summary: `Record ${kind} by ${by}`.slice(0, 200) }, [
+      { requestId, status: kind, by, comment, ...(byName ? { byName } : {}), ...(tokenId ? { tokenId } : {}) },
+    ]);
     if (kind !== 'approved') return;
     let applied: Awaited<ReturnType<Activities['applyChangeRequest']>>;
     try {
@@ -271,7 +288,7 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
     // Temporal's cancellation (the UI's Cancel, `temporal workflow cancel`): withdraw the request.
     if (!isCancellation(error)) throw error;
     cancelled = error;
-    if (!decision) decide('cancelled', TEMPORAL_ACTOR, 'cancelled through Temporal');
+    if (!decision) decide('cancelled', { by: TEMPORAL_ACTOR }, 'cancelled through Temporal');
   }
   // Nothing below is cancellable: a decision is always recorded, an approval always carried out.
   await CancellationScope.nonCancellable(async () => {

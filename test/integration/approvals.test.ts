@@ -49,7 +49,7 @@ describe('two-person approval of high-impact flags', () => {
       dave: ['feature_flag:manage'],
     };
     for (const [name, list] of Object.entries(scopes)) {
-      const created = await harness.api.request('POST', '/v1/tokens', { body: { name, scopes: list } });
+      const created = await harness.api.request('POST', '/v1/tokens', { body: { name, owner: { id: name }, scopes: list } });
       tokens[name as keyof typeof tokens] = created.body.token;
     }
   });
@@ -182,6 +182,44 @@ describe('two-person approval of high-impact flags', () => {
     const approved = await as('carol', 'POST', `/v1/changes/${id}/approve`, {});
     expect(approved.body).toMatchObject({ status: 'applied', approvedBy: 'carol' });
     expect((await flagAudit(key)).find((item) => item.version === 2)).toMatchObject({ actor: 'bob', approver: 'carol' });
+  });
+
+  it('compares the people behind tokens: the requester\'s second token (in any case of their id) and a service\'s token cannot approve', async () => {
+    const mint = async (name: string, owner: Json, scopes: string[]) => {
+      const created = await harness.api.request('POST', '/v1/tokens', { body: { name, owner, scopes } });
+      expect(created.status).toBe(201);
+      return created.body as Json;
+    };
+    const laptop = await mint('erin-laptop', { id: 'erin@example.com', name: 'Erin' }, ['feature_flag:manage']);
+    const second = await mint('erin-reviews', { id: 'Erin@Example.com' }, ['feature_flag:approve']);
+    const robot = await mint('release-bot', { id: 'release-bot', kind: 'service' }, ['feature_flag:approve']);
+    const frank = await mint('frank', { id: 'frank@example.com', name: 'Frank' }, ['feature_flag:approve']);
+
+    const key = 'owners-decide';
+    await highImpactFlag(key);
+    const filed = await harness.api.request('PATCH', `/v1/flags/${key}`, { token: laptop.token, body: { enabled: false, version: 1 } });
+    expect(filed.status).toBe(202);
+    const id: string = filed.body.error.details.id;
+    expect(filed.body.error.details.requestedBy).toBe('erin@example.com');
+
+    const self = await harness.api.request('POST', `/v1/changes/${id}/approve`, { token: second.token, body: {} });
+    expect(self.status).toBe(403);
+    expect(self.body.error.message).toMatch(/requested this change; a second person must approve it/);
+    const bot = await harness.api.request('POST', `/v1/changes/${id}/approve`, { token: robot.token, body: {} });
+    expect(bot.status).toBe(403);
+    expect(bot.body.error.message).toMatch(/only a person may approve a change request; the token "release-bot" belongs to the service release-bot/);
+    expect((await harness.api.request('GET', `/v1/changes/${id}`)).body.status).toBe('pending');
+
+    const approved = await harness.api.request('POST', `/v1/changes/${id}/approve`, { token: frank.token, body: {} });
+    expect(approved.body).toMatchObject({ status: 'applied', approvedBy: 'frank@example.com' });
+    expect((await flagAudit(key)).find((item) => item.version === 2)).toMatchObject({ actor: 'erin@example.com', approver: 'frank@example.com' });
+    // Each entry names the token it was made with, and the person's readable name.
+    const requestAudit = (await harness.api.request('GET', `/v1/audit?entityType=change_request&entityKey=${id}`)).body.items as Json[];
+    expect(requestAudit.map((item) => [item.action, item.actor, item.actorName, item.tokenId]).reverse().slice(0, 2)).toEqual([
+      ['change_request.requested', 'erin@example.com', 'Erin', laptop.id],
+      ['change_request.approved', 'frank@example.com', 'Frank', frank.id],
+    ]);
+    await record(id, 'approved-by-another-person');
   });
 
   it('a rejected request changes nothing', async () => {
@@ -342,7 +380,8 @@ describe('two-person approval of high-impact flags', () => {
       return current.status === 'cancelled' ? current : undefined;
     }, { what: 'the request cancelled through Temporal' });
     expect(viaTemporal.decision).toMatchObject({ by: 'temporal-ui', comment: 'cancelled through Temporal' });
-    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    // The decision is recorded before the workflow ends: the workflow closes a moment later.
+    await eventually(async () => (await handle.describe()).status.name === 'CANCELLED', { what: 'the approval workflow closed as cancelled' });
     await record(fromUi, 'cancelled-through-temporal');
   });
 
@@ -378,7 +417,7 @@ describe('two-person approval of high-impact flags', () => {
     const rows = await harness.api.db.pool.any(sql.type(z.object({ status: z.string(), count: z.number() }))`
       SELECT status, count(*)::int AS count FROM change_requests GROUP BY status ORDER BY status`);
     const counts = Object.fromEntries(rows.map((row) => [row.status, row.count]));
-    expect(counts).toMatchObject({ applied: 9, rejected: 1, expired: 1, failed: 1, cancelled: 3 });
+    expect(counts).toMatchObject({ applied: 10, rejected: 1, expired: 1, failed: 1, cancelled: 3 });
     expect(counts.pending).toBeUndefined();
     expect((await harness.api.request('GET', '/v1/audit/verify')).body.ok).toBe(true);
   });

@@ -10,10 +10,11 @@ import { CHANGE_HISTORIES_DIR } from '../support/rollout-worker.ts';
 describe('change request workflow replay', () => {
   const files = readdirSync(CHANGE_HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
 
-  it('has recorded histories of every path: applied, applied after a worker restart, rejected, expired, conflict, cancelled (API and Temporal), an approved rollout', () => {
+  it('has recorded histories of every path: applied, applied after a worker restart, rejected, expired, conflict, cancelled (API and Temporal), an approved rollout, and approval by identity (the patched comparison)', () => {
     expect(files).toEqual([
       'approved-after-worker-restart.json',
       'approved-applied.json',
+      'approved-by-another-person.json',
       'cancelled-through-temporal.json',
       'cancelled.json',
       'conflict-failed.json',

@@ -85,7 +85,7 @@ describe('evaluation over HTTP', () => {
   });
 
   it('refuses a project-restricted token for another project, and serves its own', async () => {
-    const created = await api.request('POST', '/v1/tokens', { body: { name: 'svc-p1', scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } });
+    const created = await api.request('POST', '/v1/tokens', { body: { name: 'svc-p1', owner: { id: 'svc-p1', kind: 'service' }, scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } });
     const token: string = created.body.token;
     await api.request('POST', '/v1/flags', { body: { key: 'per-project', type: 'boolean', defaultValue: false } });
     expect((await evaluate(api, 'per-project', { projectId: 'p1' }, token)).status).toBe(200);

@@ -35,8 +35,8 @@ async function stream(query = '', options: { token?: string | null; lastEventId?
 async function createToken(scopes: Scope[]): Promise<string> {
   const secret = generateTokenSecret();
   await api.db.pool.query(sql.typeAlias('void')`
-    INSERT INTO tokens (id, name, token_hash, scopes, created_by)
-    VALUES (${`tok_${randomBytes(6).toString('hex')}`}, ${`limited-${randomBytes(4).toString('hex')}`}, ${hashToken(secret)},
+    INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, created_by)
+    VALUES (${`tok_${randomBytes(6).toString('hex')}`}, ${`limited-${randomBytes(4).toString('hex')}`}, 'test', 'test', 'service', ${hashToken(secret)},
             ${sql.array(scopes, 'text')}, 'test')`);
   return secret;
 }

@@ -35,8 +35,8 @@ describe('killswitches', () => {
   beforeAll(async () => {
     quietTemporal();
     harness = await startRolloutHarness();
-    oncall = (await harness.api.request('POST', '/v1/tokens', { body: { name: 'oncall', scopes: ['feature_flag:killswitch', 'feature_flag:evaluate'] } })).body.token;
-    manager = (await harness.api.request('POST', '/v1/tokens', { body: { name: 'manager', scopes: ['feature_flag:manage'] } })).body.token;
+    oncall = (await harness.api.request('POST', '/v1/tokens', { body: { name: 'oncall', owner: { id: 'oncall' }, scopes: ['feature_flag:killswitch', 'feature_flag:evaluate'] } })).body.token;
+    manager = (await harness.api.request('POST', '/v1/tokens', { body: { name: 'manager', owner: { id: 'manager' }, scopes: ['feature_flag:manage'] } })).body.token;
   });
   afterAll(async () => {
     await second?.close();

@@ -63,8 +63,8 @@ describe('segments, tokens, audit and request limits', () => {
       expect(unknown.status).toBe(401);
     });
 
-    it('returns a secret once, stores only its hash, enforces scopes, records the token name as actor, and revokes', async () => {
-      const created = await api.request('POST', '/v1/tokens', { body: { name: 'ci-pipeline', scopes: ['feature_flag:manage'] } });
+    it('returns a secret once, stores only its hash, enforces scopes, records the token\'s owner and the token, and revokes', async () => {
+      const created = await api.request('POST', '/v1/tokens', { body: { name: 'ci-pipeline', owner: { id: 'ci', name: 'The CI pipeline', kind: 'service' }, scopes: ['feature_flag:manage'] } });
       expect(created.status).toBe(201);
       const secret: string = created.body.token;
       expect(secret).toMatch(/^ffs_/);
@@ -75,19 +75,19 @@ describe('segments, tokens, audit and request limits', () => {
 
       const write = await api.request('POST', '/v1/flags', { body: { key: 'by-pipeline', type: 'boolean', defaultValue: false }, token: secret });
       expect(write.status).toBe(201);
-      expect(write.body.createdBy).toBe('ci-pipeline');
+      expect(write.body.createdBy).toBe('ci');
       const audit = await api.request('GET', '/v1/flags/by-pipeline/audit');
-      expect(audit.body.items[0].actor).toBe('ci-pipeline');
+      expect(audit.body.items[0]).toMatchObject({ actor: 'ci', actorName: 'The CI pipeline', tokenId: created.body.id });
 
-      const noAdmin = await api.request('POST', '/v1/tokens', { body: { name: 'sneaky', scopes: ['feature_flag:admin'] }, token: secret });
+      const noAdmin = await api.request('POST', '/v1/tokens', { body: { name: 'sneaky', owner: { id: 'ci' }, scopes: ['feature_flag:admin'] }, token: secret });
       expect(noAdmin.status).toBe(403);
       expect(noAdmin.body.error.code).toBe('permission_denied');
 
-      const evaluator = await api.request('POST', '/v1/tokens', { body: { name: 'svc-eval', scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } });
+      const evaluator = await api.request('POST', '/v1/tokens', { body: { name: 'svc-eval', owner: { id: 'svc', kind: 'service' }, scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } });
       expect(evaluator.body.projectIds).toEqual(['p1']);
       expect((await api.request('GET', '/v1/flags', { token: evaluator.body.token })).status).toBe(403);
 
-      const duplicate = await api.request('POST', '/v1/tokens', { body: { name: 'ci-pipeline', scopes: ['feature_flag:manage'] } });
+      const duplicate = await api.request('POST', '/v1/tokens', { body: { name: 'ci-pipeline', owner: { id: 'ci' }, scopes: ['feature_flag:manage'] } });
       expect(duplicate.status).toBe(400);
 
       const revoked = await api.request('DELETE', `/v1/tokens/${created.body.id}`);

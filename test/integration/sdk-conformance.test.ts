@@ -21,7 +21,7 @@ describe('the conformance vectors through the SDK', () => {
   beforeAll(async () => {
     api = await startTestApi();
     await loadConformanceIntoApi(api, files);
-    const token = (await api.request('POST', '/v1/tokens', { body: { name: 'conformance-sdk', scopes: ['feature_flag:evaluate'] } })).body.token;
+    const token = (await api.request('POST', '/v1/tokens', { body: { name: 'conformance-sdk', owner: { id: 'conformance-sdk', kind: 'service' }, scopes: ['feature_flag:evaluate'] } })).body.token;
     const publicKey = (await api.request('GET', '/v1/snapshot/public-key', { token: null })).body.publicKeyPem;
     sdk = createClient({ url: api.baseUrl, token, publicKey, refreshIntervalMs: 0, logger: null });
     await sdk.waitUntilReady();

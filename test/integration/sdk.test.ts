@@ -38,7 +38,7 @@ describe('the SDK against the real service', () => {
     api = await startTestApi();
     proxy = await startSdkProxy(api.baseUrl);
     publicKey = (await api.request('GET', '/v1/snapshot/public-key', { token: null })).body.publicKeyPem;
-    evaluateToken = (await api.request('POST', '/v1/tokens', { body: { name: 'checkout-service', scopes: ['feature_flag:evaluate'] } })).body.token;
+    evaluateToken = (await api.request('POST', '/v1/tokens', { body: { name: 'checkout-service', owner: { id: 'checkout-service', kind: 'service' }, scopes: ['feature_flag:evaluate'] } })).body.token;
     await createFlag({ key: 'sdk-checkout', type: 'boolean', defaultValue: false, rules: [{ id: 'de', conditions: [{ attribute: 'country', op: 'equals', value: 'DE' }], serve: { value: true } }] });
     await createFlag({ key: 'sdk-limit', type: 'number', defaultValue: 10 });
   });
@@ -89,7 +89,7 @@ describe('the SDK against the real service', () => {
   });
 
   it('follows the event stream with a manage token for sub-second updates', async () => {
-    const manageToken = (await api.request('POST', '/v1/tokens', { body: { name: 'checkout-stream', scopes: ['feature_flag:manage'] } })).body.token;
+    const manageToken = (await api.request('POST', '/v1/tokens', { body: { name: 'checkout-stream', owner: { id: 'checkout-service', kind: 'service' }, scopes: ['feature_flag:manage'] } })).body.token;
     const sdk = client({ refreshIntervalMs: 60_000, stream: { token: manageToken } });
     await sdk.waitUntilReady();
     await eventually(() => sdk.state().streaming, 2_000, 'the stream');
@@ -190,7 +190,7 @@ describe('the SDK against the real service', () => {
       expect(withContext.status).toBe(400);
       expect((await api.request('POST', '/v1/exposures', { body: { exposures: [] }, token: evaluateToken })).status).toBe(400);
 
-      const limited = (await api.request('POST', '/v1/tokens', { body: { name: 'p1-service', scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } })).body.token;
+      const limited = (await api.request('POST', '/v1/tokens', { body: { name: 'p1-service', owner: { id: 'p1-service', kind: 'service' }, scopes: ['feature_flag:evaluate'], projectIds: ['p1'] } })).body.token;
       expect((await api.request('POST', '/v1/exposures', { body: { exposures: [{ ...one, projectId: 'p1' }] }, token: limited })).status).toBe(202);
       const other = await api.request('POST', '/v1/exposures', { body: { exposures: [{ ...one, projectId: 'p1' }, { ...one, projectId: 'p2' }] }, token: limited });
       expect(other.status).toBe(403);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
+import { actorNamed } from '../../src/data/actor.ts';
 import { sql } from '../../src/data/sql.ts';
 import { generateTokenSecret, hashToken } from '../../src/data/tokens.ts';
 import { createWebhook, getWebhook, recordWebhookProgress } from '../../src/data/webhooks.ts';
@@ -150,8 +151,8 @@ describe('webhook registration', () => {
   it('requires the admin scope', async () => {
     const secret = generateTokenSecret();
     await api.db.pool.query(sql.typeAlias('void')`
-      INSERT INTO tokens (id, name, token_hash, scopes, created_by)
-      VALUES (${`tok_${randomBytes(6).toString('hex')}`}, 'manager', ${hashToken(secret)}, ${sql.array(['feature_flag:manage'], 'text')}, 'test')`);
+      INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, created_by)
+      VALUES (${`tok_${randomBytes(6).toString('hex')}`}, 'manager', 'manager', 'manager', 'person', ${hashToken(secret)}, ${sql.array(['feature_flag:manage'], 'text')}, 'test')`);
     expect((await api.request('POST', '/v1/webhooks', { body: { url: 'https://example.com/x' }, token: secret })).status).toBe(403);
     expect((await api.request('GET', '/v1/webhooks', { token: secret })).body.error.code).toBe('permission_denied');
     expect((await api.request('GET', '/v1/webhooks', { token: null })).status).toBe(401);
@@ -257,7 +258,7 @@ describe('several dispatchers', () => {
 
   it('never deliver to one webhook concurrently, and deliver every event exactly once, in order, when all goes well', async () => {
     const targets = await Promise.all([1, 2, 3].map(() => receiver(() => ({ status: 200, delayMs: 5 }))));
-    for (const target of targets) await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: 'test' });
+    for (const target of targets) await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     for (let index = 0; index < 3; index += 1) running.push(startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, concurrency: 3 }));
     const written: number[] = [];
     for (let index = 0; index < 40; index += 1) written.push(await writeEvent(db, 'flag.updated', `flag-${index % 4}`, { index }));
@@ -271,7 +272,7 @@ describe('several dispatchers', () => {
 
   it('redeliver after a dispatcher dies mid-delivery: its lease expires, nothing is lost, and its late acknowledgement is refused', async () => {
     const target = await receiver();
-    const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: 'test' });
+    const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     // A dispatcher claimed the webhook for 800 ms, sent the event and died before the cursor moved.
     await db.pool.query(sql.typeAlias('void')`
       UPDATE webhooks SET lease_token = 'crashed', lease_until = now() + interval '800 milliseconds' WHERE id = ${webhook.id}`);
@@ -301,7 +302,7 @@ describe('a dispatcher on its own', () => {
 
   it('wakes on NOTIFY through its own LISTEN connection, long before its poll interval', async () => {
     const target = await receiver();
-    await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: 'test' });
+    await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     const slowPoll = startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, pollIntervalMs: 60_000 });
     try {
       await waitUntil(async () => (await db.pool.oneFirst(sql.type(z.object({ count: z.number() }))`
@@ -319,7 +320,7 @@ describe('a dispatcher on its own', () => {
 
   it('stops promptly while a request hangs, leaving the event unacknowledged and the webhook free for the next dispatcher', async () => {
     const target = await receiver((_request, index) => (index === 0 ? 'hang' : 200));
-    const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: 'test' });
+    const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     const first = startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, requestTimeoutMs: 10_000 });
     const eventId = await writeEvent(db, 'flag.updated', 'shutdown');
     await waitUntil(() => target.requests.length === 1);
