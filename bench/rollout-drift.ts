@@ -26,6 +26,7 @@ import { createActivities } from '../src/activities/index.ts';
 import { startRollout } from '../src/api/rollout-control.ts';
 import { planSchema } from '../src/api/rollout-plan.ts';
 import { actorNamed } from '../src/data/actor.ts';
+import { loadAuditSigner } from '../src/data/audit-signer.ts';
 import { createFlag } from '../src/data/flags.ts';
 import { migrate } from '../src/data/migrate.ts';
 import { createDatabasePool, type DatabasePool } from '../src/data/pool.ts';
@@ -45,8 +46,8 @@ installTemporalRuntime(log, process.env.LOG_LEVEL ?? 'error');
 
 // ── child mode: a worker in a process of its own, so the bench can kill it ──────────────────────
 if (process.argv.includes('--child-worker')) {
-  const [databaseUrl, address, taskQueue, bundlePath, sticky] = process.argv.slice(process.argv.indexOf('--child-worker') + 1);
-  const db = await createDatabasePool(databaseUrl as string);
+  const [databaseUrl, address, taskQueue, bundlePath, sticky, scratchDir] = process.argv.slice(process.argv.indexOf('--child-worker') + 1);
+  const db = await createDatabasePool(databaseUrl as string, { auditSigner: loadAuditSigner({ dataDir: scratchDir as string }) });
   const worker = await runWorker(db, address as string, taskQueue as string, bundlePath as string, sticky || undefined);
   process.stdout.write('ready\n');
   await worker.done;
@@ -182,7 +183,7 @@ try {
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
   const bundlePath = join(scratch, 'bundle.js');
   writeFileSync(bundlePath, bundle.code);
-  const db = await createDatabasePool(postgres.databaseUrl);
+  const db = await createDatabasePool(postgres.databaseUrl, { auditSigner: loadAuditSigner({ dataDir: scratch }) });
   stops.push(() => db.end());
   const connection = await Connection.connect({ address: temporal.address });
   stops.push(() => connection.close());
@@ -193,7 +194,7 @@ try {
     const taskQueue = `drift-${scenario}`;
     const flagKey = `drift-${scenario}`;
     await createFlag(db, { key: flagKey, type: 'boolean', defaultValue: false }, { actor: actorNamed('bench') });
-    const childArgs = [postgres.databaseUrl, temporal.address, taskQueue, bundlePath, STICKY ?? ''];
+    const childArgs = [postgres.databaseUrl, temporal.address, taskQueue, bundlePath, STICKY ?? '', scratch];
     let inProcess = scenario === 'kill' ? null : await runWorker(db, temporal.address, taskQueue, bundlePath, STICKY);
     let child = scenario === 'kill' ? await spawnChildWorker(childArgs) : null;
     const plan = planSchema.parse({ steps: Array.from({ length: STEPS }, (_, index) => ({ percentage: ((index + 1) * 100) / STEPS, after: SPACING_MS })) });

@@ -58,6 +58,34 @@ LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
+-- Each entry's hash is signed, as it is written, by the process that writes it (the API or the
+-- worker) with an Ed25519 key the database never holds: whoever rewrites the table can recompute
+-- the chain but not these. Append-only like the log. Entries written before this migration carry
+-- none: audit_signing.unsigned_through says up to where, and every checkpoint repeats it, signed.
+CREATE TABLE IF NOT EXISTS audit_signatures (
+  entry_id  bigint PRIMARY KEY REFERENCES audit_log (id),
+  key_id    text NOT NULL,
+  signature text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_signing (
+  unsigned_through bigint NOT NULL
+);
+INSERT INTO audit_signing (unsigned_through)
+  SELECT coalesce(max(id), 0) FROM audit_log WHERE NOT EXISTS (SELECT FROM audit_signing);
+
+CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+DROP TRIGGER IF EXISTS audit_signatures_append_only ON audit_signatures;
+CREATE TRIGGER audit_signatures_append_only BEFORE UPDATE OR DELETE ON audit_signatures FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change();
+DROP TRIGGER IF EXISTS audit_signatures_no_truncate ON audit_signatures;
+CREATE TRIGGER audit_signatures_no_truncate BEFORE TRUNCATE ON audit_signatures FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change();
+DROP TRIGGER IF EXISTS audit_signing_fixed ON audit_signing;
+CREATE TRIGGER audit_signing_fixed BEFORE INSERT OR UPDATE OR DELETE ON audit_signing FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change();
+
 -- Roles. The owner (whoever runs these migrations) owns every table. The API and the worker connect
 -- as a login role that is a member of flags_application, which may read and write the tables but
 -- only read and append to the audit log: no UPDATE, DELETE or TRUNCATE there, and, owning nothing,
@@ -75,7 +103,8 @@ $$;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO flags_application;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO flags_application;
-REVOKE UPDATE, DELETE ON audit_log FROM flags_application;
+REVOKE UPDATE, DELETE ON audit_log, audit_signatures FROM flags_application;
+REVOKE INSERT, UPDATE, DELETE ON audit_signing FROM flags_application;
 REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM flags_application;
 -- Tables later migrations create are the application's too; an append-only one revokes what it must.
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO flags_application;

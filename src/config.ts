@@ -33,6 +33,10 @@ export interface Config {
   adminToken: string | undefined;
   /** PKCS#8 PEM of the Ed25519 key that signs snapshots; generated once into the data folder when unset. */
   snapshotSigningKey: string | undefined;
+  /** PKCS#8 PEM of the Ed25519 key that signs audit entries and checkpoints; generated once into the data folder when unset. */
+  auditSigningKey: string | undefined;
+  /** How often the worker's schedule checkpoints the audit log's head outside the database. */
+  auditCheckpointSeconds: number;
   /** Object storage for published snapshots; without a bucket they go to `<dataDir>/snapshots`. */
   snapshotS3: { bucket: string; prefix: string | undefined; endpoint: string | undefined; region: string | undefined } | undefined;
   /** When set, a standalone worker serves its Prometheus metrics (rollout steps) on this port. */
@@ -60,6 +64,14 @@ function countFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): n
   return value;
 }
 
+function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 86_400) throw new Error(`${name} must be a whole number of seconds from 1 to 86400, got "${raw}"`);
+  return value;
+}
+
 function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
@@ -82,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: stringFromEnv(env, 'FLAGS_TASK_QUEUE') ?? 'flags',
     adminToken: stringFromEnv(env, 'FLAGS_ADMIN_TOKEN'),
     snapshotSigningKey: stringFromEnv(env, 'FLAGS_SNAPSHOT_SIGNING_KEY'),
+    auditSigningKey: stringFromEnv(env, 'FLAGS_AUDIT_SIGNING_KEY'),
+    auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {

@@ -1,5 +1,6 @@
 import type { DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
+import { createAuditActivities, type AuditActivityDependencies } from './audit-activities.ts';
 import { createChangeActivities } from './change-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
 import type { FetchFunction } from './rollout-gates.ts';
@@ -12,6 +13,8 @@ export interface ActivityDependencies {
   fetch?: FetchFunction;
   /** Signing key and store of the snapshot publisher; its activity is registered only with them. */
   snapshots?: Pick<SnapshotActivityDependencies, 'signer' | 'store'>;
+  /** Audit key and checkpoint store; the checkpoint activity is registered only with them. */
+  auditCheckpoints?: Pick<AuditActivityDependencies, 'signer' | 'checkpoints'>;
 }
 
 /**
@@ -23,5 +26,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRolloutActivities(deps),
     ...createChangeActivities(deps),
     ...(deps.snapshots ? createSnapshotActivities({ db: deps.db, log: deps.log, ...deps.snapshots }) : {}),
+    ...(deps.auditCheckpoints ? createAuditActivities({ db: deps.db, log: deps.log, ...deps.auditCheckpoints }) : {}),
   };
 }

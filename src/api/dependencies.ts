@@ -1,4 +1,6 @@
 import type { Client } from '@temporalio/client';
+import type { AuditCheckpointStore } from '../data/audit-checkpoints.ts';
+import type { AuditVerifier } from '../data/audit-signer.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
@@ -26,6 +28,8 @@ export interface ApiDependencies {
   metrics: ApiMetrics;
   /** Where rollout and approval workflows are started and signalled. */
   temporal: TemporalDependencies;
+  /** What verify holds the audit log against: the signing key's public half and the checkpoints kept outside the database. */
+  audit: { verifier: AuditVerifier; checkpoints: AuditCheckpointStore };
 }
 
 export interface TemporalDependencies {

@@ -23,6 +23,7 @@ const api = await startApi({
   taskQueue: config.taskQueue,
   dataDir: config.dataDir,
   ...(config.snapshotSigningKey ? { snapshotSigningKeyPem: config.snapshotSigningKey } : {}),
+  ...(config.auditSigningKey ? { auditSigningKeyPem: config.auditSigningKey } : {}),
   ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
   host: config.host,
   port: config.port,

@@ -1,4 +1,7 @@
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
+import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
 import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
@@ -20,6 +23,8 @@ export interface ApiDependencyOptions {
   temporalUiUrl?: string;
   dataDir: string;
   snapshotSigningKeyPem?: string;
+  /** PKCS#8 PEM of the audit signing key; otherwise the one in the data folder. */
+  auditSigningKeyPem?: string;
   log: Logger;
   /** How often the flag set compares its version with the database. */
   flagSetCheckIntervalMs?: number;
@@ -31,7 +36,8 @@ export interface ApiDependencyOptions {
  */
 export async function openApiDependencies(options: ApiDependencyOptions): Promise<{ deps: ApiDependencies; close(): Promise<void> }> {
   const ownsPool = !options.db;
-  const db = options.db ?? (await createDatabasePool(options.databaseUrl));
+  const auditSigner = loadAuditSigner({ pem: options.auditSigningKeyPem, dataDir: options.dataDir });
+  const db = options.db ?? (await createDatabasePool(options.databaseUrl, { auditSigner }));
   // Whatever opened before a later step fails is closed again, so a failed start leaves nothing running.
   const opened: (() => Promise<void> | void)[] = ownsPool ? [() => db.end()] : [];
   const closeOpened = async () => {
@@ -47,7 +53,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const flagSet = await LiveFlagSet.load({ db, log: options.log, changeFeed, ...(options.flagSetCheckIntervalMs ? { checkIntervalMs: options.flagSetCheckIntervalMs } : {}) });
     opened.push(() => flagSet.close());
     const snapshots = new SnapshotCache({ live: flagSet, signer: loadSnapshotSigner({ pem: options.snapshotSigningKeyPem, dataDir: options.dataDir }), log: options.log, metrics });
-    return { deps: buildDependencies({ options, db, temporal, changeFeed, flagSet, snapshots, metrics }), close: closeOpened };
+    return { deps: buildDependencies({ options, db, temporal, changeFeed, flagSet, snapshots, metrics, auditSigner }), close: closeOpened };
   } catch (error) {
     await closeOpened();
     throw error;
@@ -62,8 +68,9 @@ function buildDependencies(parts: {
   flagSet: LiveFlagSet;
   snapshots: SnapshotCache;
   metrics: ApiMetrics;
+  auditSigner: AuditSigner;
 }): ApiDependencies {
-  const { options, db, temporal, changeFeed, flagSet, snapshots, metrics } = parts;
+  const { options, db, temporal, changeFeed, flagSet, snapshots, metrics, auditSigner } = parts;
   return {
     log: options.log,
     db,
@@ -90,5 +97,6 @@ function buildDependencies(parts: {
       taskQueue: options.taskQueue,
       ...(options.temporalUiUrl ? { uiUrl: options.temporalUiUrl } : {}),
     },
+    audit: { verifier: auditSigner, checkpoints: createFolderCheckpointStore(join(options.dataDir, AUDIT_CHECKPOINTS_DIR)) },
   };
 }

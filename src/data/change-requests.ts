@@ -10,7 +10,7 @@ import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout, createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
 import { sql } from './sql.ts';
-import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
 const changeRow = z.object({
   id: z.string(),
@@ -317,7 +317,7 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
     let applied: { flag: Flag | null; rollout: RolloutRecord | null };
     try {
       // A savepoint: a refused change rolls back alone, and the failure is recorded in this transaction.
-      applied = await tx.transaction((savepoint) => applyInside(savepoint, request, input.approvedBy, planRollout));
+      applied = await inSavepoint(tx, (savepoint) => applyInside(savepoint, request, input.approvedBy, planRollout));
     } catch (error) {
       if (!isAppError(error) || error.code === 'unavailable' || error.code === 'internal') throw error;
       return { status: 'failed', failure: await recordFailure(tx, request, { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) }) };

@@ -1,4 +1,5 @@
 import { createPool, createTypeParserPreset, type DatabasePool } from 'slonik';
+import { useAuditSigner, type AuditSigner } from './audit-signer.ts';
 
 export type { DatabasePool };
 
@@ -14,9 +15,11 @@ const typeParsers = [
 /**
  * One slonik pool per process. Statement and transaction timeouts keep a stuck query from holding
  * the write lock; a lost server surfaces as an error per query, and the pool reconnects on its own.
+ * A process that writes (the API, the worker) passes its audit signer: every audit entry written
+ * through the pool is signed with it.
  */
-export async function createDatabasePool(databaseUrl: string, options: { maximumPoolSize?: number } = {}): Promise<DatabasePool> {
-  return createPool(databaseUrl, {
+export async function createDatabasePool(databaseUrl: string, options: { maximumPoolSize?: number; auditSigner?: AuditSigner } = {}): Promise<DatabasePool> {
+  const pool = await createPool(databaseUrl, {
     maximumPoolSize: options.maximumPoolSize ?? 10,
     connectionTimeout: 5_000,
     statementTimeout: 15_000,
@@ -25,4 +28,6 @@ export async function createDatabasePool(databaseUrl: string, options: { maximum
     queryRetryLimit: 0,
     typeParsers,
   });
+  if (options.auditSigner) useAuditSigner(pool, options.auditSigner);
+  return pool;
 }

@@ -1,6 +1,7 @@
 import type { DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import type { Actor } from './actor.ts';
+import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import type { DatabasePool } from './pool.ts';
 import { diffJson } from './json-diff.ts';
 import { sql } from './sql.ts';
@@ -26,9 +27,20 @@ export interface ChangeNotice {
 
 /** Runs `work` in one transaction holding the write lock; everything it writes commits or none of it. */
 export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
+  const signer = auditSignerOf(db);
   return db.transaction(async (tx) => {
+    if (signer) useAuditSigner(tx, signer);
     await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
     return work(tx);
+  });
+}
+
+/** Runs `work` in a savepoint of `tx`: a failure rolls back what it wrote, and only that. */
+export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: WriteTransaction) => Promise<T>): Promise<T> {
+  const signer = auditSignerOf(tx);
+  return tx.transaction(async (savepoint) => {
+    if (signer) useAuditSigner(savepoint, signer);
+    return work(savepoint);
   });
 }
 
@@ -44,13 +56,21 @@ export interface AuditInput {
   after: unknown;
 }
 
-/** Appends an audit entry; the database computes its hash chained to the previous entry. */
+/**
+ * Appends an audit entry: the database computes its hash chained to the previous entry, and this
+ * process signs that hash with the audit key, which the database never sees. Both commit together.
+ */
 export async function appendAudit(tx: WriteTransaction, entry: AuditInput): Promise<void> {
+  const signer = auditSignerOf(tx);
+  if (!signer) throw new Error('audit entries are signed: write them in inWriteTransaction on a pool opened with an audit signer');
   const diff = diffJson(entry.before ?? null, entry.after ?? null);
-  await tx.query(sql.typeAlias('void')`
+  const written = await tx.one(sql.type(z.object({ id: z.number(), hash: z.string() }))`
     INSERT INTO audit_log (actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
     VALUES (${entry.actor.id}, ${entry.actor.name}, ${entry.actor.tokenId}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
-            ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', '')`);
+            ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', '')
+    RETURNING id, hash`);
+  await tx.query(sql.typeAlias('void')`
+    INSERT INTO audit_signatures (entry_id, key_id, signature) VALUES (${written.id}, ${signer.keyId}, ${signer.signEntry(written.id, written.hash)})`);
 }
 
 function toJsonb(value: unknown) {

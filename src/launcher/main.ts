@@ -99,6 +99,7 @@ try {
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
     ...(config.snapshotSigningKey ? { snapshotSigningKeyPem: config.snapshotSigningKey } : {}),
+    ...(config.auditSigningKey ? { auditSigningKeyPem: config.auditSigningKey } : {}),
     ...(temporalUiUrl ? { temporalUiUrl } : {}),
     host: config.host,
     port: config.port,

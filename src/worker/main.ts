@@ -1,7 +1,10 @@
 // A worker process on external parts (production, docker-compose); scale out by running more.
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { register } from 'prom-client';
 import { loadConfig } from '../config.ts';
+import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
+import { loadAuditSigner } from '../data/audit-signer.ts';
 import { createLogger } from '../log.ts';
 import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
@@ -20,6 +23,8 @@ const worker = await startWorker({
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
   snapshots: snapshotPublishing(config),
+  auditSigner: loadAuditSigner({ pem: config.auditSigningKey, dataDir: config.dataDir }),
+  auditCheckpoints: { store: createFolderCheckpointStore(join(config.dataDir, AUDIT_CHECKPOINTS_DIR)), intervalSeconds: config.auditCheckpointSeconds },
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

@@ -1,4 +1,5 @@
 // The workflow bundle's entry point: every workflow the worker runs is exported from here.
+export { auditCheckpointWorkflow } from './audit-checkpoint-workflow.ts';
 export { changeRequestWorkflow } from './change-request-workflow.ts';
 export { rolloutWorkflow } from './rollout-workflow.ts';
 export { snapshotPublisherWorkflow } from './snapshot-publisher-workflow.ts';

@@ -211,12 +211,14 @@ describe('npm start (the launcher)', () => {
     await migrate({ databaseUrl: legacyUrl, directory: earlier });
     const before = await connect(legacyUrl);
     await before.query(`INSERT INTO killswitches (category, engaged, updated_by) VALUES ('from-the-old-version', false, 'test')`);
+    // An audit entry as the old version wrote it: chained by the database, signed by nobody.
+    await before.query(`INSERT INTO audit_log (actor, action, entity_type, entity_key, diff, prev_hash, hash) VALUES ('admin', 'killswitch.released', 'killswitch', 'from-the-old-version', '[]', '', '')`);
     await before.end();
     await legacy.stop();
 
     const run = launch(env);
     try {
-      await waitForOutput(run, /Feature-flag service ready/);
+      const [, apiUrl] = await waitForOutput(run, /API\s+(http:\/\/\S+)/);
       expect(run.output()).toMatch(/giving the embedded PostgreSQL generated passwords instead of the fixed flags\/flags/);
       expect(run.output()).toMatch(/"migration":"011_/);
       await expect(connect(legacyUrl)).rejects.toThrow(/password authentication failed/);
@@ -224,6 +226,9 @@ describe('npm start (the launcher)', () => {
       const { rows } = await db.query(`SELECT category FROM killswitches`);
       await db.end();
       expect(rows).toEqual([{ category: 'from-the-old-version' }]);
+      // The old entry predates signing and stays valid; everything written since is signed.
+      const verify = await fetch(`${apiUrl}/v1/audit/verify`, { headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` } });
+      expect(await verify.json()).toMatchObject({ ok: true, unsignedThrough: 1, entries: 2, signed: 1, problems: [] });
     } finally {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);

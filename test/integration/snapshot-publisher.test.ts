@@ -17,6 +17,7 @@ import { startWorker, type RunningWorker } from '../../src/worker/start-worker.t
 import { SNAPSHOT_PUBLISHER_WORKFLOW_ID } from '../../src/workflows/snapshot-publisher-workflow.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { testAuditSigner } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 import { freePorts } from '../support/ports.ts';
@@ -39,6 +40,7 @@ describe('the snapshot publisher workflow', () => {
       taskQueue: `publisher-${randomUUID()}`,
       workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
       snapshots: { signer, store: createFolderSnapshotStore(snapshotDir) },
+      auditSigner: testAuditSigner(),
       log: testLog,
     });
   });

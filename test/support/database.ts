@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { loadAuditSigner, type AuditSigner } from '../../src/data/audit-signer.ts';
 import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 
@@ -25,6 +26,14 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+let signer: AuditSigner | undefined;
+
+/** The audit key every test process signs with (generated once into the run's scratch folder), as a service's processes share one. */
+export function testAuditSigner(): AuditSigner {
+  signer ??= loadAuditSigner({ dataDir: requireEnv(ENV.scratchDir) });
+  return signer;
+}
+
 /** A fresh database per test file, cloned from the migrated template: files never see each other's rows. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
@@ -32,7 +41,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = requireEnv(ENV.appDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
   const ownerUrl = requireEnv(ENV.adminDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
-  const pool = await createDatabasePool(url);
+  const pool = await createDatabasePool(url, { auditSigner: testAuditSigner() });
   return {
     url,
     ownerUrl,

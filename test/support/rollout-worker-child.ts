@@ -5,10 +5,11 @@ import { createDatabasePool } from '../../src/data/pool.ts';
 import { createLogger } from '../../src/log.ts';
 import { installTemporalRuntime } from '../../src/worker/temporal-runtime.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { testAuditSigner } from './database.ts';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'silent', 'child-worker');
 installTemporalRuntime(log, process.env.LOG_LEVEL ?? 'warn');
-const db = await createDatabasePool(requireEnv('CHILD_DATABASE_URL'));
+const db = await createDatabasePool(requireEnv('CHILD_DATABASE_URL'), { auditSigner: testAuditSigner() });
 const connection = await NativeConnection.connect({ address: requireEnv(ENV.temporalAddress) });
 const worker = await Worker.create({
   connection,

@@ -13,4 +13,18 @@ describe('loadConfig', () => {
   it('refuses a port that is not a number', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a port number/);
   });
+
+  it('checkpoints the audit log every 30 s unless told otherwise, and refuses an interval that is not a whole number of seconds from 1 to a day', () => {
+    expect(loadConfig({}).auditCheckpointSeconds).toBe(30);
+    expect(loadConfig({ FLAGS_AUDIT_CHECKPOINT_SECONDS: '5' }).auditCheckpointSeconds).toBe(5);
+    for (const bad of ['0', '1.5', 'soon', '86401']) {
+      expect(() => loadConfig({ FLAGS_AUDIT_CHECKPOINT_SECONDS: bad })).toThrow(/FLAGS_AUDIT_CHECKPOINT_SECONDS must be a whole number of seconds from 1 to 86400/);
+    }
+  });
+
+  it('migrates with FLAGS_MIGRATION_DATABASE_URL when given, apart from the application\'s DATABASE_URL', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app@db/flags', FLAGS_MIGRATION_DATABASE_URL: 'postgres://owner@db/flags' });
+    expect(config).toMatchObject({ databaseUrl: 'postgres://app@db/flags', migrationDatabaseUrl: 'postgres://owner@db/flags' });
+    expect(loadConfig({}).migrationDatabaseUrl).toBeUndefined();
+  });
 });
