@@ -34,8 +34,8 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     body: z.strictObject({
       name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/).describe('Never used by another token, not even a revoked one, in any case; "admin" is the built-in token\'s.'),
       owner: z.strictObject({
-        id: z.string().regex(/^[^\s\p{Cc}]{1,200}$/u).describe('Who the token belongs to, stable and unique: an e-mail address, the identity provider\'s subject, a service\'s name. Recorded as the actor of every change made with the token; two tokens of one owner are one person to approvals.'),
-        name: z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u).optional().describe('A readable name (default: the id).'),
+        id: z.string().regex(/^[^\s\x00-\x1f\x7f]{1,200}$/).describe('Who the token belongs to, stable and unique: an e-mail address, the identity provider\'s subject, a service\'s name. Recorded as the actor of every change made with the token; two tokens of one owner are one person to approvals.'),
+        name: z.string().min(1).max(200).regex(/^[^\x00-\x1f\x7f]+$/).optional().describe('A readable name (default: the id).'),
         kind: z.enum(OWNER_KINDS).default('person').describe('Only tokens of a person may approve changes.'),
       }),
       scopes: z.array(z.enum(SCOPES)).min(1),
