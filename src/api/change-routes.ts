@@ -12,6 +12,7 @@ import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor } from './versioning.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
+const changeSchema = z.record(z.string(), z.unknown()).describe('A change request: the proposed change, its content hash, base version, status, who asked and decided, expiry, outcome (docs/approvals.md).');
 
 /** A decision is a second person's: a service's token holds the scope for automation, never for that. */
 function assertPerson(principal: Principal, verb: 'approve' | 'reject'): void {
@@ -19,7 +20,6 @@ function assertPerson(principal: Principal, verb: 'approve' | 'reject'): void {
     throw new AppError('permission_denied', `only a person may ${verb} a change request; the token "${principal.name}" belongs to the service ${principal.actor.id}`);
   }
 }
-const changeSchema = z.record(z.string(), z.unknown()).describe('A change request: the proposed change, its content hash, base version, status, who asked and decided, expiry, outcome (docs/approvals.md).');
 
 /**
  * Change requests: two-person approval of changes to high-impact flags. Filed by the flag and
