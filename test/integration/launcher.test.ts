@@ -232,6 +232,7 @@ describe('npm start (the launcher)', () => {
     } finally {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
 });
