@@ -39,6 +39,8 @@ import { createLogger } from '../src/log.ts';
 import { installTemporalRuntime } from '../src/worker/temporal-runtime.ts';
 import { WORKFLOWS_PATH } from '../src/worker/start-worker.ts';
 import { freePorts } from '../test/support/ports.ts';
+import { createOutboundClient } from '../src/outbound/outbound-client.ts';
+import { parseOutboundAllowList } from '../src/outbound/outbound-policy.ts';
 
 const NAMESPACE = 'default';
 const log = createLogger(process.env.LOG_LEVEL ?? 'silent', 'bench');
@@ -76,7 +78,7 @@ async function runWorker(db: DatabasePool, address: string, taskQueue: string, b
     namespace: NAMESPACE,
     taskQueue,
     workflowBundle: { codePath: bundlePath },
-    activities: createActivities({ db, log }),
+    activities: createActivities({ db, log, outbound: createOutboundClient({ policy: parseOutboundAllowList(undefined) }) }),
     ...(stickyTimeout ? { stickyQueueScheduleToStartTimeout: stickyTimeout as `${number}s` } : {}),
   });
   const running = worker.run();

@@ -39,6 +39,7 @@ import { createLogger } from '../src/log.ts';
 import { createClient, type ClientOptions, type FlagsClient } from '../src/sdk/index.ts';
 import { freePorts } from '../test/support/ports.ts';
 import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
+import { parseOutboundAllowList } from '../src/outbound/outbound-policy.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -156,7 +157,7 @@ try {
   const temporalPort = await freePorts(3);
   const temporal = await startTemporalDevServer({ cliPath: findTemporalCli(), dataDir: join(dataDir, 'temporal'), port: temporalPort, uiPort: await freePorts(1), namespace: 'default', log });
   stops.push(temporal.stop);
-  const opened = await openApiDependencies({ databaseUrl: postgres.databaseUrl, temporalAddress: temporal.address, temporalNamespace: 'default', taskQueue: 'flags-bench', dataDir, log });
+  const opened = await openApiDependencies({ databaseUrl: postgres.databaseUrl, temporalAddress: temporal.address, temporalNamespace: 'default', taskQueue: 'flags-bench', dataDir, log, outboundPolicy: parseOutboundAllowList(undefined) });
   stops.push(opened.close);
   const adminToken = generateTokenSecret();
   await ensureAdminToken(opened.deps.db, adminToken);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { parseOutboundAllowList } from './outbound/outbound-policy.ts';
 
 /**
  * Every environment variable the service reads, in one place. The README's table is written from
@@ -43,6 +44,11 @@ export interface Config {
   workerMetricsPort: number | undefined;
   /** API processes `npm start` runs on the one port (SO_REUSEPORT); more use more cores. */
   apiProcesses: number;
+  /**
+   * Non-public address ranges that rollout gates and webhooks may reach (`10.0.0.0/8,::1`); unset,
+   * only public addresses (the embedded launcher then allows loopback), `none` for none at all.
+   */
+  outboundAllow: string | undefined;
   logLevel: string;
 }
 
@@ -77,6 +83,16 @@ function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function allowListFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = stringFromEnv(env, name);
+  try {
+    parseOutboundAllowList(raw);
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: intFromEnv(env, 'PORT', 8080),
@@ -106,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     workerMetricsPort: env.FLAGS_WORKER_METRICS_PORT ? intFromEnv(env, 'FLAGS_WORKER_METRICS_PORT', 0) : undefined,
+    outboundAllow: allowListFromEnv(env, 'FLAGS_OUTBOUND_ALLOW'),
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };
 }

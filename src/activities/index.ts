@@ -3,14 +3,14 @@ import type { Logger } from '../log.ts';
 import { createAuditActivities, type AuditActivityDependencies } from './audit-activities.ts';
 import { createChangeActivities } from './change-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
-import type { FetchFunction } from './rollout-gates.ts';
+import type { OutboundClient } from '../outbound/outbound-client.ts';
 import { createSnapshotActivities, type SnapshotActivityDependencies } from './snapshot-activities.ts';
 
 export interface ActivityDependencies {
   db: DatabasePool;
   log: Logger;
-  /** What rollout gates probe with (HTTP, Prometheus); the global fetch when absent. */
-  fetch?: FetchFunction;
+  /** What rollout gates probe with (HTTP, Prometheus), under the operator's outbound policy. */
+  outbound: OutboundClient;
   /** Signing key and store of the snapshot publisher; its activity is registered only with them. */
   snapshots?: Pick<SnapshotActivityDependencies, 'signer' | 'store'>;
   /** Audit key and checkpoint store; the checkpoint activity is registered only with them. */

@@ -13,14 +13,14 @@ import type { Logger } from '../log.ts';
 import type { RolloutGate, RolloutState } from '../workflows/rollout-definitions.ts';
 import { describeRollout } from '../workflows/rollout-format.ts';
 import { asActivityFailure } from './as-activity-failure.ts';
-import { checkGate, type FetchFunction, type GateVerdict } from './rollout-gates.ts';
+import { checkGate, type GateProbe, type GateVerdict } from './rollout-gates.ts';
 import { rolloutMetrics } from './rollout-metrics.ts';
 
 export interface RolloutActivityDependencies {
   db: DatabasePool;
   log: Logger;
-  /** What HTTP and Prometheus gates are probed with; the global fetch unless a test passes a fake. */
-  fetch?: FetchFunction;
+  /** What HTTP and Prometheus gates are probed with: the outbound client, under the operator's policy. */
+  outbound: GateProbe;
 }
 
 export interface GateCheckInput {
@@ -69,7 +69,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Probes the step's gate; a failing probe is a verdict, not an error. */
     async checkRolloutGate(input: GateCheckInput): Promise<GateVerdict> {
-      const verdict = await checkGate(input.gate, deps.fetch ?? fetch);
+      const verdict = await checkGate(input.gate, deps.outbound);
       if (!verdict.ok) metrics.steps.inc({ flag: input.flagKey, outcome: 'gate_failed' });
       deps.log[verdict.ok ? 'info' : 'warn'](
         { rolloutId: input.rolloutId, flagKey: input.flagKey, step: input.stepIndex, gate: verdict.gate, value: verdict.value, ok: verdict.ok },

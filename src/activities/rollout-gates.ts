@@ -1,3 +1,4 @@
+import { OutboundError, type OutboundClient } from '../outbound/outbound-client.ts';
 import type { RolloutGate } from '../workflows/rollout-definitions.ts';
 
 /** What a gate check found; `reason` is what the pause or rollback and its event say. */
@@ -9,18 +10,21 @@ export interface GateVerdict {
   gate: { type: RolloutGate['type']; url: string; query?: string; jsonPath?: string; min?: number; max?: number };
 }
 
-export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>;
+/** How a gate reaches its URL: the outbound client, under the operator's policy. */
+export type GateProbe = Pick<OutboundClient, 'request'>;
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 /** A probe answer larger than this is not a metric. */
 const MAX_BODY_BYTES = 1_048_576;
 
 /**
- * Checks a gate once. Fail closed: a probe that cannot be made (network error, timeout, non-2xx,
- * unreadable number, no data) fails the gate, so a broken metrics pipeline halts a rollout rather
- * than waving it through. Never throws for a probe problem; the verdict says what went wrong.
+ * Checks a gate once. Fail closed: a probe that cannot be made (refused by the outbound policy,
+ * network error, timeout, non-2xx, unreadable number, no data) fails the gate, so a broken metrics
+ * pipeline halts a rollout rather than waving it through. Never throws for a probe problem; the
+ * verdict says what went wrong. Reasons never quote the answer: whoever can write a gate can read
+ * its reason, and a gate must not become a way to read what an internal URL answers.
  */
-export async function checkGate(gate: RolloutGate, fetchFunction: FetchFunction = fetch): Promise<GateVerdict> {
+export async function checkGate(gate: RolloutGate, probe: GateProbe): Promise<GateVerdict> {
   const described: GateVerdict['gate'] = {
     type: gate.type,
     url: gate.url,
@@ -30,21 +34,25 @@ export async function checkGate(gate: RolloutGate, fetchFunction: FetchFunction 
     ...(gate.max !== undefined ? { max: gate.max } : {}),
   };
   const fail = (reason: string, value: number | null = null): GateVerdict => ({ ok: false, value, reason, gate: described });
-  let response: Response;
   const url = gate.type === 'prometheus' ? prometheusQueryUrl(gate.url, gate.query) : gate.url;
+  let status: number;
+  let text: string;
   try {
-    response = await fetchFunction(url, {
+    const response = await probe.request(url, {
       method: 'GET',
       headers: { accept: 'application/json, text/plain;q=0.9' },
-      signal: AbortSignal.timeout(gate.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-      redirect: 'follow',
+      timeoutMs: gate.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxBodyBytes: MAX_BODY_BYTES,
     });
+    status = response.status;
+    text = response.body.toString('utf8');
   } catch (error) {
-    return fail(`probe ${gate.url} failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof OutboundError && error.kind === 'too_large') return fail(`probe ${gate.url} answered more than ${MAX_BODY_BYTES} bytes`);
+    if (error instanceof OutboundError && error.kind === 'refused') return fail(`probe ${gate.url} ${error.message}`);
+    return fail(`probe ${gate.url} failed: ${error instanceof OutboundError ? error.message : 'unknown error'}`);
   }
-  const text = await readLimited(response);
-  if (!response.ok) return fail(`probe ${gate.url} answered HTTP ${response.status}`);
-  if (text === null) return fail(`probe ${gate.url} answered more than ${MAX_BODY_BYTES} bytes`);
+  if (status >= 300 && status < 400) return fail(`probe ${gate.url} answered HTTP ${status}; redirects are not followed`);
+  if (status < 200 || status >= 300) return fail(`probe ${gate.url} answered HTTP ${status}`);
 
   let value: number | null;
   if (gate.type === 'prometheus') {
@@ -58,28 +66,31 @@ export async function checkGate(gate: RolloutGate, fetchFunction: FetchFunction 
     } catch {
       return fail(`probe ${gate.url} did not answer JSON`);
     }
-    const found = readJsonPath(body, gate.jsonPath);
-    value = toNumber(found);
-    if (value === null) return fail(`${gate.jsonPath} in the answer of ${gate.url} is not a number (${JSON.stringify(found)?.slice(0, 80) ?? 'missing'})`);
+    value = toNumber(readJsonPath(body, gate.jsonPath));
+    if (value === null) return fail(`${gate.jsonPath} in the answer of ${gate.url} is missing or not a number`);
   } else if (gate.min !== undefined || gate.max !== undefined) {
     value = toNumber(text.trim());
     if (value === null) return fail(`the answer of ${gate.url} is not a number`);
   } else {
-    return { ok: true, value: null, reason: `probe ${gate.url} answered HTTP ${response.status}`, gate: described };
+    return { ok: true, value: null, reason: `probe ${gate.url} answered HTTP ${status}`, gate: described };
   }
   return compare(value, gate.min, gate.max, described);
 }
 
 function compare(value: number, min: number | undefined, max: number | undefined, gate: GateVerdict['gate']): GateVerdict {
-  if (min !== undefined && value < min) return { ok: false, value, reason: `value ${value} is below the minimum ${min}`, gate };
-  if (max !== undefined && value > max) return { ok: false, value, reason: `value ${value} is above the maximum ${max}`, gate };
+  // The number stays in `value` (the event's details, for whoever runs the rollout) but out of the
+  // reason, which is text that other tools copy around.
+  if (min !== undefined && value < min) return { ok: false, value, reason: `the value is below the minimum ${min}`, gate };
+  if (max !== undefined && value > max) return { ok: false, value, reason: `the value is above the maximum ${max}`, gate };
   const bounds = [min !== undefined ? `>= ${min}` : null, max !== undefined ? `<= ${max}` : null].filter(Boolean).join(' and ');
-  return { ok: true, value, reason: `value ${value}${bounds ? ` is ${bounds}` : ''}`, gate };
+  return { ok: true, value, reason: bounds ? `the value is ${bounds}` : 'the value is a number', gate };
 }
 
 export function prometheusQueryUrl(base: string, query: string): string {
   return `${base.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
 }
+
+const KNOWN_RESULT_TYPES = new Set(['matrix', 'string']);
 
 /**
  * The first sample of a Prometheus instant query answer (`vector` or `scalar`), or why there is
@@ -93,14 +104,15 @@ export function readPrometheusValue(text: string): number | string {
   } catch {
     return 'the answer is not JSON';
   }
-  if (body.status !== 'success') return `the query failed: ${body.error ?? body.status ?? 'unknown error'}`;
+  // Prometheus's own error text is not repeated: the URL might not be Prometheus at all.
+  if (body.status !== 'success') return 'the query failed (the answer\'s status is not "success")';
   const data = body.data;
   let sample: unknown;
   if (data?.resultType === 'scalar') sample = data.result;
   else if (data?.resultType === 'vector' && Array.isArray(data.result)) {
     if (data.result.length === 0) return 'no data (empty vector)';
     sample = (data.result[0] as { value?: unknown }).value;
-  } else return `unsupported result type ${data?.resultType ?? 'none'} (use an instant vector or scalar)`;
+  } else return `unsupported result type ${KNOWN_RESULT_TYPES.has(String(data?.resultType)) ? data?.resultType : '(not a Prometheus one)'} (use an instant vector or scalar)`;
   const value = Array.isArray(sample) ? toNumber(sample[1]) : null;
   return value === null ? 'the sample is not a number' : value;
 }
@@ -126,10 +138,4 @@ function toNumber(value: unknown): number | null {
     return Number.isFinite(number) ? number : null;
   }
   return null;
-}
-
-async function readLimited(response: Response): Promise<string | null> {
-  const buffer = await response.arrayBuffer().catch(() => new ArrayBuffer(0));
-  if (buffer.byteLength > MAX_BODY_BYTES) return null;
-  return new TextDecoder().decode(buffer);
 }

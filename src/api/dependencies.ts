@@ -4,6 +4,7 @@ import type { AuditVerifier } from '../data/audit-signer.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
+import type { OutboundClient } from '../outbound/outbound-client.ts';
 import type { Authenticator } from './auth.ts';
 import type { HealthDependencies } from './health.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
@@ -26,6 +27,8 @@ export interface ApiDependencies {
   flagSet: LiveFlagSet;
   snapshots: SnapshotCache;
   metrics: ApiMetrics;
+  /** Checks gate and webhook URLs against the outbound policy when they are written. */
+  outbound: Pick<OutboundClient, 'refusal'>;
   /** Where rollout and approval workflows are started and signalled. */
   temporal: TemporalDependencies;
   /** What verify holds the audit log against: the signing key's public half and the checkpoints kept outside the database. */

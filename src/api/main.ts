@@ -4,6 +4,7 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
+import { parseOutboundAllowList } from '../outbound/outbound-policy.ts';
 import { startTracing } from '../tracing.ts';
 import { resolveAdminToken } from './admin-token.ts';
 import { startApi } from './start-api.ts';
@@ -29,6 +30,7 @@ const api = await startApi({
   port: config.port,
   adminToken: resolveAdminToken(config).secret,
   reusePort: config.apiProcesses > 1,
+  outboundPolicy: parseOutboundAllowList(config.outboundAllow),
   log,
 });
 log.info({ url: api.url }, 'API listening');

@@ -6,6 +6,8 @@ import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
+import { createOutboundClient } from '../outbound/outbound-client.ts';
+import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import { createAuthenticator } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { LiveFlagSet } from './live-flag-set.ts';
@@ -26,6 +28,8 @@ export interface ApiDependencyOptions {
   /** PKCS#8 PEM of the audit signing key; otherwise the one in the data folder. */
   auditSigningKeyPem?: string;
   log: Logger;
+  /** Which non-public addresses gate and webhook URLs may name. */
+  outboundPolicy: OutboundPolicy;
   /** How often the flag set compares its version with the database. */
   flagSetCheckIntervalMs?: number;
 }
@@ -91,6 +95,7 @@ function buildDependencies(parts: {
     flagSet,
     snapshots,
     metrics,
+    outbound: createOutboundClient({ policy: options.outboundPolicy }),
     temporal: {
       client: new Client({ connection: temporal, namespace: options.temporalNamespace }),
       namespace: options.temporalNamespace,

@@ -39,7 +39,7 @@ export const gateSchema = z
   .discriminatedUnion('type', [
     z.strictObject({
       type: z.literal('http'),
-      url: gateUrl.describe('GET; a non-2xx answer fails the gate.'),
+      url: gateUrl.describe('GET; a non-2xx answer fails the gate, and redirects are not followed. Private, loopback, link-local and metadata addresses are refused unless the outbound policy allows them (FLAGS_OUTBOUND_ALLOW).'),
       jsonPath: z.string().min(1).max(200).optional().describe('Where the number is in the JSON answer: `$.errors.rate`, `data.items[0].value`.'),
       min: threshold.optional(),
       max: threshold.optional(),
@@ -88,6 +88,14 @@ export const planSchema = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 export type PlanInput = z.output<typeof planSchema>;
+
+/** Every gate URL of a plan, with where it is, for the outbound policy's check at write time. */
+export function gateUrls(plan: PlanInput): { path: string; url: string }[] {
+  return [
+    ...(plan.gate ? [{ path: 'gate.url', url: plan.gate.url }] : []),
+    ...plan.steps.flatMap((step, index) => (step.gate ? [{ path: `steps[${index}].gate.url`, url: step.gate.url }] : [])),
+  ];
+}
 
 function invalid(issues: ValidationIssue[]): AppError {
   const summary = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');

@@ -16,7 +16,8 @@ import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-form
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, requireApprovalFor } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { cancelRollout, controlRollout, reconcileRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
-import { normalizePlan, planSchema } from './rollout-plan.ts';
+import { refuseOutboundUrls } from './outbound-urls.ts';
+import { gateUrls, normalizePlan, planSchema } from './rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
@@ -105,6 +106,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     },
     async handler(ctx, { params, body, principal }) {
       const { approval, ...plan } = body;
+      await refuseOutboundUrls(deps.outbound, gateUrls(plan));
       let record: RolloutRecord;
       try {
         record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: requireApprovalFor });

@@ -4,6 +4,7 @@ import { createWebhook, deleteWebhook, getWebhook, listWebhooks } from '../data/
 import { eventTypePatternSchema } from '../events/event-types.ts';
 import { generateWebhookSecret } from '../events/webhook-signature.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { refuseOutboundUrls } from './outbound-urls.ts';
 import type { RouteRegistry } from './route.ts';
 
 const createBody = z
@@ -11,7 +12,7 @@ const createBody = z
     url: z
       .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
       .max(2_048)
-      .describe('Receives a signed POST per event'),
+      .describe('Receives a signed POST per event. Refused when it is, or resolves to, a private, loopback, link-local or metadata address the outbound policy does not allow (FLAGS_OUTBOUND_ALLOW).'),
     eventTypes: z
       .array(eventTypePatternSchema)
       .max(50)
@@ -56,6 +57,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     body: createBody,
     responses: { 201: { description: 'the webhook, with its secret (returned only here)', schema: createdSchema } },
     handler: async (ctx, { body, principal }) => {
+      await refuseOutboundUrls(deps.outbound, [{ path: 'url', url: body.url }]);
       const secret = generateWebhookSecret();
       const webhook = await createWebhook(deps.db, { url: body.url, eventTypes: body.eventTypes ?? [], secret, actor: principal.actor });
       ctx.status = 201;

@@ -9,9 +9,10 @@ import {
   type ClaimedWebhook,
 } from '../data/webhooks.ts';
 import type { Logger } from '../log.ts';
+import { OutboundError, type OutboundClient } from '../outbound/outbound-client.ts';
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts';
 import { matchesEventType } from './event-types.ts';
-import { signWebhookPayload } from './webhook-signature.ts';
+import { SIGNATURE_HEADER, signWebhookPayload } from './webhook-signature.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface RunningDispatcher {
@@ -28,6 +29,8 @@ export interface BackoffOptions {
 export interface WebhookDispatcherOptions {
   db: DatabasePool;
   log: Logger;
+  /** Makes the POSTs, under the operator's outbound policy. */
+  outbound: OutboundClient;
   /** Wake-ups on NOTIFY; without one the dispatcher opens its own LISTEN connection (and closes it on stop). */
   changeFeed?: ChangeFeed;
   /** Safety-net poll when no NOTIFY arrives. */
@@ -70,7 +73,7 @@ export function backoffDelay(attempt: number, backoff: BackoffOptions, random: (
  *   expired while it stalled cannot move the cursor. No transaction is open during a request.
  */
 export function startWebhookDispatcher(options: WebhookDispatcherOptions): RunningDispatcher {
-  const { db, log } = options;
+  const { db, log, outbound } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
@@ -155,35 +158,37 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Runni
     }
   }
 
-  /** One POST; undefined when the receiver acknowledged with a 2xx, otherwise why not. */
+  /**
+   * One POST; undefined when the receiver acknowledged with a 2xx, otherwise why not. The reason
+   * names the status, the timeout or the refusal, never what the receiver wrote back: an admin reads
+   * it, and a webhook must not become a way to read what an internal URL answers.
+   */
   async function deliver(webhook: ClaimedWebhook, event: OutboxEvent): Promise<string | undefined> {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const response = await fetch(webhook.url, {
+      const response = await outbound.request(webhook.url, {
         method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(requestTimeoutMs), stopping.signal]),
+        timeoutMs: requestTimeoutMs,
+        signal: stopping.signal,
+        maxBodyBytes: 0,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'flags-webhooks/1',
           'x-flags-event-id': String(event.id),
           'x-flags-event-type': event.type,
           'x-flags-webhook-id': webhook.id,
-          'x-flags-signature': signWebhookPayload(webhook.secret, timestamp, body),
+          [SIGNATURE_HEADER]: signWebhookPayload(webhook.secret, timestamp, body),
         },
         body,
       });
-      const excerpt = await readExcerpt(response);
       if (response.status >= 200 && response.status < 300) return undefined;
-      return `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`;
+      return response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`;
     } catch (error) {
-      // Checked by name, not instanceof: an abort reason is a DOMException, which may come from another realm.
-      const { name, message, cause } = (error ?? {}) as { name?: string; message?: string; cause?: { message?: string } };
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        return stopping.signal.aborted ? 'dispatcher stopping' : `timed out after ${requestTimeoutMs} ms`;
-      }
-      return `${message ?? String(error)}${cause?.message ? `: ${cause.message}` : ''}`;
+      if (!(error instanceof OutboundError)) return 'the request failed';
+      if (error.kind === 'aborted') return 'dispatcher stopping';
+      if (error.kind === 'refused') log.warn({ webhookId: webhook.id, category: error.detail }, 'webhook URL refused by the outbound policy');
+      return error.message;
     }
   }
 
@@ -213,23 +218,4 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Runni
       await ownFeed?.close();
     },
   };
-}
-
-/** The first bytes of a response body, for the error message; the rest is discarded unread. */
-async function readExcerpt(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < 200) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, 200).replace(/\s+/g, ' ').trim();
 }

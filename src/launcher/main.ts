@@ -5,6 +5,7 @@ import { startApi } from '../api/start-api.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
+import { describePolicy, LOOPBACK_ALLOW_LIST, parseOutboundAllowList } from '../outbound/outbound-policy.ts';
 import { startTracing } from '../tracing.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { findTemporalCli } from './temporal-cli.ts';
@@ -73,6 +74,14 @@ try {
     temporalUiUrl ??= temporal.uiUrl;
   }
 
+  // A local Prometheus or webhook receiver is the usual first gate on a developer's machine, so the
+  // embedded default lets gates and webhooks reach loopback unless the operator says otherwise.
+  const outboundAllow = config.outboundAllow ?? LOOPBACK_ALLOW_LIST;
+  const outboundPolicy = parseOutboundAllowList(outboundAllow);
+  if (config.outboundAllow === undefined) {
+    log.warn(`FLAGS_OUTBOUND_ALLOW is unset: on the embedded default, rollout gates and webhooks may reach loopback (${LOOPBACK_ALLOW_LIST}) as well as public addresses; set FLAGS_OUTBOUND_ALLOW=none to refuse them`);
+  }
+
   // The worker and any extra API processes run as children of this one, which serves the first API:
   // the worker's polling and activities never share an event loop with evaluations. They get the
   // application's role only: the owner's URL stays in this process.
@@ -82,6 +91,7 @@ try {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     FLAGS_DATA_DIR: config.dataDir,
+    FLAGS_OUTBOUND_ALLOW: outboundAllow,
     ...(temporalUiUrl ? { TEMPORAL_UI_URL: temporalUiUrl } : {}),
   };
   const onUnexpectedExit = (name: string) => (code: number | null) => {
@@ -105,6 +115,7 @@ try {
     port: config.port,
     adminToken: adminToken.secret,
     reusePort: config.apiProcesses > 1,
+    outboundPolicy,
     log,
   });
   running.push({ name: 'API', stop: api.stop });
@@ -130,6 +141,7 @@ try {
       `  Temporal UI  ${temporalUiUrl ?? '(external Temporal: set TEMPORAL_UI_URL to print it)'}`,
       `  Temporal     ${temporalAddress}, namespace ${config.temporalNamespace}, task queue ${config.taskQueue}`,
       `  Admin token  ${tokenHint}`,
+      `  Outbound     gates and webhooks reach public addresses${outboundPolicy.allow.length ? ` and ${describePolicy(outboundPolicy)}` : ' only'} (FLAGS_OUTBOUND_ALLOW)`,
       '  Ctrl-C stops everything.',
       '',
     ].join('\n') + '\n',

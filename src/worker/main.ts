@@ -6,6 +6,7 @@ import { loadConfig } from '../config.ts';
 import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
 import { loadAuditSigner } from '../data/audit-signer.ts';
 import { createLogger } from '../log.ts';
+import { describePolicy, parseOutboundAllowList } from '../outbound/outbound-policy.ts';
 import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
 import { startWorker } from './start-worker.ts';
@@ -17,7 +18,10 @@ if (!config.databaseUrl || !config.temporalAddress) {
   process.exit(1);
 }
 const tracing = await startTracing(process.env, log, 'flags-worker');
+const outboundPolicy = parseOutboundAllowList(config.outboundAllow);
+log.info(`rollout gates and webhooks may reach public addresses${outboundPolicy.allow.length ? ` and ${describePolicy(outboundPolicy)}` : ' only'} (FLAGS_OUTBOUND_ALLOW)`);
 const worker = await startWorker({
+  outboundPolicy,
   databaseUrl: config.databaseUrl,
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,

@@ -7,6 +7,8 @@ import { createDatabasePool } from '../data/pool.ts';
 import { createChangeFeed } from '../events/change-feed.ts';
 import { startWebhookDispatcher } from '../events/webhook-dispatcher.ts';
 import type { Logger } from '../log.ts';
+import { createOutboundClient } from '../outbound/outbound-client.ts';
+import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { ensureAuditCheckpointSchedule } from './audit-checkpoint-schedule.ts';
@@ -29,6 +31,8 @@ export async function startWorker(options: {
   temporalNamespace: string;
   taskQueue: string;
   log: Logger;
+  /** Which non-public addresses rollout gates and webhooks may reach. */
+  outboundPolicy: OutboundPolicy;
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
   /** Publishes signed snapshots (the publisher workflow and its trigger) when given. */
@@ -54,6 +58,7 @@ export async function startWorker(options: {
     }
   }
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const outbound = createOutboundClient({ policy: options.outboundPolicy });
   const worker = await Worker.create({
     connection,
     namespace: options.temporalNamespace,
@@ -62,6 +67,7 @@ export async function startWorker(options: {
     activities: createActivities({
       db,
       log: options.log,
+      outbound,
       ...(options.snapshots ? { snapshots: options.snapshots } : {}),
       ...(options.auditCheckpoints ? { auditCheckpoints: { signer: options.auditSigner, checkpoints: options.auditCheckpoints.store } } : {}),
     }),
@@ -71,7 +77,7 @@ export async function startWorker(options: {
   });
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));
-  const dispatcher = startWebhookDispatcher({ db, log: options.log });
+  const dispatcher = startWebhookDispatcher({ db, log: options.log, outbound });
   let snapshotTrigger: { stop(): void; close(): Promise<void> } | undefined;
   if (client && options.snapshots) {
     const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });

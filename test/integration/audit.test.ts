@@ -19,6 +19,7 @@ import { startTestApi, type TestApi } from '../support/api.ts';
 import { testAuditSigner } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
+import { publicOnlyPolicy } from '../support/outbound.ts';
 import { recordHistory, testTemporalClient } from '../support/rollout-worker.ts';
 import type { Json } from '../support/rollout-harness.ts';
 
@@ -104,6 +105,7 @@ describe('the audit log', () => {
         auditSigner: testAuditSigner(),
         // An hour apart: the test runs it when it wants with the schedule's trigger.
         auditCheckpoints: { store: api.deps.audit.checkpoints, intervalSeconds: 3_600, scheduleId },
+        outboundPolicy: publicOnlyPolicy,
         log: testLog,
       });
       const schedule = temporal.client.schedule.getHandle(scheduleId);

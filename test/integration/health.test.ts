@@ -12,6 +12,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/launcher/
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { testLog } from '../support/logger.ts';
 import { freePorts } from '../support/ports.ts';
+import { publicOnlyPolicy } from '../support/outbound.ts';
 
 // This file runs its own PostgreSQL, because it stops it on purpose.
 describe('GET /health', () => {
@@ -38,6 +39,7 @@ describe('GET /health', () => {
       taskQueue: 'flags-test',
       dataDir,
       log: testLog,
+      outboundPolicy: publicOnlyPolicy,
     });
     const app = createApp({ ...opened.deps, health: { ...opened.deps.health, snapshot: () => ({ version: 3, ageSeconds: 12 }), timeoutMs: 1_000 } });
     server = app.listen(0, '127.0.0.1');

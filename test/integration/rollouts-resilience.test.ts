@@ -11,6 +11,7 @@ import { sql } from '../../src/data/sql.ts';
 import { findTemporalCli } from '../../src/launcher/temporal-cli.ts';
 import { rolloutWorkflowId } from '../../src/workflows/rollout-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
+import { loopbackOutbound } from '../support/outbound.ts';
 import { appliedSteps, startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { eventually, recordHistory, startChildWorker } from '../support/rollout-worker.ts';
 
@@ -35,7 +36,8 @@ describe('rollouts under trouble and from the Temporal UI', () => {
     });
     await new Promise<void>((resolve) => metricServer.listen(0, '127.0.0.1', resolve));
     metricUrl = `http://127.0.0.1:${(metricServer.address() as AddressInfo).port}`;
-    harness = await startRolloutHarness({ worker: false });
+    // The fake metrics endpoint listens on loopback, which the embedded default's policy allows.
+    harness = await startRolloutHarness({ worker: false, outbound: loopbackOutbound() });
   });
   afterAll(async () => {
     await harness.close();
@@ -87,7 +89,7 @@ describe('rollouts under trouble and from the Temporal UI', () => {
     metrics.set('/gated', 0.2);
     const paused = await harness.waitForRollout(key, (rollout) => rollout.state === 'paused', 'paused by the gate');
     expect(paused.pause).toMatchObject({ cause: 'gate', by: 'gate' });
-    expect(paused.pause.reason).toBe('gate before step 2 failed: value 0.2 is above the maximum 0.05');
+    expect(paused.pause.reason).toBe('gate before step 2 failed: the value is above the maximum 0.05');
     expect((await harness.flag(key)).rollout).toEqual({ percentage: 10 });
     const event = (await harness.events(key, 'flag.rollout_paused')).at(-1);
     expect(event?.payload).toMatchObject({ cause: 'gate', reason: paused.pause.reason, details: { stepIndex: 1, value: 0.2, gate: { type: 'http', max: 0.05 } } });
@@ -112,7 +114,7 @@ describe('rollouts under trouble and from the Temporal UI', () => {
       },
     });
     const done = await harness.waitForRollout(key, (rollout) => rollout.state === 'rolled_back', 'rolled back by the gate');
-    expect(done).toMatchObject({ rolledBack: true, currentStep: 0, endReason: 'gate before step 2 failed: value 1 is above the maximum 0.05' });
+    expect(done).toMatchObject({ rolledBack: true, currentStep: 0, endReason: 'gate before step 2 failed: the value is above the maximum 0.05' });
     expect((await harness.flag(key)).rollout).toEqual({ percentage: 5 });
     const event = (await harness.events(key, 'flag.rollout_rolled_back')).at(-1);
     expect(event?.payload).toMatchObject({ actor: 'gate', rolledBack: true, reason: done.endReason });

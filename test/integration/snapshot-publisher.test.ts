@@ -20,6 +20,7 @@ import { startTestApi, type TestApi } from '../support/api.ts';
 import { testAuditSigner } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
+import { publicOnlyPolicy } from '../support/outbound.ts';
 import { freePorts } from '../support/ports.ts';
 
 
@@ -42,6 +43,7 @@ describe('the snapshot publisher workflow', () => {
       snapshots: { signer, store: createFolderSnapshotStore(snapshotDir) },
       auditSigner: testAuditSigner(),
       log: testLog,
+      outboundPolicy: publicOnlyPolicy,
     });
   });
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { generateTokenSecret, revokeToken, SCOPES } from '../../src/data/tokens.
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { testLog } from '../support/logger.ts';
+import { publicOnlyPolicy } from '../support/outbound.ts';
 import { freePorts } from '../support/ports.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read response bodies field by field
@@ -110,6 +111,7 @@ describe('tokens', () => {
         taskQueue: 'flags-test',
         dataDir: requireEnv(ENV.scratchDir),
         log: testLog,
+        outboundPolicy: publicOnlyPolicy,
         host: '127.0.0.1',
         port: await freePorts(1),
         adminToken,

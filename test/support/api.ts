@@ -7,6 +7,7 @@ import { ensureAdminToken, generateTokenSecret } from '../../src/data/tokens.ts'
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { testLog } from './logger.ts';
+import { publicOnlyPolicy } from './outbound.ts';
 
 export interface TestApi {
   baseUrl: string;
@@ -21,7 +22,9 @@ export interface TestApi {
 
 /**
  * A real API over real HTTP on a fresh database (cloned from the migrated template), with the
- * shared test Temporal server behind it. `overrides` replace dependencies, e.g. a smaller body limit.
+ * shared test Temporal server behind it. `overrides` replace dependencies, e.g. a smaller body limit,
+ * or `outbound: loopbackOutbound()` for a test whose gate or webhook URLs name 127.0.0.1 (the default
+ * policy is production's: public addresses only).
  */
 export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase; adminToken?: string } = {}): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
@@ -36,6 +39,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}, opt
     taskQueue: 'flags-test',
     dataDir: requireEnv(ENV.scratchDir),
     log: testLog,
+    outboundPolicy: publicOnlyPolicy,
   });
   const deps: ApiDependencies = { ...opened.deps, ...overrides };
   const app = createApp(deps);

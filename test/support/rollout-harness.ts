@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
-import type { FetchFunction } from '../../src/activities/rollout-gates.ts';
 import { sql } from '../../src/data/sql.ts';
+import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { startTestApi, type TestApi } from './api.ts';
 import { eventually, startRolloutWorker, testTemporalClient, type RunningTestWorker } from './rollout-worker.ts';
 
@@ -18,7 +18,7 @@ export interface RolloutHarness {
   address: string;
   taskQueue: string;
   worker: RunningTestWorker | null;
-  startWorker(options?: { fetch?: FetchFunction }): Promise<RunningTestWorker>;
+  startWorker(): Promise<RunningTestWorker>;
   createFlag(key: string, extra?: Record<string, unknown>): Promise<Json>;
   rollout(key: string): Promise<Json>;
   /** Polls GET /v1/flags/:key/rollout until `predicate` holds. */
@@ -31,19 +31,20 @@ export interface RolloutHarness {
 /**
  * An API on a fresh database whose rollouts go to a task queue of this test file's own, a worker
  * polling it in this process, and a Temporal client: parallel test files never take each other's tasks.
+ * `outbound` is what the API checks gate URLs with and the worker probes them with (production's
+ * policy, public addresses only, when absent).
  */
-export async function startRolloutHarness(options: { worker?: boolean; fetch?: FetchFunction } = {}): Promise<RolloutHarness> {
+export async function startRolloutHarness(options: { worker?: boolean; outbound?: OutboundClient } = {}): Promise<RolloutHarness> {
   const taskQueue = `rollouts-${randomUUID()}`;
   const temporal = await testTemporalClient();
-  const api = await startTestApi({ temporal: { client: temporal.client, namespace: temporal.namespace, taskQueue, uiUrl: 'http://127.0.0.1:8233' } });
+  const api = await startTestApi({ temporal: { client: temporal.client, namespace: temporal.namespace, taskQueue, uiUrl: 'http://127.0.0.1:8233' }, ...(options.outbound ? { outbound: options.outbound } : {}) });
   const harness: RolloutHarness = {
     api,
     ...temporal,
     taskQueue,
     worker: null,
-    async startWorker(workerOptions = {}) {
-      const fetchOption = workerOptions.fetch ?? options.fetch;
-      harness.worker = await startRolloutWorker({ db: api.db.pool, taskQueue, ...(fetchOption ? { fetch: fetchOption } : {}) });
+    async startWorker() {
+      harness.worker = await startRolloutWorker({ db: api.db.pool, taskQueue, ...(options.outbound ? { outbound: options.outbound } : {}) });
       return harness.worker;
     },
     async createFlag(key, extra = {}) {

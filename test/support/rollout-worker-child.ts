@@ -3,6 +3,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.ts';
 import { createDatabasePool } from '../../src/data/pool.ts';
 import { createLogger } from '../../src/log.ts';
+import { createOutboundClient } from '../../src/outbound/outbound-client.ts';
+import { parseOutboundAllowList } from '../../src/outbound/outbound-policy.ts';
 import { installTemporalRuntime } from '../../src/worker/temporal-runtime.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { testAuditSigner } from './database.ts';
@@ -16,7 +18,7 @@ const worker = await Worker.create({
   namespace: requireEnv(ENV.temporalNamespace),
   taskQueue: requireEnv('CHILD_TASK_QUEUE'),
   workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
-  activities: createActivities({ db, log }),
+  activities: createActivities({ db, log, outbound: createOutboundClient({ policy: parseOutboundAllowList(process.env.FLAGS_OUTBOUND_ALLOW) }) }),
 });
 process.once('SIGTERM', () => worker.shutdown());
 const running = worker.run();

@@ -4,24 +4,25 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.ts';
-import type { FetchFunction } from '../../src/activities/rollout-gates.ts';
 import type { DatabasePool } from '../../src/data/pool.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
+import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { testLog } from './logger.ts';
+import { publicOnlyOutbound } from './outbound.ts';
 
 export interface RunningTestWorker {
   stop(): Promise<void>;
 }
 
 /** A worker in this process on the shared test server, with the workflows bundled by global set-up. */
-export async function startRolloutWorker(options: { db: DatabasePool; taskQueue: string; fetch?: FetchFunction }): Promise<RunningTestWorker> {
+export async function startRolloutWorker(options: { db: DatabasePool; taskQueue: string; outbound?: OutboundClient }): Promise<RunningTestWorker> {
   const connection = await NativeConnection.connect({ address: requireEnv(ENV.temporalAddress) });
   const worker = await Worker.create({
     connection,
     namespace: requireEnv(ENV.temporalNamespace),
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
-    activities: createActivities({ db: options.db, log: testLog, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+    activities: createActivities({ db: options.db, log: testLog, outbound: options.outbound ?? publicOnlyOutbound() }),
   });
   const running = worker.run();
   return {

@@ -10,6 +10,12 @@ describe('loadConfig', () => {
     expect(config.databaseUrl).toBeUndefined();
   });
 
+  it('reads the outbound allow-list and refuses one that names no address range', () => {
+    expect(loadConfig({}).outboundAllow).toBeUndefined();
+    expect(loadConfig({ FLAGS_OUTBOUND_ALLOW: '10.20.0.0/16, fd00::/8' }).outboundAllow).toBe('10.20.0.0/16, fd00::/8');
+    expect(() => loadConfig({ FLAGS_OUTBOUND_ALLOW: 'internal.example' })).toThrow('FLAGS_OUTBOUND_ALLOW: "internal.example" is not an IP address or a CIDR range');
+  });
+
   it('refuses a port that is not a number', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a port number/);
   });
