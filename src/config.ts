@@ -49,8 +49,19 @@ export interface Config {
    * only public addresses (the embedded launcher then allows loopback), `none` for none at all.
    */
   outboundAllow: string | undefined;
+  /** Sends Strict-Transport-Security with this max-age when set (behind TLS only). */
+  hstsMaxAgeSeconds: number | undefined;
+  /** Serves /metrics on this port without a token instead of on the API port behind feature_flag:metrics. */
+  metricsPort: number | undefined;
+  /** Level of access-log lines. */
+  accessLogLevel: LogLevel;
+  /** Level of access-log lines of successful evaluations, the hot path: below the log level they cost nothing. */
+  accessLogEvaluationLevel: LogLevel;
   logLevel: string;
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -81,6 +92,20 @@ function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
 function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function levelFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: LogLevel): LogLevel {
+  const raw = stringFromEnv(env, name) ?? fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return raw as LogLevel;
+}
+
+function optionalSecondsFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = stringFromEnv(env, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a whole number of seconds, got "${raw}"`);
+  return value;
 }
 
 function allowListFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -123,6 +148,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     workerMetricsPort: env.FLAGS_WORKER_METRICS_PORT ? intFromEnv(env, 'FLAGS_WORKER_METRICS_PORT', 0) : undefined,
     outboundAllow: allowListFromEnv(env, 'FLAGS_OUTBOUND_ALLOW'),
+    hstsMaxAgeSeconds: optionalSecondsFromEnv(env, 'FLAGS_HSTS_MAX_AGE'),
+    metricsPort: env.FLAGS_METRICS_PORT ? intFromEnv(env, 'FLAGS_METRICS_PORT', 0) : undefined,
+    accessLogLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_LEVEL', 'info'),
+    accessLogEvaluationLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_EVALUATION_LEVEL', 'debug'),
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };
 }

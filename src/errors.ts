@@ -1,6 +1,7 @@
 /**
- * The contract's closed set of error codes, each with its HTTP status; `unavailable` and `internal`
- * are the two the contract leaves out (a dependency down, a bug), documented in docs/api.md.
+ * The contract's closed set of error codes, each with its HTTP status; `method_not_allowed`,
+ * `unavailable` and `internal` are the three the contract leaves out (a method the route does not
+ * have, a dependency down, a bug), documented in docs/api.md.
  */
 export const ERROR_STATUS = {
   validation_error: 400,
@@ -11,6 +12,7 @@ export const ERROR_STATUS = {
   prerequisite_cycle: 409,
   rollout_conflict: 409,
   approval_required: 202,
+  method_not_allowed: 405,
   unavailable: 503,
   internal: 500,
 } as const satisfies Record<string, number>;

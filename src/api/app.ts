@@ -1,6 +1,7 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { z } from 'zod';
+import { accessLog, type AccessLogOptions } from './access-log.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { changeRoutes } from './change-routes.ts';
@@ -8,49 +9,79 @@ import { evaluationRoutes } from './evaluation-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { exposureRoutes } from './exposure-routes.ts';
 import { checkHealth } from './health.ts';
+import { jsonBody } from './json-body.ts';
 import { killswitchRoutes } from './killswitch-routes.ts';
 import { managementRoutes } from './management-routes.ts';
+import { metricsRoutes } from './metrics-routes.ts';
 import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
+import { requestId } from './request-id.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
 import { openApiDocument, RouteRegistry } from './route.ts';
+import { securityHeaders } from './security-headers.ts';
+import { unmatchedRoute } from './unmatched-route.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 
 export type { ApiDependencies };
 
+/** How the app meets HTTP at its edge; everything has a default. */
+export interface AppOptions {
+  /** Send Strict-Transport-Security with this max-age (only behind TLS). */
+  hstsMaxAgeSeconds?: number | undefined;
+  accessLog?: AccessLogOptions;
+  /** /metrics is served on a port of its own (see serveMetrics), so the API port does not serve it. */
+  metricsOnOwnPort?: boolean;
+}
+
+const healthSchema = z.looseObject({ status: z.string().describe('ok, or which part is down') }).describe('The state of each part the API needs.');
+
 /** Builds the Koa application from its dependencies; the caller owns every pool and client passed in. */
-export function createApp(deps: ApiDependencies): Koa {
+export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa {
   const app = new Koa();
   app.proxy = true;
+  app.use(requestId());
+  app.use(securityHeaders({ hstsMaxAgeSeconds: options.hstsMaxAgeSeconds }));
+  app.use(accessLog(deps.log, options.accessLog ?? { level: 'info', evaluationLevel: 'debug' }));
   app.use(errorMiddleware(deps.log));
   app.use(ofrepErrors);
-  app.use(
-    bodyParser({
-      jsonLimit: deps.maxBodyBytes ?? 1_048_576,
-      enableTypes: ['json'],
-      // The parser merges this into its defaults index by index, so application/json comes first.
-      extendTypes: { json: ['application/json', 'application/merge-patch+json'] },
-      encoding: 'utf-8',
-    }),
-  );
-
-  const health = new Router();
-  health.get('/health', async (ctx) => {
-    const state = await checkHealth(deps.health);
-    ctx.status = state.status === 'ok' ? 200 : 503;
-    ctx.body = state;
-  });
+  app.use(jsonBody({ maxBytes: deps.maxBodyBytes }));
 
   const registry = new RouteRegistry(deps.authenticator);
-  const routers = [health, evaluationRoutes(deps, registry), ofrepRoutes(deps, registry), exposureRoutes(deps, registry), managementRoutes(deps, registry), eventRoutes(deps, registry), webhookRoutes(deps, registry), rolloutRoutes(deps, registry), changeRoutes(deps, registry), killswitchRoutes(deps, registry)];
+  const service = new Router();
+  registry.add(service, {
+    method: 'get', operationId: 'getHealth', path: '/health', tag: 'service',
+    summary: 'The state of the database, Temporal and the snapshot: 200 when the API can serve, 503 naming the part that is down.',
+    responses: { 200: { description: 'Every part answers.', schema: healthSchema }, 503: { description: 'A part is down.', schema: healthSchema } },
+    async handler(ctx) {
+      const state = await checkHealth(deps.health);
+      ctx.status = state.status === 'ok' ? 200 : 503;
+      ctx.body = state;
+    },
+  });
   let document: Record<string, unknown> | undefined;
-  health.get('/openapi.json', (ctx) => {
-    document ??= openApiDocument(registry, { title: 'Feature-flag service', version: '1' });
-    ctx.body = document;
+  registry.add(service, {
+    method: 'get', operationId: 'getOpenApiDocument', path: '/openapi.json', tag: 'service',
+    summary: 'This OpenAPI 3.1 document.',
+    responses: { 200: { description: 'The document.', schema: z.record(z.string(), z.unknown()) } },
+    async handler(ctx) {
+      document ??= openApiDocument(registry, { title: 'Feature-flag service', version: '1' });
+      ctx.body = document;
+    },
   });
 
-  for (const router of routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  const routers = [
+    service,
+    evaluationRoutes(deps, registry),
+    ofrepRoutes(deps, registry),
+    exposureRoutes(deps, registry),
+    managementRoutes(deps, registry),
+    eventRoutes(deps, registry),
+    webhookRoutes(deps, registry),
+    rolloutRoutes(deps, registry),
+    changeRoutes(deps, registry),
+    killswitchRoutes(deps, registry),
+    ...(options.metricsOnOwnPort ? [] : [metricsRoutes(deps, registry)]),
+  ];
+  for (const router of routers) app.use(router.routes());
+  app.use(unmatchedRoute(routers));
   return app;
 }

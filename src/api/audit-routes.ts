@@ -12,7 +12,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const tag = 'audit';
 
   registry.add(router, {
-    method: 'get', path: '/v1/audit', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'listAuditEntries', path: '/v1/audit', tag, scope: 'feature_flag:manage',
     summary: 'Audit entries, newest first, filtered by entity, actor (or approver) and action.',
     query: z.object({
       entityType: z.enum(['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request']).optional(),
@@ -37,7 +37,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/audit/verify', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'verifyAuditLog', path: '/v1/audit/verify', tag, scope: 'feature_flag:manage',
     summary: 'Verify the log: every entry chained, unchanged and signed by the audit key, and the newest checkpoint (kept outside the database) still covered. Names each entry that does not fit (docs/audit.md).',
     responses: {
       200: {
@@ -66,7 +66,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/audit/public-key', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getAuditPublicKey', path: '/v1/audit/public-key', tag, scope: 'feature_flag:manage',
     summary: 'The Ed25519 public key (SPKI PEM) that verifies audit entries\' signatures and audit.checkpoint events, for checking them outside the service.',
     responses: { 200: { description: 'The key.', schema: z.object({ algorithm: z.literal('Ed25519'), keyId: z.string(), publicKeyPem: z.string() }) } },
     async handler(ctx) {

@@ -38,7 +38,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   }
 
   registry.add(router, {
-    method: 'get', path: '/v1/changes', tag, scope: ['feature_flag:manage', 'feature_flag:approve'],
+    method: 'get', operationId: 'listChangeRequests', path: '/v1/changes', tag, scope: ['feature_flag:manage', 'feature_flag:approve'],
     summary: 'Change requests, newest first, filtered by status (comma-separated), flag or requester.',
     query: z.object({
       status: z.string().regex(/^[a-z]+(,[a-z]+)*$/).optional().describe(`Comma-separated: ${CHANGE_REQUEST_STATUSES.join(', ')}.`),
@@ -66,7 +66,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/changes/:id', tag, scope: ['feature_flag:manage', 'feature_flag:approve'],
+    method: 'get', operationId: 'getChangeRequest', path: '/v1/changes/:id', tag, scope: ['feature_flag:manage', 'feature_flag:approve'],
     summary: 'One change request: the proposed change and its diff, content hash, base version, status, decision, outcome.',
     params: idParams,
     responses: { 200: { description: 'The change request.', schema: changeSchema } },
@@ -83,7 +83,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/changes/:id/approve', tag, scope: 'feature_flag:approve',
+    method: 'post', operationId: 'approveChangeRequest', path: '/v1/changes/:id/approve', tag, scope: 'feature_flag:approve',
     summary: 'Approve as a second person (not the requester): the change is applied onto its base version, with both names in the audit entry. Answers once it is applied; a flag that moved meanwhile is version_conflict, recorded on the request.',
     params: idParams,
     body: z.strictObject({
@@ -113,7 +113,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/changes/:id/reject', tag, scope: 'feature_flag:approve',
+    method: 'post', operationId: 'rejectChangeRequest', path: '/v1/changes/:id/reject', tag, scope: 'feature_flag:approve',
     summary: 'Reject the change (not the requester, who cancels instead); nothing is applied.',
     params: idParams,
     body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
@@ -126,7 +126,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/changes/:id/cancel', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'cancelChangeRequest', path: '/v1/changes/:id/cancel', tag, scope: 'feature_flag:manage',
     summary: 'Withdraw a pending change request: the requester, or an admin.',
     params: idParams,
     body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),

@@ -1,19 +1,17 @@
 import type { Context, Next } from 'koa';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { MalformedBody } from './json-body.ts';
 
-/** The body parser throws a SyntaxError with status 400 for a body that is not JSON. */
+/** A body that is not JSON at all (bad bytes or syntax), as opposed to JSON that fails validation. */
 export function isMalformedBody(error: unknown): boolean {
-  return error instanceof SyntaxError && (error as { status?: number }).status === 400;
+  return error instanceof MalformedBody;
 }
 
-/** Koa's body parser and http-errors throw errors with `status` and `type`; translate the ones a client caused. */
+/** Koa and http-errors throw errors with a `status`; translate the ones a client caused. */
 function fromFrameworkError(error: unknown): AppError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { status, type, message } = error as { status?: number; type?: string; message?: string };
-  if (type === 'entity.too.large') return new AppError('validation_error', 'request body is too large', { limit: (error as { limit?: number }).limit });
-  if (isMalformedBody(error)) return new AppError('validation_error', `request body is not valid JSON: ${message ?? ''}`.trim());
-  if (status === 415) return new AppError('validation_error', 'request body must be application/json');
+  const { status, message } = error as { status?: number; message?: string };
   if (status !== undefined && status >= 400 && status < 500) return new AppError('validation_error', message ?? 'bad request');
   return undefined;
 }

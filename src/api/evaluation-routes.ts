@@ -1,7 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
-import { register, Registry } from 'prom-client';
 import { z } from 'zod';
 import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
@@ -72,16 +70,16 @@ export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'met
   };
 }
 
-/** Evaluation over HTTP, explanations, the signed snapshot and Prometheus metrics. */
+/** Evaluation over HTTP, explanations and the signed snapshot. */
 export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
   const router = new Router();
   const tag = 'evaluation';
   const bulk = createBulkEvaluator(deps);
 
   registry.add(router, {
-    method: 'post', path: '/v1/evaluate', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'evaluate', path: '/v1/evaluate', tag, scope: 'feature_flag:evaluate',
     summary: 'Evaluate one flag for a context: value, variant and the reason for it.',
-    body: z.object({ flagKey, context: contextSchema }),
+    body: z.strictObject({ flagKey, context: contextSchema }),
     responses: { 200: { description: 'The evaluation result.', schema: resultSchema } },
     async handler(ctx, { body, principal }) {
       const started = performance.now();
@@ -96,9 +94,9 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/evaluate/bulk', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'evaluateBulk', path: '/v1/evaluate/bulk', tag, scope: 'feature_flag:evaluate',
     summary: 'Evaluate many flags (every active flag when flagKeys is omitted) for one context.',
-    body: z.object({ context: contextSchema, flagKeys: z.array(flagKey).max(10_000).optional() }),
+    body: z.strictObject({ context: contextSchema, flagKeys: z.array(flagKey).max(10_000).optional() }),
     responses: { 200: { description: 'One result per flag that exists; unknown keys are listed in missing.', schema: z.object({ flagSetVersion: z.number(), results: z.array(resultSchema), missing: z.array(z.string()) }) } },
     async handler(ctx, { body, principal }) {
       const started = performance.now();
@@ -116,9 +114,9 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/explain', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'explain', path: '/v1/explain', tag, scope: 'feature_flag:manage',
     summary: 'Evaluate one flag for a context and show every step: each rule and condition tried, the bucket and threshold.',
-    body: z.object({ flagKey, context: contextSchema }),
+    body: z.strictObject({ flagKey, context: contextSchema }),
     responses: { 200: { description: 'The result and its trace.' } },
     async handler(ctx, { body, principal }) {
       // An explanation carries the result: it evaluates, so a token's project limit holds here too.
@@ -130,7 +128,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/snapshot', tag, scope: 'feature_flag:evaluate',
+    method: 'get', operationId: 'getSnapshot', path: '/v1/snapshot', tag, scope: 'feature_flag:evaluate',
     summary: 'Every active flag and segment and the engaged killswitches, signed (Ed25519, X-Flags-Signature over the exact uncompressed bytes); 304 on a matching If-None-Match; gzip when asked.',
     responses: { 200: { description: 'The snapshot.' }, 304: { description: 'Unchanged.' } },
     async handler(ctx, { principal }) {
@@ -159,24 +157,12 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/snapshot/public-key', tag,
+    method: 'get', operationId: 'getSnapshotPublicKey', path: '/v1/snapshot/public-key', tag,
     summary: 'The Ed25519 public key (SPKI PEM) that verifies snapshot signatures.',
     responses: { 200: { description: '{ algorithm, publicKeyPem }' } },
     async handler(ctx) {
       ctx.body = { algorithm: 'Ed25519', publicKeyPem: deps.snapshots.publicKeyPem };
     },
-  });
-
-  router.get('/metrics', async (ctx: Context) => {
-    deps.metrics.flags.set({ state: 'active' }, deps.flagSet.current.size);
-    deps.metrics.flagSetVersion.set(deps.flagSet.version);
-    const age = deps.snapshots.ageSeconds();
-    if (age !== undefined) deps.metrics.snapshotAgeSeconds.set(age);
-    // The process-wide default registry carries what the worker's activities count (rollout steps)
-    // when the worker shares this process, as it does under `npm start`.
-    const merged = Registry.merge([deps.metrics.registry, register]);
-    ctx.type = merged.contentType;
-    ctx.body = await merged.metrics();
   });
 
   return router;

@@ -40,13 +40,18 @@ export function eventRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const router = new Router();
   registry.add(router, {
     method: 'get',
+    operationId: 'streamEvents',
     path: '/v1/events',
     summary: 'Stream change events (Server-Sent Events), resumable with Last-Event-ID',
     tag: 'events',
     scope: 'feature_flag:manage',
     query: querySchema,
     responses: {
-      200: { description: 'text/event-stream: `id: <outbox id>`, `event: <type>`, `data: {"id","type","entityKey","at","payload"}`; `: keep-alive` comments every 15 s' },
+      200: {
+        description: 'Server-Sent Events: `id: <outbox id>`, `event: <type>`, `data: {"id","type","entityKey","at","payload"}`; `: keep-alive` comments every 15 s. The stream does not end by itself.',
+        contentType: 'text/event-stream',
+        schema: z.string(),
+      },
     },
     handler: async (ctx, { query }) => {
       const resumeFrom = lastEventId(ctx) ?? query.after ?? (await latestOutboxId(deps.db));

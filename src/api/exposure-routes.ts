@@ -49,6 +49,7 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
   const router = new Router();
   registry.add(router, {
     method: 'post',
+    operationId: 'recordExposures',
     path: '/v1/exposures',
     tag: 'evaluation',
     scope: 'feature_flag:evaluate',

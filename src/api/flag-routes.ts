@@ -46,7 +46,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   }
 
   registry.add(router, {
-    method: 'post', path: '/v1/flags', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'createFlag', path: '/v1/flags', tag, scope: 'feature_flag:manage',
     summary: 'Create a flag (version 1).',
     body: flagInputSchema,
     responses: { 201: { description: 'The flag, with an ETag of its version.', schema: flagSchema } },
@@ -61,7 +61,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/flags', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'listFlags', path: '/v1/flags', tag, scope: 'feature_flag:manage',
     summary: 'List flags in key order, filtered by state, tag, key prefix or a search over key, description and tags.',
     query: z.object({
       state: z.enum(['active', 'archived']).optional(),
@@ -86,7 +86,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getFlag', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
     summary: 'Read a flag (archived ones too); answers 304 to a matching If-None-Match.',
     params: keyParams,
     responses: { 200: { description: 'The flag.', schema: flagSchema }, 304: { description: 'Unchanged since the ETag given.' } },
@@ -103,7 +103,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   });
 
   registry.add(router, {
-    method: 'patch', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
+    method: 'patch', operationId: 'updateFlag', path: '/v1/flags/:key', tag, scope: 'feature_flag:manage',
     summary: 'Change a flag with a JSON merge patch; the version must be given as If-Match or "version".',
     params: keyParams,
     body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a high-impact flag.'),
@@ -128,7 +128,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
 
   for (const [action, state] of [['archive', 'archived'], ['restore', 'active']] as const) {
     registry.add(router, {
-      method: 'post', path: `/v1/flags/:key/${action}`, tag, scope: 'feature_flag:manage',
+      method: 'post', operationId: `${action}Flag`, path: `/v1/flags/:key/${action}`, tag, scope: 'feature_flag:manage',
       summary: action === 'archive' ? 'Archive a flag: it stops evaluating (404) and leaves snapshots; its key stays taken.' : 'Restore an archived flag.',
       params: keyParams,
       body: versionBody,
@@ -151,7 +151,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
   }
 
   registry.add(router, {
-    method: 'get', path: '/v1/flags/:key/audit', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getFlagAuditLog', path: '/v1/flags/:key/audit', tag, scope: 'feature_flag:manage',
     summary: 'The audit trail of one flag, newest first.',
     params: keyParams,
     query: z.object(pageQuery(deps.maxPageSize)),

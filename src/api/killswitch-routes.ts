@@ -60,7 +60,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
   const refs = (list: RolloutRef[]) => list.map(({ flagKey, rolloutId }) => ({ flagKey, rolloutId }));
 
   registry.add(router, {
-    method: 'get', path: '/v1/killswitches', tag, scope: ['feature_flag:killswitch', 'feature_flag:manage'],
+    method: 'get', operationId: 'listKillswitches', path: '/v1/killswitches', tag, scope: ['feature_flag:killswitch', 'feature_flag:manage'],
     summary: "Killswitch categories (named by flags' killswitch field, or engaged before), with their state and active flags.",
     responses: { 200: { description: 'Every category.', schema: z.object({ items: z.array(killswitchSchema) }) } },
     async handler(ctx) {
@@ -69,7 +69,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/killswitches/:category', tag, scope: ['feature_flag:killswitch', 'feature_flag:manage'],
+    method: 'get', operationId: 'getKillswitch', path: '/v1/killswitches/:category', tag, scope: ['feature_flag:killswitch', 'feature_flag:manage'],
     summary: 'One category: its state and its active flags.',
     params: categoryParams,
     responses: { 200: { description: 'The category.', schema: killswitchSchema } },
@@ -81,7 +81,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/killswitches/:category/engage', tag, scope: 'feature_flag:killswitch',
+    method: 'post', operationId: 'engageKillswitch', path: '/v1/killswitches/:category/engage', tag, scope: 'feature_flag:killswitch',
     summary: 'Engage: every flag of the category evaluates to its offValue with reason off, on every API process within a second and in the next snapshot; running rollouts of those flags pause. No approval needed.',
     params: categoryParams,
     body: reasonBody,
@@ -104,7 +104,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/killswitches/:category/release', tag, scope: 'feature_flag:killswitch',
+    method: 'post', operationId: 'releaseKillswitch', path: '/v1/killswitches/:category/release', tag, scope: 'feature_flag:killswitch',
     summary: 'Release: the flags of the category evaluate normally again. Rollouts the engage paused stay paused; resume each deliberately.',
     params: categoryParams,
     body: reasonBody,

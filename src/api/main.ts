@@ -7,7 +7,7 @@ import { createLogger } from '../log.ts';
 import { parseOutboundAllowList } from '../outbound/outbound-policy.ts';
 import { startTracing } from '../tracing.ts';
 import { resolveAdminToken } from './admin-token.ts';
-import { startApi } from './start-api.ts';
+import { edgeOptions, startApi } from './start-api.ts';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, 'api');
@@ -31,6 +31,7 @@ const api = await startApi({
   adminToken: resolveAdminToken(config).secret,
   reusePort: config.apiProcesses > 1,
   outboundPolicy: parseOutboundAllowList(config.outboundAllow),
+  edge: edgeOptions(config),
   log,
 });
 log.info({ url: api.url }, 'API listening');

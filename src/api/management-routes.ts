@@ -11,7 +11,7 @@ export function managementRoutes(deps: ApiDependencies, registry: RouteRegistry)
   const router = new Router();
   for (const routes of [flagRoutes, segmentRoutes, auditRoutes, tokenRoutes]) {
     const child = routes(deps, registry);
-    router.use(child.routes(), child.allowedMethods());
+    router.use(child.routes());
   }
   return router;
 }

@@ -87,7 +87,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const answers = new LRUCache<string, { json: string; etag: string }>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (answer) => answer.json.length + 64 });
 
   registry.add(router, {
-    method: 'post', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'ofrepEvaluateFlag', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
     summary: 'OFREP single-flag evaluation.',
     params: z.object({ key: z.string().min(1).max(128) }),
     body: ofrepRequest,
@@ -102,7 +102,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   registry.add(router, {
-    method: 'post', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'ofrepEvaluateFlags', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
     summary: 'OFREP bulk evaluation of every active flag; the ETag changes whenever any result for this context does.',
     body: ofrepRequest,
     responses: { 200: { description: '{ flags: [...] }' }, 304: { description: 'Results unchanged for this context.' } },

@@ -96,7 +96,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   const full = async (record: RolloutRecord) => rolloutView(record, await rolloutHistory(deps.db, record.id), deps);
 
   registry.add(router, {
-    method: 'post', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'scheduleRollout', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
     summary: 'Start a rollout plan: steps of { percentage | distribution, at | after, gate? } applied at their target times by a durable workflow.',
     params: keyParams,
     body: planSchema.extend({ approval: approvalOptionsSchema.optional() }),
@@ -132,7 +132,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/flags/:key/rollout', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getRollout', path: '/v1/flags/:key/rollout', tag, scope: 'feature_flag:manage',
     summary: "The flag's running rollout, or its latest: plan, current step, state, next step time, pause, history.",
     params: keyParams,
     responses: { 200: { description: 'The rollout.', schema: rolloutSchema } },
@@ -152,7 +152,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'listFlagRollouts', path: '/v1/flags/:key/rollouts', tag, scope: 'feature_flag:manage',
     summary: "The flag's rollouts, newest first (without history).",
     params: keyParams,
     query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
@@ -166,7 +166,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   for (const action of ['pause', 'resume'] as const) {
     registry.add(router, {
-      method: 'post', path: `/v1/flags/:key/rollout/${action}`, tag, scope: 'feature_flag:manage',
+      method: 'post', operationId: `${action}Rollout`, path: `/v1/flags/:key/rollout/${action}`, tag, scope: 'feature_flag:manage',
       summary: action === 'pause'
         ? 'Pause the running rollout before its next step (the same as the `pause` signal from the Temporal UI).'
         : 'Resume a paused rollout; the plan\'s onResume says what happens to steps that fell due meanwhile.',
@@ -181,7 +181,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   }
 
   registry.add(router, {
-    method: 'post', path: '/v1/flags/:key/rollout/cancel', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'cancelRollout', path: '/v1/flags/:key/rollout/cancel', tag, scope: 'feature_flag:manage',
     summary: 'Cancel the running rollout (Temporal cancellation, as the UI\'s Cancel button): the percentage stays, or rolls back to where the plan started.',
     params: keyParams,
     body: cancelBody,
@@ -193,7 +193,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/rollouts', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'listRollouts', path: '/v1/rollouts', tag, scope: 'feature_flag:manage',
     summary: 'Rollouts across all flags in the given states (default: scheduled, running and paused), oldest first.',
     query: z.object({
       state: z.string().regex(/^[a-z_]+(,[a-z_]+)*$/).optional().describe('Comma-separated states.'),
@@ -211,7 +211,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getAutoProgress', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:manage',
     summary: 'Whether rollouts progress on their own (the circuit breaker of every plan).',
     responses: { 200: { description: 'The setting.', schema: z.object({ enabled: z.boolean(), reason: z.string().nullable(), updatedBy: z.string(), updatedAt: z.string() }) } },
     async handler(ctx) {
@@ -220,7 +220,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'post', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:admin',
+    method: 'post', operationId: 'setAutoProgress', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:admin',
     summary: 'Disable (or enable again) all automatic progression: while disabled, no rollout applies a step; rollouts that reach one hold, paused with cause auto_progress, and continue when it is enabled again.',
     body: z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() }),
     responses: { 200: { description: 'The setting, and the flags whose held rollouts were resumed.', schema: z.object({ enabled: z.boolean(), resumed: z.array(z.string()) }) } },

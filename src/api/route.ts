@@ -4,11 +4,21 @@ import { z } from 'zod';
 import type { Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
 import { requireScope, type Authenticator, type Principal } from './auth.ts';
+import { textProblem } from './checked-text.ts';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
+/** A documented response: JSON unless `contentType` says otherwise (`text/event-stream`, `text/plain`). */
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
 export interface RouteSpec<Body extends z.ZodType, Query extends z.ZodType, Params extends z.ZodType> {
   method: Method;
+  /** Unique, camelCase: the method name generated clients give this operation (`createFlag`). */
+  operationId: string;
   /** Koa-router syntax (`/v1/flags/:key`); the OpenAPI document shows `{key}`. */
   path: string;
   summary: string;
@@ -19,12 +29,13 @@ export interface RouteSpec<Body extends z.ZodType, Query extends z.ZodType, Para
   query?: Query;
   params?: Params;
   /** Documented responses besides the error body: status → description (and schema). */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, ResponseSpec>;
   handler: (ctx: Context, input: { body: z.output<Body>; query: z.output<Query>; params: z.output<Params>; principal: Principal }) => Promise<void>;
 }
 
-interface Operation {
+export interface Operation {
   method: Method;
+  operationId: string;
   path: string;
   summary: string;
   tag: string;
@@ -32,8 +43,11 @@ interface Operation {
   body: z.ZodType | undefined;
   query: z.ZodType | undefined;
   params: z.ZodType | undefined;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, ResponseSpec>;
 }
+
+/** Tags whose routes are the evaluation hot path (the access log treats their successes apart). */
+export const EVALUATION_TAGS: ReadonlySet<string> = new Set(['evaluation', 'ofrep']);
 
 /**
  * Registers routes on a Koa router and, from the same zod schemas that validate their input, the
@@ -55,8 +69,11 @@ export class RouteRegistry {
     router: Router,
     spec: RouteSpec<Body, Query, Params>,
   ): void {
-    this.#operations.push({
+    if (!/^[a-z][A-Za-z0-9]*$/.test(spec.operationId)) throw new Error(`operationId "${spec.operationId}" is not camelCase`);
+    if (this.#operations.some((operation) => operation.operationId === spec.operationId)) throw new Error(`operationId "${spec.operationId}" is registered twice`);
+    const operation: Operation = {
       method: spec.method,
+      operationId: spec.operationId,
       path: spec.path,
       summary: spec.summary,
       tag: spec.tag,
@@ -65,14 +82,53 @@ export class RouteRegistry {
       query: spec.query,
       params: spec.params,
       responses: spec.responses,
-    });
-    const authenticate = spec.scope ? requireScope(this.#authenticator, spec.scope) : async (_ctx: Context, next: () => Promise<unknown>) => next();
-    router[spec.method](spec.path, authenticate, async (ctx) => {
+    };
+    this.#operations.push(operation);
+    const checkScope = spec.scope ? requireScope(this.#authenticator, spec.scope) : undefined;
+    // The operation is noted first, so the access log names it even when authentication fails.
+    const enter = (ctx: Context, next: () => Promise<unknown>) => {
+      ctx.state.operation = operation;
+      return checkScope ? checkScope(ctx, next as never) : next();
+    };
+    router[spec.method](spec.path, enter, async (ctx) => {
+      refuseBadText(ctx);
       const body = parse(spec.body, (ctx.request as { body?: unknown }).body, 'body');
       const query = parse(spec.query, ctx.query, 'query');
       const params = parse(spec.params, ctx.params, 'path');
       await spec.handler(ctx, { body, query, params, principal: ctx.state.principal as Principal });
     });
+  }
+}
+
+function invalidText(where: string, name: string, message: string): AppError {
+  return new AppError('validation_error', `invalid ${where}: ${name}: ${message}`, { issues: [{ path: name, message }] });
+}
+
+/**
+ * Query and path parameters are text like any body's (the body parser checks those): a NUL or a
+ * lone surrogate is refused here, before a schema or the database sees it, and so is a query whose
+ * percent-encoding is not UTF-8 (the query parser would silently turn it into U+FFFD).
+ */
+function refuseBadText(ctx: Context): void {
+  for (const [name, value] of Object.entries(ctx.params as Record<string, string>)) {
+    const problem = textProblem(value);
+    if (problem) throw invalidText('path', name, problem);
+  }
+  if (ctx.querystring === '') return;
+  if (ctx.querystring.includes('%')) {
+    for (const part of ctx.querystring.split('&')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        throw invalidText('query', part.split('=')[0] ?? '', 'is not valid percent-encoded UTF-8');
+      }
+    }
+  }
+  for (const [name, value] of Object.entries(ctx.query)) {
+    for (const text of [name, ...(Array.isArray(value) ? value : [value ?? ''])]) {
+      const problem = textProblem(text);
+      if (problem) throw invalidText('query', textProblem(name) ? 'query' : name, problem);
+    }
   }
 }
 
@@ -89,7 +145,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function toIssues(issues: readonly z.core.$ZodIssue[], where: string): { path: string; message: string }[] {
-  return issues.map((issue) => ({ path: formatPath(issue.path) || where, message: issue.message }));
+  return issues.flatMap((issue) =>
+    // An unknown field is named by its own path, so a typo (`contxt`) points at itself.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'is not a known field' }))
+      : [{ path: formatPath(issue.path) || where, message: issue.message }],
+  );
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], where: string): string {
@@ -107,24 +168,33 @@ const errorSchema = z.object({
   }),
 });
 
-/** The OpenAPI 3.1 document of every registered operation. */
+/**
+ * The OpenAPI 3.1 document of every registered operation. zod writes a recursive schema (a JSON
+ * value) into `$defs` inside the schema it belongs to, where `#/$defs/…` would not resolve from the
+ * document's root; those definitions are moved to `components.schemas`, one per distinct shape, and
+ * every `$ref` points there.
+ */
 export function openApiDocument(registry: RouteRegistry, info: { title: string; version: string }): Record<string, unknown> {
+  const components = new SchemaComponents();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const operation of registry.operations) {
     const path = operation.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => components.hoist(jsonSchema(schema, io), operation.operationId);
     const parameters = [
-      ...objectProperties(operation.params).map(([name, schema]) => ({ name, in: 'path', required: true, schema })),
-      ...objectProperties(operation.query).map(([name, schema, required]) => ({ name, in: 'query', required, schema })),
+      ...objectProperties(operation.params).map(([name, schema]) => ({ name, in: 'path', required: true, schema: components.hoist(schema, operation.operationId) })),
+      ...objectProperties(operation.query).map(([name, schema, required]) => ({ name, in: 'query', required, schema: components.hoist(schema, operation.operationId) })),
     ];
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(operation.responses)) {
+      const contentType = response.contentType ?? 'application/json';
       responses[status] = {
         description: response.description,
-        ...(response.schema ? { content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } } : {}),
+        ...(response.schema ? { content: { [contentType]: { schema: schemaOf(response.schema, 'output') } } } : {}),
       };
     }
-    responses.default = { description: 'an error', content: { 'application/json': { schema: jsonSchema(errorSchema, 'output') } } };
+    responses.default = { description: 'An error: the contract\'s error body.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     (paths[path] ??= {})[operation.method] = {
+      operationId: operation.operationId,
       summary: operation.summary,
       tags: [operation.tag],
       ...(operation.scope
@@ -134,25 +204,85 @@ export function openApiDocument(registry: RouteRegistry, info: { title: string; 
           : { security: operation.scope.map((scope) => ({ bearer: [scope] })), 'x-required-scope': [...operation.scope] }
         : { security: [] }),
       ...(parameters.length ? { parameters } : {}),
-      ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body, 'input') } } } } : {}),
+      ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(operation.body, 'input') } } } } : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
     info,
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: jsonSchema(errorSchema, 'output'), ...components.schemas } },
     paths,
   };
 }
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+type JsonObject = Record<string, unknown>;
+
+const LOCAL_DEFINITION = /^#\/\$defs\/(.+)$/;
+
+/** Rewrites every `$ref` of `value` whose target `rename` knows. */
+function renameRefs(value: unknown, rename: (name: string) => string | undefined): unknown {
+  if (Array.isArray(value)) return value.map((item) => renameRefs(item, rename));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      const local = key === '$ref' && typeof item === 'string' ? LOCAL_DEFINITION.exec(item)?.[1] : undefined;
+      const target = local === undefined ? undefined : rename(local);
+      return [key, target === undefined ? renameRefs(item, rename) : `#/components/schemas/${target}`];
+    }),
+  );
+}
+
+/** A definition's shape with the names of its references blanked, so equal shapes compare equal whatever zod named them. */
+function shapeOf(definition: unknown): string {
+  return JSON.stringify(renameRefs(definition, () => '_'));
+}
+
+/** What zod writes for `z.json()`, the one recursive schema the API has: named JsonValue in the document. */
+const JSON_VALUE_SHAPE = (() => {
+  const { $defs, ...root } = jsonSchema(z.array(z.json()), 'input') as { $defs?: Record<string, unknown> };
+  const [definition] = Object.values($defs ?? {});
+  return definition === undefined ? JSON.stringify(root) : shapeOf(definition);
+})();
+
+/** Collects `$defs` from generated schemas into `components.schemas`, one entry per distinct shape. */
+class SchemaComponents {
+  readonly schemas: Record<string, unknown> = {};
+  readonly #namesByShape = new Map<string, string>();
+
+  hoist(schema: JsonObject, owner: string): JsonObject {
+    const { $defs, ...root } = schema as JsonObject & { $defs?: Record<string, unknown> };
+    if (!$defs) return schema;
+    const names = new Map<string, string>();
+    for (const [local, definition] of Object.entries($defs)) names.set(local, this.#nameFor(local, definition, owner));
+    const rename = (local: string) => names.get(local);
+    for (const [local, definition] of Object.entries($defs)) {
+      const name = names.get(local)!;
+      this.schemas[name] ??= renameRefs(definition, rename);
+    }
+    return renameRefs(root, rename) as JsonObject;
+  }
+
+  #nameFor(local: string, definition: unknown, owner: string): string {
+    const shape = shapeOf(definition);
+    const known = this.#namesByShape.get(shape);
+    if (known) return known;
+    // zod names a definition after a schema's `id` meta, or `__schemaN` when it has none.
+    let name = shape === JSON_VALUE_SHAPE ? 'JsonValue' : local.startsWith('__schema') ? `${owner[0]!.toUpperCase()}${owner.slice(1)}${local.replace(/\W/g, '')}` : local;
+    for (let suffix = 2; name in this.schemas; suffix += 1) name = `${name.replace(/\d+$/, '')}${suffix}`;
+    this.#namesByShape.set(shape, name);
+    return name;
+  }
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject;
   return rest;
 }
 
-function objectProperties(schema: z.ZodType | undefined): [string, Record<string, unknown>, boolean][] {
+function objectProperties(schema: z.ZodType | undefined): [string, JsonObject, boolean][] {
   if (!schema) return [];
-  const json = jsonSchema(schema, 'input') as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => [name, property, (json.required ?? []).includes(name)]);
+  const json = jsonSchema(schema, 'input') as { properties?: Record<string, JsonObject>; required?: string[]; $defs?: Record<string, unknown> };
+  // A parameter's schema may refer to the object's $defs: each property carries them along to be hoisted.
+  return Object.entries(json.properties ?? {}).map(([name, property]) => [name, json.$defs ? { ...property, $defs: json.$defs } : property, (json.required ?? []).includes(name)]);
 }

@@ -17,7 +17,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   const tag = 'segments';
 
   registry.add(router, {
-    method: 'post', path: '/v1/segments', tag, scope: 'feature_flag:manage',
+    method: 'post', operationId: 'createSegment', path: '/v1/segments', tag, scope: 'feature_flag:manage',
     summary: 'Create a segment (version 1).',
     body: segmentInputSchema,
     responses: { 201: { description: 'The segment.', schema: segmentSchema } },
@@ -31,7 +31,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/segments', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'listSegments', path: '/v1/segments', tag, scope: 'feature_flag:manage',
     summary: 'List segments in key order.',
     query: z.object(pageQuery(deps.maxPageSize)),
     responses: { 200: { description: 'A page of segments.', schema: z.object({ items: z.array(segmentSchema), nextCursor: z.string().nullable() }) } },
@@ -43,7 +43,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    method: 'get', operationId: 'getSegment', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
     summary: 'Read a segment.',
     params: keyParams,
     responses: { 200: { description: 'The segment.', schema: segmentSchema } },
@@ -56,7 +56,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'patch', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    method: 'patch', operationId: 'updateSegment', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
     summary: 'Change a segment with a JSON merge patch; every flag using it is re-checked. The version must be given.',
     params: keyParams,
     body: z.record(z.string(), z.unknown()),
@@ -71,7 +71,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   });
 
   registry.add(router, {
-    method: 'delete', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
+    method: 'delete', operationId: 'deleteSegment', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
     summary: 'Delete a segment that no flag refers to.',
     params: keyParams,
     responses: { 204: { description: 'Deleted.' } },

@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { Config } from '../config.ts';
 import { ensureAdminToken } from '../data/tokens.ts';
-import { createApp } from './app.ts';
+import { createApp, type AppOptions } from './app.ts';
+import { answerMalformedRequests } from './client-errors.ts';
+import { serveMetrics } from './metrics-routes.ts';
 import { openApiDependencies, type ApiDependencyOptions } from './open-dependencies.ts';
 
 export interface RunningApi {
@@ -9,8 +12,19 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
+/** The edge settings of an API process, from its configuration. */
+export function edgeOptions(config: Pick<Config, 'hstsMaxAgeSeconds' | 'metricsPort' | 'accessLogLevel' | 'accessLogEvaluationLevel'>) {
+  return {
+    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    metricsPort: config.metricsPort,
+    accessLog: { level: config.accessLogLevel, evaluationLevel: config.accessLogEvaluationLevel },
+  };
+}
+
 /** Composition root of an API process: opens its dependencies, makes sure the admin token works, serves HTTP. */
-export async function startApi(options: ApiDependencyOptions & { host: string; port: number; adminToken: string; reusePort?: boolean }): Promise<RunningApi> {
+export async function startApi(
+  options: ApiDependencyOptions & { host: string; port: number; adminToken: string; reusePort?: boolean; edge?: Omit<AppOptions, 'metricsOnOwnPort'> & { metricsPort?: number | undefined } },
+): Promise<RunningApi> {
   const { deps, close } = await openApiDependencies(options);
   try {
     await ensureAdminToken(deps.db, options.adminToken);
@@ -18,14 +32,19 @@ export async function startApi(options: ApiDependencyOptions & { host: string; p
     await close();
     throw error;
   }
-  const app = createApp(deps);
+  const { metricsPort, ...edge } = options.edge ?? {};
+  const app = createApp(deps, { ...edge, metricsOnOwnPort: metricsPort !== undefined });
   // reusePort lets several API processes share one port, the kernel spreading connections over them.
   const server = app.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false });
+  answerMalformedRequests(server);
   await once(server, 'listening');
+  const metricsServer = metricsPort === undefined ? undefined : await serveMetrics(deps, { host: options.host, port: metricsPort, reusePort: options.reusePort ?? false });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host}:${port}`,
     async stop() {
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await close();

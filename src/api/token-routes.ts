@@ -29,7 +29,7 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const tag = 'tokens';
 
   registry.add(router, {
-    method: 'post', path: '/v1/tokens', tag, scope: 'feature_flag:admin',
+    method: 'post', operationId: 'createToken', path: '/v1/tokens', tag, scope: 'feature_flag:admin',
     summary: 'Create a token for a person or a service; the response carries its secret, shown this once. Only scopes and projects within the creating token\'s own can be handed on.',
     body: z.strictObject({
       name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/).describe('Never used by another token, not even a revoked one, in any case; "admin" is the built-in token\'s.'),
@@ -50,7 +50,7 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   registry.add(router, {
-    method: 'get', path: '/v1/tokens', tag, scope: 'feature_flag:admin',
+    method: 'get', operationId: 'listTokens', path: '/v1/tokens', tag, scope: 'feature_flag:admin',
     summary: 'List tokens (never their secrets).',
     query: z.object({ includeRevoked: z.enum(['true', 'false']).default('false') }),
     responses: { 200: { description: 'The tokens.', schema: z.object({ items: z.array(tokenSchema) }) } },
@@ -60,7 +60,7 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   registry.add(router, {
-    method: 'delete', path: '/v1/tokens/:id', tag, scope: 'feature_flag:admin',
+    method: 'delete', operationId: 'revokeToken', path: '/v1/tokens/:id', tag, scope: 'feature_flag:admin',
     summary: 'Revoke a token: refused by this process at once, by every other within five seconds. A token cannot revoke itself, one beyond its own scopes and projects, or the last admin token without a project limit.',
     params: z.object({ id: z.string().min(1).max(64) }),
     responses: { 200: { description: 'The revoked token.', schema: tokenSchema } },

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors.ts';
+import { textProblem } from './checked-text.ts';
 
 /** A resource's ETag is its version, quoted: `"7"`. */
 export function etagFor(version: number): string {
@@ -42,11 +43,18 @@ export function encodeCursor(value: string | number | null): string | null {
   return value === null ? null : Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
+/**
+ * The value a cursor carries, checked as strictly as any input: a number cursor is an id (a whole
+ * number from 1 up to 2^53), a string cursor a key that PostgreSQL can hold. Anything else — a
+ * cursor that decodes to `1e999`, `1.5`, `-3` or a NUL — is one this API never returned.
+ */
 export function decodeCursor<T extends string | number>(cursor: string | undefined, type: 'string' | 'number'): T | undefined {
   if (cursor === undefined) return undefined;
   try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof value === type) return value as T;
+    if (type === 'number' && typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value as T;
+    if (type === 'string' && typeof value === 'string' && value.length <= 256 && textProblem(value) === undefined) return value as T;
   } catch {
     // Fall through to the error below.
   }

@@ -50,6 +50,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   registry.add(router, {
     method: 'post',
+    operationId: 'createWebhook',
     path: '/v1/webhooks',
     summary: 'Register a webhook; it receives every event committed from now on, signed with the returned secret',
     tag: 'webhooks',
@@ -68,6 +69,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   registry.add(router, {
     method: 'get',
+    operationId: 'listWebhooks',
     path: '/v1/webhooks',
     summary: 'List webhooks with their delivery state',
     tag: 'webhooks',
@@ -80,6 +82,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   registry.add(router, {
     method: 'get',
+    operationId: 'getWebhook',
     path: '/v1/webhooks/:id',
     summary: 'A webhook and its delivery state (cursor, attempts, last error, next attempt)',
     tag: 'webhooks',
@@ -93,6 +96,7 @@ export function webhookRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   registry.add(router, {
     method: 'delete',
+    operationId: 'deleteWebhook',
     path: '/v1/webhooks/:id',
     summary: 'Remove a webhook; deliveries to it stop',
     tag: 'webhooks',

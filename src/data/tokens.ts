@@ -11,6 +11,7 @@ export const SCOPES = [
   'feature_flag:manage',
   'feature_flag:approve',
   'feature_flag:killswitch',
+  'feature_flag:metrics',
   'feature_flag:admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

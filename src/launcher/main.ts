@@ -1,7 +1,7 @@
 // `npm start`: the whole service on its embedded default — PostgreSQL, the Temporal dev server with
 // its Web UI, the worker and the API — or on external ones when DATABASE_URL / TEMPORAL_ADDRESS say so.
 import { resolveAdminToken } from '../api/admin-token.ts';
-import { startApi } from '../api/start-api.ts';
+import { edgeOptions, startApi } from '../api/start-api.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
@@ -116,6 +116,7 @@ try {
     adminToken: adminToken.secret,
     reusePort: config.apiProcesses > 1,
     outboundPolicy,
+    edge: edgeOptions(config),
     log,
   });
   running.push({ name: 'API', stop: api.stop });

@@ -143,8 +143,8 @@ describe('evaluation over HTTP', () => {
     });
   });
 
-  it('exposes Prometheus metrics', async () => {
-    const metrics = await fetch(`${second.baseUrl}/metrics`);
+  it('exposes Prometheus metrics to a token with feature_flag:metrics', async () => {
+    const metrics = await fetch(`${second.baseUrl}/metrics`, { headers: { authorization: `Bearer ${second.adminToken}` } });
     const text = await metrics.text();
     expect(text).toMatch(/flags_evaluations_total\{flag="killable",reason="off",endpoint="evaluate"\} \d+/);
     expect(text).toContain('flags_evaluation_duration_seconds_bucket');

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/api/app.ts';
+import { createApp, type AppOptions } from '../../src/api/app.ts';
+import { answerMalformedRequests } from '../../src/api/client-errors.ts';
 import type { ApiDependencies } from '../../src/api/dependencies.ts';
 import { openApiDependencies } from '../../src/api/open-dependencies.ts';
 import { ensureAdminToken, generateTokenSecret } from '../../src/data/tokens.ts';
@@ -26,7 +27,7 @@ export interface TestApi {
  * or `outbound: loopbackOutbound()` for a test whose gate or webhook URLs name 127.0.0.1 (the default
  * policy is production's: public addresses only).
  */
-export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase; adminToken?: string } = {}): Promise<TestApi> {
+export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase; adminToken?: string; app?: AppOptions } = {}): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
   // A second API on the same database shares the first one's admin token (a new one would replace it).
   const adminToken = options.adminToken ?? generateTokenSecret();
@@ -42,8 +43,9 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}, opt
     outboundPolicy: publicOnlyPolicy,
   });
   const deps: ApiDependencies = { ...opened.deps, ...overrides };
-  const app = createApp(deps);
+  const app = createApp(deps, options.app);
   const server: Server = app.listen(0, '127.0.0.1');
+  answerMalformedRequests(server);
   await new Promise((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
