@@ -76,6 +76,14 @@ export async function ofrepErrors(ctx: Context, next: Next): Promise<void> {
 
 const contextSchema = z.record(z.string(), z.unknown()).default({}).describe('The OpenFeature evaluation context; targetingKey is the identity when userId is absent.');
 const ofrepRequest = z.object({ context: contextSchema }).default({ context: {} });
+const ofrepSuccess = z.object({
+  key: z.string(),
+  value: z.unknown(),
+  reason: z.enum(['DEFAULT', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'ERROR']),
+  variant: z.string().optional(),
+  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+const ofrepError = z.object({ key: z.string(), errorCode: z.enum(['PARSE_ERROR', 'INVALID_CONTEXT', 'FLAG_NOT_FOUND', 'GENERAL']), errorDetails: z.string() });
 
 /** The OpenFeature Remote Evaluation Protocol, so OpenFeature's OFREP providers work unchanged. */
 export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
@@ -91,7 +99,11 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     summary: 'OFREP single-flag evaluation.',
     params: z.object({ key: z.string().min(1).max(128) }),
     body: ofrepRequest,
-    responses: { 200: { description: 'OFREP evaluation success.' }, 404: { description: '{ key, errorCode: FLAG_NOT_FOUND }' }, 400: { description: '{ key, errorCode: INVALID_CONTEXT | PARSE_ERROR }' } },
+    responses: {
+      200: { description: 'OFREP evaluation success.', schema: ofrepSuccess },
+      400: { description: 'OFREP error: INVALID_CONTEXT or PARSE_ERROR.', schema: ofrepError },
+      404: { description: 'OFREP error: FLAG_NOT_FOUND.', schema: ofrepError },
+    },
     async handler(ctx, { params, body, principal }) {
       checkProject(principal, body.context);
       const result = evaluate(deps.flagSet.current, params.key, body.context);
@@ -105,7 +117,11 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     method: 'post', operationId: 'ofrepEvaluateFlags', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
     summary: 'OFREP bulk evaluation of every active flag; the ETag changes whenever any result for this context does.',
     body: ofrepRequest,
-    responses: { 200: { description: '{ flags: [...] }' }, 304: { description: 'Results unchanged for this context.' } },
+    responses: {
+      200: { description: 'Every active flag evaluated.', schema: z.object({ flags: z.array(ofrepSuccess) }) },
+      304: { description: 'Results unchanged for this context.' },
+      400: { description: 'OFREP error: INVALID_CONTEXT or PARSE_ERROR.', schema: ofrepError },
+    },
     async handler(ctx, { body, principal }) {
       checkProject(principal, body.context);
       const key = `${deps.flagSet.changeCount}|${JSON.stringify(body.context)}`;

@@ -22,6 +22,7 @@ import type { RouteRegistry } from './route.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
 const rolloutSchema = z.record(z.string(), z.unknown()).describe('A rollout: plan with target times, state, current step, next step, pause, history (docs/rollouts.md).');
+const autoProgressSchema = z.object({ enabled: z.boolean(), reason: z.string().nullable(), updatedBy: z.string(), updatedAt: z.string() });
 const controlBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
 const cancelBody = z
   .strictObject({
@@ -213,7 +214,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
   registry.add(router, {
     method: 'get', operationId: 'getAutoProgress', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:manage',
     summary: 'Whether rollouts progress on their own (the circuit breaker of every plan).',
-    responses: { 200: { description: 'The setting.', schema: z.object({ enabled: z.boolean(), reason: z.string().nullable(), updatedBy: z.string(), updatedAt: z.string() }) } },
+    responses: { 200: { description: 'The setting.', schema: autoProgressSchema } },
     async handler(ctx) {
       ctx.body = await getAutoProgress(deps.db);
     },
@@ -223,7 +224,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     method: 'post', operationId: 'setAutoProgress', path: '/v1/rollouts/auto-progress', tag, scope: 'feature_flag:admin',
     summary: 'Disable (or enable again) all automatic progression: while disabled, no rollout applies a step; rollouts that reach one hold, paused with cause auto_progress, and continue when it is enabled again.',
     body: z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() }),
-    responses: { 200: { description: 'The setting, and the flags whose held rollouts were resumed.', schema: z.object({ enabled: z.boolean(), resumed: z.array(z.string()) }) } },
+    responses: { 200: { description: 'The setting, and the flags whose held rollouts were resumed.', schema: autoProgressSchema.extend({ resumed: z.array(z.string()) }) } },
     async handler(ctx, { body, principal }) {
       const setting = await setAutoProgress(deps.db, body.enabled, { actor: principal.actor.id, ...(body.reason ? { reason: body.reason } : {}) });
       const resumed = body.enabled ? await resumeHeldRollouts(deps, principal.actor.id) : [];

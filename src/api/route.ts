@@ -275,8 +275,23 @@ class SchemaComponents {
   }
 }
 
+/**
+ * A zod schema as JSON Schema. Request bodies stay as strict as zod makes them; answers are
+ * documented open (no `additionalProperties: false`): an answer may gain fields without a new API
+ * version, so clients must ignore fields they do not know, and the document says so.
+ */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    ...(io === 'output'
+      ? {
+          override: ({ jsonSchema: generated }: { jsonSchema: JsonObject }) => {
+            if (generated.additionalProperties === false) delete generated.additionalProperties;
+          },
+        }
+      : {}),
+  }) as JsonObject;
   return rest;
 }
 
