@@ -84,7 +84,7 @@ try {
   for (const result of results) console.log(row(result));
   // On a new connection (no agent): a pooled keep-alive one from before the load has long been closed by the server.
   const metrics = await new Promise<string>((resolve, reject) => {
-    get(`${baseUrl}/metrics`, { agent: false }, (response) => {
+    get(`${baseUrl}/metrics`, { agent: false, headers: { authorization: `Bearer ${adminToken}` } }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => resolve(text));

@@ -16,6 +16,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FLAGS_OUTBOUND_ALLOW: 'internal.example' })).toThrow('FLAGS_OUTBOUND_ALLOW: "internal.example" is not an IP address or a CIDR range');
   });
 
+  it('reads the edge settings: access-log levels, HSTS, a metrics port', () => {
+    expect(loadConfig({})).toMatchObject({ accessLogLevel: 'info', accessLogEvaluationLevel: 'debug', hstsMaxAgeSeconds: undefined, metricsPort: undefined });
+    expect(loadConfig({ FLAGS_ACCESS_LOG_LEVEL: 'warn', FLAGS_ACCESS_LOG_EVALUATION_LEVEL: 'silent', FLAGS_HSTS_MAX_AGE: '31536000', FLAGS_METRICS_PORT: '9464' }))
+      .toMatchObject({ accessLogLevel: 'warn', accessLogEvaluationLevel: 'silent', hstsMaxAgeSeconds: 31_536_000, metricsPort: 9464 });
+    expect(() => loadConfig({ FLAGS_ACCESS_LOG_LEVEL: 'loud' })).toThrow(/FLAGS_ACCESS_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent/);
+    expect(() => loadConfig({ FLAGS_HSTS_MAX_AGE: '1y' })).toThrow(/FLAGS_HSTS_MAX_AGE must be a whole number of seconds/);
+  });
+
   it('refuses a port that is not a number', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a port number/);
   });
