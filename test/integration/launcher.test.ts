@@ -96,6 +96,12 @@ describe('npm start (the launcher)', () => {
     expect(processesUsing(dataDir).some((line) => line.includes('src/worker/main.ts'))).toBe(true);
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     expect(adminToken).toMatch(/^ffs_/);
+    // The embedded default lets gates and webhooks reach loopback (a local Prometheus), says so, and nothing more.
+    expect(first.output()).toMatch(/FLAGS_OUTBOUND_ALLOW is unset: on the embedded default, rollout gates and webhooks may reach loopback/);
+    expect(first.output()).toMatch(/Outbound\s+gates and webhooks reach public addresses and 127\.0\.0\.0\/8, ::1 \(FLAGS_OUTBOUND_ALLOW\)/);
+    const webhook = (url: string) => fetch(`${apiUrl}/v1/webhooks`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ url }) });
+    expect((await webhook('http://127.0.0.1:9/local-receiver')).status).toBe(201);
+    expect((await webhook('http://169.254.169.254/latest/meta-data/')).status).toBe(400);
 
     // Generated passwords, kept beside the cluster for the owner only.
     expect(statSync(join(dataDir, CREDENTIALS_FILE)).mode & 0o777).toBe(0o600);
