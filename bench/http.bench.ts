@@ -2,7 +2,10 @@
 // by autocannon in a second process. Prints start-up time and memory with the flags loaded, then
 // throughput and p50/p95/p99 for single evaluations (at a fixed 5,000/s and flat out), bulk
 // evaluation of 50 flags, and the snapshot with and without If-None-Match.
-// BENCH_API_PROCESSES (default 2), BENCH_FLAGS (10000) and BENCH_SECONDS (15) change the shape.
+// BENCH_API_PROCESSES (default 2), BENCH_FLAGS (10000) and BENCH_SECONDS (15) change the shape;
+// BENCH_ONLY runs only the scenarios whose name contains it (`BENCH_ONLY=evaluate,`).
+// Each row also gives the API processes' CPU time per request (from /proc): on a busy machine
+// throughput and latency move with the neighbours' load, CPU per request much less.
 // The fixed-rate run uses 16 keep-alive connections (BENCH_RATE_CONNECTIONS), a service's usual
 // pool: autocannon paces each connection with its own timer, so many connections at a fixed total
 // rate arrive in bursts, and the queueing behind a burst is what the tail then measures.
@@ -16,29 +19,33 @@ import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
 const API_PROCESSES = Number(process.env.BENCH_API_PROCESSES ?? 2);
 const FLAG_COUNT = Number(process.env.BENCH_FLAGS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const ONLY = process.env.BENCH_ONLY;
 const root = new URL('../', import.meta.url).pathname;
 
 const bench = await prepareBenchService({ FLAGS_API_PROCESSES: String(API_PROCESSES) });
 const { dataDir, baseUrl, databaseUrl } = bench;
-const { startService, stopService, apiMemory } = bench;
+const { startService, stopService, apiMemory, apiCpuSeconds } = bench;
+let service: ChildProcess | undefined;
 
 async function seed(): Promise<void> {
   await seedFlags(databaseUrl(), benchSegments(), benchFlags(FLAG_COUNT));
 }
 
-function load(scenario: Record<string, unknown>): Record<string, number | string> {
+function load(scenario: Record<string, unknown>): Record<string, number | string> | undefined {
+  if (ONLY && scenario.name !== 'warm-up' && !String(scenario.name).includes(ONLY)) return undefined;
   // The scenario (10,000 request bodies) goes through a file: it is too large for argv.
   const scenarioFile = join(dataDir, 'scenario.json');
   writeFileSync(scenarioFile, JSON.stringify(scenario));
+  const cpuBefore = apiCpuSeconds(service!);
   const result = spawnSync(process.execPath, [join(root, 'bench/http-load.ts'), scenarioFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`load generator failed: ${result.error ?? result.stderr}`);
-  return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  const measured = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, number | string>;
+  return { ...measured, cpuMicrosPerRequest: ((apiCpuSeconds(service!) - cpuBefore) * 1e6) / Number(measured.requests) };
 }
 
 const row = (result: Record<string, number | string>) =>
-  `${String(result.name).padEnd(38)} ${Number(result.rps).toFixed(0).padStart(7)} req/s   p50 ${Number(result.p50).toFixed(2).padStart(6)} ms   p95 ${Number(result.p95).toFixed(2).padStart(6)} ms   p99 ${Number(result.p99).toFixed(2).padStart(6)} ms   max ${Number(result.max).toFixed(1).padStart(6)} ms   statuses ${JSON.stringify(result.statusCodes)}  errors ${result.errors}`;
+  `${String(result.name).padEnd(38)} ${Number(result.rps).toFixed(0).padStart(7)} req/s   p50 ${Number(result.p50).toFixed(2).padStart(6)} ms   p95 ${Number(result.p95).toFixed(2).padStart(6)} ms   p99 ${Number(result.p99).toFixed(2).padStart(6)} ms   max ${Number(result.max).toFixed(1).padStart(6)} ms   API CPU ${Number(result.cpuMicrosPerRequest).toFixed(0).padStart(5)} µs/req   statuses ${JSON.stringify(result.statusCodes)}  errors ${result.errors}`;
 
-let service: ChildProcess | undefined;
 try {
   const cold = await startService();
   console.log(`service up (empty, cold: initdb + Temporal dev server): ${cold.seconds.toFixed(1)} s`);
@@ -81,7 +88,7 @@ try {
     load({ name: 'snapshot, If-None-Match (304)', url: `${baseUrl}/v1/snapshot`, method: 'GET', headers: { authorization: headers.authorization, 'if-none-match': etag }, connections: 64, durationSeconds: Math.min(SECONDS, 10) }),
   ];
   console.log(`\n${API_PROCESSES} API process(es), ${FLAG_COUNT} flags, contexts rotating over 10,000 users, ${SECONDS} s per run, load from a second process`);
-  for (const result of results) console.log(row(result));
+  for (const result of results) if (result) console.log(row(result));
   // On a new connection (no agent): a pooled keep-alive one from before the load has long been closed by the server.
   const metrics = await new Promise<string>((resolve, reject) => {
     get(`${baseUrl}/metrics`, { agent: false, headers: { authorization: `Bearer ${adminToken}` } }, (response) => {

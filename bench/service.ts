@@ -58,12 +58,26 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
       await exited;
     },
 
-    /** Resident memory of the launcher (API + worker) and of each extra API process, in MiB. */
+    /** Resident memory of the launcher (the first API process) and of each extra API process, in MiB. */
     apiMemory(child: ChildProcess): number[] {
-      const extra = spawnSync('pgrep', ['-f', `${root}src/api/main.ts`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
-      return [child.pid!, ...extra].map((pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+      return apiPids(child).map((pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    },
+
+    /** CPU seconds (user + system) the API processes have used so far. */
+    apiCpuSeconds(child: ChildProcess): number {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks.
+      const ticks = apiPids(child).map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')).reduce((sum, fields) => sum + Number(fields[11]) + Number(fields[12]), 0);
+      return ticks / CLOCK_TICKS_PER_SECOND;
     },
   };
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** The launcher, which serves the first API, and every extra API process. */
+function apiPids(child: ChildProcess): number[] {
+  const extra = spawnSync('pgrep', ['-f', `${root}src/api/main.ts`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  return [child.pid!, ...extra];
 }
 
 /**
