@@ -12,8 +12,8 @@ export interface AccessLogOptions {
 }
 
 /**
- * One line per request once it is answered: method, URL, status, time, the operation and the
- * token's name (the request id comes with every line). Server errors are logged at `error`; the
+ * One line per request once it is answered: method, URL, status, time, the operation, the actor
+ * (the person or service behind the token) and the token (the request id comes with every line). Server errors are logged at `error`; the
  * evaluation hot path's successes at their own level (`debug` by default, so with the default
  * `info` they are not even built) — a service asking a few thousand times a second would otherwise
  * drown everything else, and pay for it.
@@ -26,6 +26,7 @@ export function accessLog(log: Logger, options: AccessLogOptions) {
     } finally {
       const status = ctx.status;
       const operation = ctx.state.operation as Operation | undefined;
+      const principal = ctx.state.principal as Principal | undefined;
       const level: LogLevel = status >= 500 ? 'error' : status < 400 && operation && EVALUATION_TAGS.has(operation.tag) ? options.evaluationLevel : options.level;
       if (level !== 'silent' && log.isLevelEnabled(level)) {
         log[level](
@@ -35,7 +36,8 @@ export function accessLog(log: Logger, options: AccessLogOptions) {
             status,
             ms: Math.round((performance.now() - started) * 100) / 100,
             operation: operation?.operationId,
-            actor: (ctx.state.principal as Principal | undefined)?.name,
+            actor: principal?.actor.id,
+            tokenId: principal?.tokenId,
             ip: ctx.ip,
           },
           'request',

@@ -239,7 +239,7 @@ describe('HTTP hygiene (defect 8)', () => {
       expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     }
     const line = logLines.find((entry) => entry.requestId === 'trace-42.abc');
-    expect(line).toMatchObject({ level: 30, msg: 'request', method: 'GET', url: '/v1/flags/edge-flag', status: 200, operation: 'getFlag', actor: 'admin', ms: expect.any(Number) });
+    expect(line).toMatchObject({ level: 30, msg: 'request', method: 'GET', url: '/v1/flags/edge-flag', status: 200, operation: 'getFlag', actor: expect.any(String), tokenId: expect.stringMatching(/^tok_/), ms: expect.any(Number) });
   });
 
   it('logs every request at info, but successful evaluations only below it (debug by default)', async () => {
@@ -267,7 +267,7 @@ describe('HTTP hygiene (defect 8)', () => {
   });
 
   it('serves /metrics only to a token with feature_flag:metrics (or admin)', async () => {
-    const token = async (name: string, scopes: string[]) => (await api.request('POST', '/v1/tokens', { body: { name, scopes } })).body.token as string;
+    const token = async (name: string, scopes: string[]) => (await api.request('POST', '/v1/tokens', { body: { name, owner: { id: `${name}@example.com`, kind: 'service' }, scopes } })).body.token as string;
     const scraper = await token('prometheus', ['feature_flag:metrics']);
     const evaluator = await token('metrics-evaluator', ['feature_flag:evaluate']);
     expect((await fetch(`${api.baseUrl}/metrics`)).status).toBe(401);

@@ -51,7 +51,7 @@ async function seed(): Promise<void> {
   await write('POST', '/v1/flags', { key: 'seeded-guarded', type: 'boolean', defaultValue: false, highImpact: true });
   await write('POST', '/v1/flags/seeded-layout/rollouts', { steps: [{ distribution: [{ variant: 'A', weight: 30 }, { variant: 'B', weight: 70 }], after: '1h' }, { distribution: [{ variant: 'A', weight: 0 }, { variant: 'B', weight: 100 }], after: '1d' }] });
   // Filed by someone else, so the admin token schemathesis runs with may approve or reject it.
-  const alice = (await write('POST', '/v1/tokens', { name: 'alice', scopes: ['feature_flag:manage'] })).token as string;
+  const alice = (await write('POST', '/v1/tokens', { name: 'alice', owner: { id: 'alice@example.com', name: 'Alice' }, scopes: ['feature_flag:manage'] })).token as string;
   const change = (await api.request('PATCH', '/v1/flags/seeded-guarded', { token: alice, body: { version: 1, description: 'awaiting approval' } })).body;
   const webhook = await write('POST', '/v1/webhooks', { url: 'https://hooks.example.com/flags', eventTypes: ['flag.*'] });
   Object.assign(existing, {
