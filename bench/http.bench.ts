@@ -97,7 +97,7 @@ try {
       response.on('end', () => resolve(text));
     }).on('error', reject);
   });
-  const lookups = (outcome: string) => Number(new RegExp(`flags_bulk_cache_lookups_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  const lookups = (outcome: string) => Number(new RegExp(`flags_cache_lookups_total\\{cache="bulk",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   console.log(`bulk "all flags" result cache, one API process: ${lookups('hit')} hits, ${lookups('miss')} misses (${((100 * lookups('hit')) / Math.max(1, lookups('hit') + lookups('miss'))).toFixed(1)}% hits)`);
   const after = apiMemory(service);
   console.log(`resident memory after the load (MiB): ${after.map((mib) => mib.toFixed(0)).join(', ')}`);

@@ -41,6 +41,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
   app.use(requestId());
   app.use(securityHeaders({ hstsMaxAgeSeconds: options.hstsMaxAgeSeconds }));
   app.use(accessLog(deps.log, options.accessLog ?? { level: 'info', evaluationLevel: 'debug' }));
+  app.use(deps.metrics.http.middleware());
   app.use(errorMiddleware(deps.log));
   app.use(ofrepErrors);
   app.use(jsonBody({ maxBytes: deps.maxBodyBytes }));

@@ -58,7 +58,7 @@ export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'met
       const key = `${deps.flagSet.changeCount}|${JSON.stringify(context)}`;
       const cached = cache.get(key);
       lastWasHit = cached !== undefined;
-      deps.metrics.bulkCacheLookups.inc({ outcome: cached ? 'hit' : 'miss' });
+      deps.metrics.countCacheLookup('bulk', cached !== undefined);
       if (cached) return cached;
       const results = evaluateAll(deps.flagSet.current, context);
       cache.set(key, results);
@@ -84,10 +84,11 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
     async handler(ctx, { body, principal }) {
       const started = performance.now();
       checkProject(principal, body.context);
-      const result = evaluate(deps.flagSet.current, body.flagKey, body.context);
+      const set = deps.flagSet.current;
+      const result = evaluate(set, body.flagKey, body.context);
       if (!result) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
-      deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'evaluate' });
-      deps.metrics.evaluationSeconds.observe({ endpoint: 'evaluate' }, (performance.now() - started) / 1000);
+      deps.metrics.evaluations.count(set, result, 'evaluate');
+      deps.metrics.evaluations.observeSeconds('evaluate', (performance.now() - started) / 1000);
       recordSpan(result, false);
       ctx.body = result;
     },
@@ -104,11 +105,9 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       const results = bulk.evaluateAll(body.context, body.flagKeys);
       const missing = body.flagKeys ? body.flagKeys.filter((key) => !deps.flagSet.current.has(key)) : [];
       const cacheHit = bulk.lastWasHit;
-      for (const result of results) {
-        deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'bulk' });
-        recordSpan(result, cacheHit);
-      }
-      deps.metrics.evaluationSeconds.observe({ endpoint: 'bulk' }, (performance.now() - started) / 1000);
+      deps.metrics.evaluations.countAll(deps.flagSet.current, results, 'bulk');
+      for (const result of results) recordSpan(result, cacheHit);
+      deps.metrics.evaluations.observeSeconds('bulk', (performance.now() - started) / 1000);
       ctx.body = { flagSetVersion: deps.flagSet.version, results, missing };
     },
   });
@@ -142,7 +141,9 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       ctx.set('X-Flags-Signature', snapshot.signature);
       ctx.set('Cache-Control', 'no-cache');
       ctx.set('Vary', 'Accept-Encoding');
-      if (ctx.get('if-none-match') === snapshot.etag) {
+      const ifNoneMatch = ctx.get('if-none-match');
+      if (ifNoneMatch) deps.metrics.countCacheLookup('snapshot_etag', ifNoneMatch === snapshot.etag);
+      if (ifNoneMatch === snapshot.etag) {
         ctx.status = 304;
         return;
       }

@@ -66,6 +66,7 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
           payload: { source: principal.name, receivedAt: new Date().toISOString(), count: body.exposures.length, exposures: body.exposures },
         }),
       );
+      deps.metrics.exposures.inc(body.exposures.length);
       ctx.status = 202;
       ctx.body = { eventId, accepted: body.exposures.length };
     },

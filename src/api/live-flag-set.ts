@@ -13,6 +13,8 @@ export interface LiveFlagSetOptions {
   checkIntervalMs?: number;
   /** Called after every change of the set (metrics, snapshot invalidation). */
   onChange?: (set: LiveFlagSet) => void;
+  /** Told of every compilation: all flags (`full`) or one change, its duration and how many flags it compiled. */
+  onCompile?: (kind: 'full' | 'change', seconds: number, flagsCompiled: number) => void;
 }
 
 /**
@@ -50,7 +52,21 @@ export class LiveFlagSet {
       this.#flagVersions.set(flag.key, flag.version);
     }
     for (const segment of state.segments) this.#segments.set(segment.key, segment);
+    const started = performance.now();
     this.#set = compileFlagSet({ flags: state.flags, segments: state.segments, killswitches: state.killswitches });
+    this.#compiled('full', started, this.#set.size);
+  }
+
+  /** Reports a compilation's duration and size: a burst of large ones is a mass invalidation. */
+  #compiled(kind: 'full' | 'change', started: number, flagsCompiled: number): void {
+    this.#options.onCompile?.(kind, (performance.now() - started) / 1000, flagsCompiled);
+  }
+
+  /** How many compiled flags a change of this segment recompiles. */
+  #usersOf(segmentKey: string): number {
+    let users = 0;
+    for (const compiled of this.#set.flags.values()) if (compiled.segmentKeys.has(segmentKey)) users += 1;
+    return users;
   }
 
   static async load(options: LiveFlagSetOptions): Promise<LiveFlagSet> {
@@ -91,16 +107,24 @@ export class LiveFlagSet {
 
   /** Read-your-write: applies a flag this process has just committed, before it answers. */
   applyFlag(flag: Flag): void {
-    if (this.#applyFlag(flag)) this.#changed();
+    const started = performance.now();
+    if (!this.#applyFlag(flag)) return;
+    this.#compiled('change', started, 1);
+    this.#changed();
   }
 
   applySegment(key: string, segment: Segment | null): void {
+    const users = this.#usersOf(key);
+    const started = performance.now();
     this.#applySegment(key, segment);
+    this.#compiled('change', started, users);
     this.#changed();
   }
 
   applyKillswitches(engaged: ReadonlySet<string>): void {
+    const started = performance.now();
     this.#set = this.#set.withKillswitches(engaged);
+    this.#compiled('change', started, 0);
     this.#changed();
   }
 
@@ -183,9 +207,13 @@ export class LiveFlagSet {
       return;
     }
     if (changes.version <= this.#version) return;
+    let recompiled = changes.flags.length;
+    for (const key of changes.segments.keys()) recompiled += this.#usersOf(key);
+    const started = performance.now();
     for (const [key, segment] of changes.segments) this.#applySegment(key, segment);
     for (const flag of changes.flags) this.#applyFlag(flag);
     if (changes.killswitches) this.#set = this.#set.withKillswitches(changes.killswitches);
+    this.#compiled('change', started, recompiled);
     this.#version = changes.version;
     this.#catchUps += 1;
     this.#changed();
@@ -201,7 +229,9 @@ export class LiveFlagSet {
       this.#flagVersions.set(flag.key, flag.version);
     }
     for (const segment of state.segments) this.#segments.set(segment.key, segment);
+    const started = performance.now();
     this.#set = compileFlagSet({ flags: state.flags, segments: state.segments, killswitches: state.killswitches });
+    this.#compiled('full', started, this.#set.size);
     this.#version = state.version;
     this.#changed();
   }

@@ -1,33 +1,34 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { EvaluationMetrics } from './evaluation-metrics.ts';
+import { HttpMetrics } from './http-metrics.ts';
+
+/** The in-process caches whose lookups are counted. */
+export type CacheName = 'bulk' | 'ofrep_bulk' | 'snapshot_etag';
 
 /**
  * The API process's Prometheus metrics, on a registry of its own (one per app, so two apps in one
- * process — tests, or an embedded deployment — never collide). Served at GET /metrics.
+ * process — tests, or an embedded deployment — never collide). Served at GET /metrics. What
+ * docs/operations.md's dashboards and alerts read; every label set is bounded (no flag keys except
+ * those tagged for it, see evaluation-metrics.ts).
  */
-export function createApiMetrics(options: { defaultMetrics?: boolean } = {}) {
+export function createApiMetrics(options: { defaultMetrics?: boolean; onPerFlagLimit?: (flags: string[]) => void } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const cacheLookups = new Counter({
+    name: 'flags_cache_lookups_total',
+    help: 'Lookups of the in-process answer caches (bulk results, OFREP bulk answers, snapshot ETags sent by clients), by outcome.',
+    labelNames: ['cache', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     registry,
-    evaluations: new Counter({
-      name: 'flags_evaluations_total',
-      help: 'Flag evaluations answered, by flag, reason and endpoint.',
-      labelNames: ['flag', 'reason', 'endpoint'] as const,
-      registers: [registry],
-    }),
-    evaluationSeconds: new Histogram({
-      name: 'flags_evaluation_duration_seconds',
-      help: 'Time to answer an evaluation request inside the process (routing to response body).',
-      labelNames: ['endpoint'] as const,
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
-      registers: [registry],
-    }),
-    bulkCacheLookups: new Counter({
-      name: 'flags_bulk_cache_lookups_total',
-      help: 'Lookups of the bulk-evaluation result cache, by outcome (hit or miss).',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    }),
+    evaluations: new EvaluationMetrics(registry, { onOverLimit: options.onPerFlagLimit }),
+    http: new HttpMetrics(registry),
+    cacheLookups,
+    /** Counts one lookup of `cache`: called once per request, never per flag. */
+    countCacheLookup(cache: CacheName, hit: boolean): void {
+      cacheLookups.inc({ cache, outcome: hit ? 'hit' : 'miss' });
+    },
     flags: new Gauge({
       name: 'flags_flags',
       help: 'Flags by state, as this process last counted them.',
@@ -35,6 +36,19 @@ export function createApiMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     flagSetVersion: new Gauge({ name: 'flags_flag_set_version', help: 'Version (outbox id) of the compiled flag set this process evaluates.', registers: [registry] }),
+    flagSetCompileSeconds: new Histogram({
+      name: 'flags_flag_set_compile_duration_seconds',
+      help: 'Time to compile the flag set: all of it (kind="full", at start and after a long absence) or one change (kind="change": a flag, a segment and the flags using it, killswitches).',
+      labelNames: ['kind'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    recompiledFlags: new Counter({
+      name: 'flags_flag_set_recompiled_flags_total',
+      help: 'Flags compiled again because of a change: one for a flag change, every flag using a segment for a segment change, all of them for a full reload. A burst is a mass invalidation.',
+      registers: [registry],
+    }),
+    exposures: new Counter({ name: 'flags_exposures_total', help: 'Exposure events accepted from SDKs (POST /v1/exposures).', registers: [registry] }),
     snapshotBytes: new Gauge({ name: 'flags_snapshot_bytes', help: 'Size of the current snapshot, uncompressed.', registers: [registry] }),
     snapshotAgeSeconds: new Gauge({ name: 'flags_snapshot_age_seconds', help: 'Seconds since the current snapshot was built.', registers: [registry] }),
   };

@@ -92,7 +92,8 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const bulk = createBulkEvaluator(deps);
   // A polling OFREP client sends the same context again and again: its serialised answer and ETag
   // are kept (64 MB at most), so a repeat costs a lookup, and a 304 not even the serialising.
-  const answers = new LRUCache<string, { json: string; etag: string }>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (answer) => answer.json.length + 64 });
+  // The results ride along (8 bytes each: they are the engine's shared objects) to be counted when served again.
+  const answers = new LRUCache<string, { json: string; etag: string; results: readonly EvaluationResult[] }>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (answer) => answer.json.length + answer.results.length * 8 + 64 });
 
   registry.add(router, {
     method: 'post', operationId: 'ofrepEvaluateFlag', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
@@ -105,11 +106,14 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
       404: { description: 'OFREP error: FLAG_NOT_FOUND.', schema: ofrepError },
     },
     async handler(ctx, { params, body, principal }) {
+      const started = performance.now();
       checkProject(principal, body.context);
-      const result = evaluate(deps.flagSet.current, params.key, body.context);
+      const set = deps.flagSet.current;
+      const result = evaluate(set, params.key, body.context);
       if (!result) throw new AppError('not_found', `flag "${params.key}" does not exist or is archived`);
-      deps.metrics.evaluations.inc({ flag: result.flagKey, reason: result.reason, endpoint: 'ofrep' });
+      deps.metrics.evaluations.count(set, result, 'ofrep');
       ctx.body = toOfrep(result);
+      deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
     },
   });
 
@@ -123,17 +127,22 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
       400: { description: 'OFREP error: INVALID_CONTEXT or PARSE_ERROR.', schema: ofrepError },
     },
     async handler(ctx, { body, principal }) {
+      const started = performance.now();
       checkProject(principal, body.context);
       const key = `${deps.flagSet.changeCount}|${JSON.stringify(body.context)}`;
       let answer = answers.get(key);
+      deps.metrics.countCacheLookup('ofrep_bulk', answer !== undefined);
       if (!answer) {
-        const json = JSON.stringify({ flags: bulk.evaluateAll(body.context, undefined).map(toOfrep) });
+        const results = bulk.evaluateAll(body.context, undefined);
+        const json = JSON.stringify({ flags: results.map(toOfrep) });
         // Hashing the results, not the flag set's version, keeps the ETag still when a change does
         // not touch this context's answers and moves it whenever one does.
-        answer = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"` };
+        answer = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`, results };
         answers.set(key, answer);
       }
       const { json, etag } = answer;
+      deps.metrics.evaluations.countAll(deps.flagSet.current, answer.results, 'ofrep_bulk');
+      deps.metrics.evaluations.observeSeconds('ofrep_bulk', (performance.now() - started) / 1000);
       ctx.set('ETag', etag);
       if (ctx.get('if-none-match') === etag) {
         ctx.status = 304;

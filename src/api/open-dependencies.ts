@@ -53,8 +53,19 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
     opened.push(() => changeFeed.close());
     await changeFeed.ready();
-    const metrics = createApiMetrics();
-    const flagSet = await LiveFlagSet.load({ db, log: options.log, changeFeed, ...(options.flagSetCheckIntervalMs ? { checkIntervalMs: options.flagSetCheckIntervalMs } : {}) });
+    const metrics = createApiMetrics({
+      onPerFlagLimit: (flags) => options.log.warn({ flags: flags.length, first: flags.slice(0, 5) }, 'more flags are tagged flagship:metrics than get series of their own; these are counted only in the totals'),
+    });
+    const flagSet = await LiveFlagSet.load({
+      db,
+      log: options.log,
+      changeFeed,
+      onCompile: (kind, seconds, flagsCompiled) => {
+        metrics.flagSetCompileSeconds.observe({ kind }, seconds);
+        metrics.recompiledFlags.inc(flagsCompiled);
+      },
+      ...(options.flagSetCheckIntervalMs ? { checkIntervalMs: options.flagSetCheckIntervalMs } : {}),
+    });
     opened.push(() => flagSet.close());
     const snapshots = new SnapshotCache({ live: flagSet, signer: loadSnapshotSigner({ pem: options.snapshotSigningKeyPem, dataDir: options.dataDir }), log: options.log, metrics });
     return { deps: buildDependencies({ options, db, temporal, changeFeed, flagSet, snapshots, metrics, auditSigner }), close: closeOpened };

@@ -16,6 +16,7 @@ import { assertNoRunningRollout } from './rollouts.ts';
 import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { prerequisiteCycleRefusals } from './write-metrics.ts';
 
 /** A `flags` row as the data layer reads it; `toFlag` turns it into the engine's Flag. */
 export const flagRow = z.object({
@@ -126,7 +127,10 @@ async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinitio
   const issues = checkFlagReferences(definition, { flags, segments });
   if (issues.length) throw invalid(issues, 'flag');
   const cycle = findPrerequisiteCycle(flags, definition);
-  if (cycle) throw new AppError('prerequisite_cycle', `the change would close a prerequisite loop: ${cycle.join(' → ')}`, { cycle });
+  if (cycle) {
+    prerequisiteCycleRefusals.inc();
+    throw new AppError('prerequisite_cycle', `the change would close a prerequisite loop: ${cycle.join(' → ')}`, { cycle });
+  }
 }
 
 /** The segment keys a flag's rules refer to. */
