@@ -1,7 +1,6 @@
 import type { DatabasePool } from '../data/pool.ts';
 import {
   applyRolloutStep as applyStepInDatabase,
-  countActiveRollouts,
   finishRolloutRecord,
   recordRolloutTransition as recordTransitionInDatabase,
   type ApplyStepInput,
@@ -35,14 +34,6 @@ export type { ApplyStepInput, FinishInput, GateVerdict, StepOutcome, TransitionI
 /** The rollout activities, closed over their dependencies; registered by `createActivities`. */
 export function createRolloutActivities(deps: RolloutActivityDependencies) {
   const metrics = rolloutMetrics();
-  const refreshGauges = async (): Promise<void> => {
-    try {
-      const counts = await countActiveRollouts(deps.db);
-      for (const [state, count] of Object.entries(counts)) metrics.rollouts.set({ state }, count);
-    } catch (error) {
-      deps.log.warn({ err: error }, 'could not refresh the rollout gauges');
-    }
-  };
 
   return {
     /** Applies one step through the flag write path; idempotent and compare-and-set (see data/rollouts.ts). */
@@ -50,7 +41,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
       const outcome = await asActivityFailure(() => applyStepInDatabase(deps.db, input));
       const flagKey = input.flagKey;
       const label = outcome.kind === 'held' ? `held_${outcome.cause}` : outcome.kind;
-      metrics.steps.inc({ flag: flagKey, outcome: label });
+      metrics.steps.inc({ outcome: label });
       if (outcome.kind === 'applied') {
         const delayMs = outcome.appliedAt - input.targetAt;
         metrics.stepDelay.observe(Math.max(0, delayMs) / 1000);
@@ -63,14 +54,13 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
       } else {
         deps.log.warn({ rolloutId: input.rolloutId, flagKey, step: input.stepIndex, cause: outcome.cause, reason: outcome.reason }, 'rollout step held');
       }
-      await refreshGauges();
       return outcome;
     },
 
     /** Probes the step's gate; a failing probe is a verdict, not an error. */
     async checkRolloutGate(input: GateCheckInput): Promise<GateVerdict> {
       const verdict = await checkGate(input.gate, deps.outbound);
-      if (!verdict.ok) metrics.steps.inc({ flag: input.flagKey, outcome: 'gate_failed' });
+      if (!verdict.ok) metrics.steps.inc({ outcome: 'gate_failed' });
       deps.log[verdict.ok ? 'info' : 'warn'](
         { rolloutId: input.rolloutId, flagKey: input.flagKey, step: input.stepIndex, gate: verdict.gate, value: verdict.value, ok: verdict.ok },
         `rollout gate ${verdict.ok ? 'passed' : 'failed'}: ${verdict.reason}`,
@@ -85,7 +75,6 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
         { rolloutId: input.rolloutId, flagKey: record.flagKey, transition: input.kind, actor: input.actor, cause: input.cause, reason: input.reason },
         `rollout ${input.kind}`,
       );
-      await refreshGauges();
       return { state: record.state };
     },
 
@@ -96,7 +85,6 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
         { rolloutId: input.rolloutId, flagKey: record.flagKey, outcome: record.state, rolledBack: record.rolledBack, actor: input.actor, reason: record.endReason },
         `rollout ${record.state}`,
       );
-      await refreshGauges();
       return { state: record.state, rolledBack: record.rolledBack };
     },
   };

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, register, type Registry } from 'prom-client';
+import { Counter, Histogram, register, type Registry } from 'prom-client';
 
 /**
  * The worker's rollout metrics, on prom-client's default registry (a process serving /metrics
@@ -7,10 +7,12 @@ import { Counter, Gauge, Histogram, register, type Registry } from 'prom-client'
  * second metric of the same name on one registry.
  */
 export interface RolloutMetrics {
-  /** Steps by flag and outcome: applied, already_applied (a retry), held_<cause>, gate_failed. */
-  steps: Counter<'flag' | 'outcome'>;
-  /** Rollouts by state (scheduled, running, paused), refreshed after every transition. */
-  rollouts: Gauge<'state'>;
+  /**
+   * Steps by outcome: applied, already_applied (a retry), held_<cause>, gate_failed. Not by flag: over
+   * a worker's life that label would grow with every flag ever rolled out; the rollouts in progress
+   * are in the worker's status metrics (worker-status-metrics.ts), by flag.
+   */
+  steps: Counter<'outcome'>;
   /** How late a step landed after its target time, in seconds. */
   stepDelay: Histogram<never>;
 }
@@ -22,11 +24,8 @@ export function rolloutMetrics(registry: Registry = register): RolloutMetrics {
   const existing = <T>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
   const metrics: RolloutMetrics = {
     steps:
-      existing<Counter<'flag' | 'outcome'>>('flags_rollout_steps_total') ??
-      new Counter({ name: 'flags_rollout_steps_total', help: 'Rollout steps by flag and outcome.', labelNames: ['flag', 'outcome'], registers: [registry] }),
-    rollouts:
-      existing<Gauge<'state'>>('flags_rollouts') ??
-      new Gauge({ name: 'flags_rollouts', help: 'Rollouts by state (scheduled, running, paused).', labelNames: ['state'], registers: [registry] }),
+      existing<Counter<'outcome'>>('flags_rollout_steps_total') ??
+      new Counter({ name: 'flags_rollout_steps_total', help: 'Rollout steps by outcome (applied, already_applied, held_<cause>, gate_failed).', labelNames: ['outcome'], registers: [registry] }),
     stepDelay:
       existing<Histogram<never>>('flags_rollout_step_delay_seconds') ??
       new Histogram({

@@ -15,7 +15,7 @@ export function affectsEvaluation(eventType: string): boolean {
   return /^(flag|segment|killswitch)\./.test(eventType) && eventType !== 'flag.exposure';
 }
 
-const AFFECTS_EVALUATION = sql.fragment`((type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%') AND type <> 'flag.exposure')`;
+export const AFFECTS_EVALUATION = sql.fragment`((type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%') AND type <> 'flag.exposure')`;
 
 export interface FlagSetState {
   /** The outbox id of the newest change included: the flag set's version. */

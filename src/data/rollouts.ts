@@ -211,15 +211,6 @@ export async function rolloutHistory(db: DatabasePool, rolloutId: string): Promi
   return rows.map(toHistoryEntry);
 }
 
-/** How many rollouts are in each active state: the running/paused gauges. */
-export async function countActiveRollouts(db: DatabasePool): Promise<Record<'scheduled' | 'running' | 'paused', number>> {
-  const rows = await db.any(sql.type(z.object({ state: z.string(), count: z.number() }))`
-    SELECT state, count(*)::int AS count FROM rollouts WHERE state = ANY(${activeStates}) GROUP BY state`);
-  const counts = { scheduled: 0, running: 0, paused: 0 };
-  for (const row of rows) if (row.state in counts) counts[row.state as keyof typeof counts] = row.count;
-  return counts;
-}
-
 function rolloutEventPayload(record: RolloutRecord, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     rolloutId: record.id,

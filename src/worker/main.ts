@@ -1,7 +1,7 @@
 // A worker process on external parts (production, docker-compose); scale out by running more.
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { register } from 'prom-client';
+import { register, Registry } from 'prom-client';
 import { loadConfig } from '../config.ts';
 import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
 import { loadAuditSigner } from '../data/audit-signer.ts';
@@ -10,6 +10,7 @@ import { describePolicy, parseOutboundAllowList } from '../outbound/outbound-pol
 import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
 import { startWorker } from './start-worker.ts';
+import { openWorkerStatusMetrics } from './worker-status-metrics.ts';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, 'worker');
@@ -34,15 +35,21 @@ const worker = await startWorker({
 log.info({ taskQueue: config.taskQueue }, 'worker polling');
 // The launcher waits for this message before it counts the worker as started.
 process.send?.({ ready: true });
-const metricsServer =
+// What the activities count (the process-wide registry), and the service's state read at each scrape.
+const status =
   config.workerMetricsPort === undefined
+    ? undefined
+    : await openWorkerStatusMetrics({ databaseUrl: config.databaseUrl, temporalAddress: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, log });
+const metrics = status ? Registry.merge([register, status.registry]) : undefined;
+const metricsServer =
+  config.workerMetricsPort === undefined || !metrics
     ? undefined
     : createServer((request, response) => {
         if (request.url !== '/metrics') {
           response.writeHead(404).end();
           return;
         }
-        void register.metrics().then((text) => response.writeHead(200, { 'content-type': register.contentType }).end(text));
+        void metrics.metrics().then((text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text));
       }).listen(config.workerMetricsPort, config.host, () => log.info({ port: config.workerMetricsPort }, 'worker metrics at /metrics'));
 // A terminal's Ctrl-C reaches this process and the launcher's SIGTERM follows: stop once.
 let stopping: Promise<void> | undefined;
@@ -52,6 +59,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     log.info(`${signal} received, draining`);
     metricsServer?.close();
     stopping = worker.stop().then(async () => {
+      await status?.close();
       await tracing?.stop();
       process.exit(0);
     });
