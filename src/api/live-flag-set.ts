@@ -207,13 +207,14 @@ export class LiveFlagSet {
       return;
     }
     if (changes.version <= this.#version) return;
-    let recompiled = changes.flags.length;
+    let recompiled = 0;
     for (const key of changes.segments.keys()) recompiled += this.#usersOf(key);
     const started = performance.now();
     for (const [key, segment] of changes.segments) this.#applySegment(key, segment);
-    for (const flag of changes.flags) this.#applyFlag(flag);
+    // This process's own writes are applied already (read-your-write): not compiled, not counted, again.
+    for (const flag of changes.flags) if (this.#applyFlag(flag)) recompiled += 1;
     if (changes.killswitches) this.#set = this.#set.withKillswitches(changes.killswitches);
-    this.#compiled('change', started, recompiled);
+    if (recompiled > 0 || changes.segments.size > 0 || changes.killswitches) this.#compiled('change', started, recompiled);
     this.#version = changes.version;
     this.#catchUps += 1;
     this.#changed();

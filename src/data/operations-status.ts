@@ -16,6 +16,8 @@ export interface ActiveRolloutStatus {
   /** When the next step is due (epoch ms); null when none is. */
   nextStepAt: number | null;
   pauseCause: string | null;
+  /** When it was paused (epoch ms), for paused ones. */
+  pausedAt: number | null;
 }
 
 const activeRolloutRow = z.object({
@@ -26,13 +28,14 @@ const activeRolloutRow = z.object({
   percentage: z.number().nullable(),
   next_step_at: z.number().nullable(),
   pause_cause: z.string().nullable(),
+  paused_at: z.number().nullable(),
 });
 
 /** The unfinished rollouts, oldest first, at most `limit` of them (a bound on the series they become). */
 export async function activeRolloutStatus(db: DatabasePool, limit: number): Promise<ActiveRolloutStatus[]> {
   const rows = await db.any(sql.type(activeRolloutRow)`
     SELECT flag_key, state, current_step, jsonb_array_length(plan->'steps')::int AS steps,
-           (expected_rollout->>'percentage')::float8 AS percentage, next_step_at, pause_cause
+           (expected_rollout->>'percentage')::float8 AS percentage, next_step_at, pause_cause, paused_at
     FROM rollouts WHERE state = ANY(${sql.array([...ACTIVE_ROLLOUT_STATES], 'text')})
     ORDER BY created_at, id LIMIT ${limit}`);
   return rows.map((row) => ({
@@ -43,6 +46,7 @@ export async function activeRolloutStatus(db: DatabasePool, limit: number): Prom
     percentage: row.percentage,
     nextStepAt: row.next_step_at,
     pauseCause: row.pause_cause,
+    pausedAt: row.paused_at,
   }));
 }
 

@@ -1,5 +1,4 @@
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { activeRolloutStatus, pendingApprovals, rolloutCounts, snapshotPublicationStatus, type ActiveRolloutStatus } from '../data/operations-status.ts';
 import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
@@ -8,10 +7,13 @@ import type { Logger } from '../log.ts';
 /** Unfinished rollouts that get series of their own (by flag); more are counted only in the totals. */
 export const ROLLOUT_SERIES_LIMIT = 500;
 
+/** temporal.api.enums.v1.TaskQueueType's values (the proto package is not a run-time dependency). */
 const TASK_QUEUE_TYPES = [
-  ['workflow', temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW],
-  ['activity', temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY],
+  ['workflow', 1],
+  ['activity', 2],
 ] as const;
+/** temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL: the queue itself, not a worker's sticky one. */
+const NORMAL_TASK_QUEUE = 1;
 
 export interface WorkerStatusOptions {
   databaseUrl: string;
@@ -50,6 +52,7 @@ export async function openWorkerStatusMetrics(options: WorkerStatusOptions): Pro
     rolloutStep: gauge('flags_rollout_steps_applied', `Steps applied of each unfinished rollout (the oldest ${ROLLOUT_SERIES_LIMIT}), by flag and state.`, ['flag', 'state']),
     rolloutSteps: gauge('flags_rollout_steps_planned', 'Steps in the plan of each unfinished rollout, by flag.', ['flag']),
     rolloutPercentage: gauge('flags_rollout_percentage', 'The percentage each unfinished rollout last set, by flag (absent before the first step and for distributions).', ['flag']),
+    rolloutPaused: gauge('flags_rollout_paused_seconds', 'How long each paused rollout has been paused, by flag and cause (gate, manual, killswitch, auto_progress, conflict, flag_unavailable).', ['flag', 'cause']),
     rolloutOverdue: gauge('flags_rollout_step_overdue_seconds', 'How long the next step of each running rollout is past its target time (0 when not yet due), by flag: schedule drift as it happens.', ['flag']),
     approvalsPending: gauge('flags_approvals_pending', 'Change requests waiting for a second person.'),
     approvalOldestSeconds: gauge('flags_approval_oldest_pending_seconds', 'How long the oldest pending change request has waited (0 when none waits).'),
@@ -123,7 +126,7 @@ async function collect(db: DatabasePool, connection: Connection, options: Worker
 
 function setRollouts(gauges: Gauges, rollouts: ActiveRolloutStatus[], counts: Awaited<ReturnType<typeof rolloutCounts>>, now: number): void {
   // Series of rollouts that finished since the last scrape must go, not linger at their last value.
-  for (const name of ['rolloutStep', 'rolloutSteps', 'rolloutPercentage', 'rolloutOverdue', 'rolloutsPaused']) gauges[name]!.reset();
+  for (const name of ['rolloutStep', 'rolloutSteps', 'rolloutPercentage', 'rolloutOverdue', 'rolloutPaused', 'rolloutsPaused']) gauges[name]!.reset();
   const byState = { scheduled: 0, running: 0, paused: 0 };
   const byCause = new Map<string, number>();
   for (const { state, pauseCause, count } of counts) {
@@ -136,6 +139,7 @@ function setRollouts(gauges: Gauges, rollouts: ActiveRolloutStatus[], counts: Aw
     gauges.rolloutStep!.set({ flag: rollout.flagKey, state: rollout.state }, rollout.stepsApplied);
     gauges.rolloutSteps!.set({ flag: rollout.flagKey }, rollout.steps);
     if (rollout.percentage !== null) gauges.rolloutPercentage!.set({ flag: rollout.flagKey }, rollout.percentage);
+    if (rollout.state === 'paused') gauges.rolloutPaused!.set({ flag: rollout.flagKey, cause: rollout.pauseCause ?? 'unknown' }, rollout.pausedAt === null ? 0 : Math.max(0, (now - rollout.pausedAt) / 1000));
     if (rollout.state === 'running') gauges.rolloutOverdue!.set({ flag: rollout.flagKey }, rollout.nextStepAt === null ? 0 : Math.max(0, (now - rollout.nextStepAt) / 1000));
   }
 }
@@ -145,7 +149,7 @@ async function describeTaskQueue(connection: Connection, options: WorkerStatusOp
     TASK_QUEUE_TYPES.map(async ([type, taskQueueType]) => {
       const response = await connection.workflowService.describeTaskQueue({
         namespace: options.namespace,
-        taskQueue: { name: options.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueue: { name: options.taskQueue, kind: NORMAL_TASK_QUEUE },
         taskQueueType,
         reportStats: true,
       });
