@@ -36,21 +36,22 @@ log.info({ taskQueue: config.taskQueue }, 'worker polling');
 // The launcher waits for this message before it counts the worker as started.
 process.send?.({ ready: true });
 // What the activities count (the process-wide registry), and the service's state read at each scrape.
+const metricsPort = config.workerMetricsPort;
 const status =
-  config.workerMetricsPort === undefined
+  metricsPort === undefined
     ? undefined
     : await openWorkerStatusMetrics({ databaseUrl: config.databaseUrl, temporalAddress: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, log });
-const metrics = status ? Registry.merge([register, status.registry]) : undefined;
 const metricsServer =
-  config.workerMetricsPort === undefined || !metrics
+  metricsPort === undefined || status === undefined
     ? undefined
     : createServer((request, response) => {
         if (request.url !== '/metrics') {
           response.writeHead(404).end();
           return;
         }
+        const metrics = Registry.merge([register, status.registry]);
         void metrics.metrics().then((text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text));
-      }).listen(config.workerMetricsPort, config.host, () => log.info({ port: config.workerMetricsPort }, 'worker metrics at /metrics'));
+      }).listen(metricsPort, config.host, () => log.info({ port: metricsPort }, 'worker metrics at /metrics'));
 // A terminal's Ctrl-C reaches this process and the launcher's SIGTERM follows: stop once.
 let stopping: Promise<void> | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
