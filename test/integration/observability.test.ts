@@ -100,8 +100,17 @@ describe('the dashboards and alert rules against the running service', () => {
       try {
         // Both targets scraped (the first scrape comes after a random offset of up to one interval)…
         await eventually(async () => (await query('sum(up{job=~"flagship-api|flagship-worker"})').catch(() => undefined))?.data?.result, (result) => JSON.stringify(result ?? []).includes('"2"'), 30_000, 250);
-        // …more traffic after that, so rates have two samples to work with…
-        for (let round = 3; round < 8; round += 1) await evaluationRound(service, round);
+        // …more traffic after that, until a rate over the panels' 15 s window sees it (two scrapes apart)…
+        let round = 3;
+        await eventually(
+          async () => {
+            await evaluationRound(service, round++);
+            return (await query('sum(rate(flags_evaluation_duration_seconds_count{endpoint="evaluate"}[15s])) > 0')).data?.result.length ?? 0;
+          },
+          (found) => found > 0,
+          30_000,
+          250,
+        );
         // …and every rule evaluated since.
         await eventually(() => rulesState(), (state) => state.every((rule) => rule.health !== 'unknown') && state.length === rules.length, 30_000, 250);
       } catch (error) {
