@@ -57,6 +57,8 @@ export interface Config {
   accessLogLevel: LogLevel;
   /** Level of access-log lines of successful evaluations, the hot path: below the log level they cost nothing. */
   accessLogEvaluationLevel: LogLevel;
+  /** A write not committed within this many milliseconds is rolled back and answered 503. */
+  writeTimeoutMs: number;
   logLevel: string;
 }
 
@@ -86,6 +88,14 @@ function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 86_400) throw new Error(`${name} must be a whole number of seconds from 1 to 86400, got "${raw}"`);
+  return value;
+}
+
+function boundedFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, [min, max]: [number, number]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 
@@ -138,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditSigningKey: stringFromEnv(env, 'FLAGS_AUDIT_SIGNING_KEY'),
     auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
+    writeTimeoutMs: boundedFromEnv(env, 'FLAGS_WRITE_TIMEOUT_MS', 1_500, [100, 60_000]),
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {
           bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,

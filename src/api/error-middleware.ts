@@ -1,4 +1,6 @@
 import type { Context, Next } from 'koa';
+import { isDatabaseUnavailable } from '../data/database-errors.ts';
+import type { DatabaseStatus } from '../data/database-status.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { MalformedBody } from './json-body.ts';
@@ -17,16 +19,28 @@ function fromFrameworkError(error: unknown): AppError | undefined {
 }
 
 /**
+ * PostgreSQL being down, restarting or past a write's deadline is not a bug: `unavailable` (503), and
+ * the outage is logged once by `databaseStatus` rather than once per request.
+ */
+function fromDatabaseError(error: unknown, ctx: Context, databaseStatus: DatabaseStatus | undefined): AppError | undefined {
+  const unavailable = isAppError(error) ? error.code === 'unavailable' && isDatabaseUnavailable(error.cause ?? error) : isDatabaseUnavailable(error);
+  if (!unavailable) return undefined;
+  databaseStatus?.unreachable(error, `${ctx.method} ${ctx.path}`);
+  ctx.set('Retry-After', '1');
+  return isAppError(error) ? error : new AppError('unavailable', 'PostgreSQL cannot be reached; retry later');
+}
+
+/**
  * The one place that writes error bodies: `{ error: { code, message, details? } }` with the status
  * from the contract's table. Anything that is not an AppError is a bug: logged with its stack,
  * answered as `internal` without leaking internals.
  */
-export function errorMiddleware(log: Logger) {
+export function errorMiddleware(log: Logger, databaseStatus?: DatabaseStatus) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (thrown) {
-      const error = isAppError(thrown) ? thrown : fromFrameworkError(thrown);
+      const error = fromDatabaseError(thrown, ctx, databaseStatus) ?? (isAppError(thrown) ? thrown : fromFrameworkError(thrown));
       if (error) {
         ctx.status = error.status;
         ctx.body = { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };

@@ -1,8 +1,10 @@
 import type { DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import { AppError } from '../errors.ts';
 import type { Actor } from './actor.ts';
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import type { DatabasePool } from './pool.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
 import { diffJson } from './json-diff.ts';
 import { sql } from './sql.ts';
 
@@ -25,14 +27,73 @@ export interface ChangeNotice {
   entityKey: string | null;
 }
 
-/** Runs `work` in one transaction holding the write lock; everything it writes commits or none of it. */
+/** How long a write may take from its start to its commit when its pool sets nothing else. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 1_500;
+
+const writeTimeouts = new WeakMap<DatabasePool, number>();
+
+/** Sets the deadline of every write through `db` (createDatabasePool does it from its options). */
+export function setWriteTimeout(db: DatabasePool, timeoutMs: number): void {
+  writeTimeouts.set(db, timeoutMs);
+}
+
+/**
+ * Runs `work` in one transaction holding the write lock; everything it writes commits or none of it.
+ *
+ * A write has a deadline (the pool's write timeout): waiting for a pool connection, for the write
+ * lock and for each statement all count against it, and the database itself cuts off statements and
+ * lock waits at what is left of it. When the deadline passes before the work is done, the caller
+ * gets `unavailable` at once and the transaction is marked abandoned: if it still gets a connection
+ * or finishes its work later, it rolls back instead of committing. Only once the work is done and
+ * COMMIT is on its way does the deadline stop applying, because from then on the outcome is the
+ * commit's, and answering before it would leave the caller guessing. So a write answered
+ * `unavailable` is never committed afterwards, except when the connection breaks during COMMIT
+ * itself; that one answer says its outcome is unknown.
+ */
 export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
   const signer = auditSignerOf(db);
-  return db.transaction(async (tx) => {
+  const timeoutMs = writeTimeouts.get(db) ?? DEFAULT_WRITE_TIMEOUT_MS;
+  const started = performance.now();
+  const write: { state: 'working' | 'abandoned' | 'committing' } = { state: 'working' };
+  // Asked through a function: the deadline's timer changes the state while the work awaits.
+  const abandoned = (): boolean => write.state === 'abandoned';
+  const transaction = db.transaction(async (tx) => {
     if (signer) useAuditSigner(tx, signer);
+    const left = Math.ceil(timeoutMs - (performance.now() - started));
+    if (abandoned() || left <= 0) throw writeTimedOut(timeoutMs);
+    await tx.query(sql.typeAlias('void')`
+      SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)`);
     await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
-    return work(tx);
+    const result = await work(tx);
+    if (abandoned()) throw writeTimedOut(timeoutMs);
+    write.state = 'committing';
+    return result;
   });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      if (write.state !== 'working') return;
+      write.state = 'abandoned';
+      reject(writeTimedOut(timeoutMs));
+    }, timeoutMs);
+  });
+  // An abandoned transaction still settles later (rolled back); nobody waits for it any more.
+  transaction.catch(() => undefined);
+  try {
+    return await Promise.race([transaction, deadline]);
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    if (write.state === 'committing') {
+      throw new AppError('unavailable', 'the connection to PostgreSQL broke while the write was committing: it may or may not have been committed; read the current version (or the audit log) before retrying', { outcome: 'unknown' });
+    }
+    throw new AppError('unavailable', 'PostgreSQL cannot be reached: the write was not committed; retry later', { outcome: 'not_committed' }, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function writeTimedOut(timeoutMs: number): AppError {
+  return new AppError('unavailable', `the write did not complete within ${timeoutMs} ms and was rolled back; retry later`, { outcome: 'not_committed' });
 }
 
 /** Runs `work` in a savepoint of `tx`: a failure rolls back what it wrote, and only that. */

@@ -22,7 +22,11 @@ export interface ChangeFeedOptions {
   databaseUrl: string;
   log: Logger;
   channel?: string;
-  /** First reconnect delay after the connection drops; doubles up to `maxReconnectDelayMs`. */
+  /**
+   * First reconnect delay after the connection drops; doubles up to `maxReconnectDelayMs`. The cap
+   * is a second so the feed is back within a second of PostgreSQL's return: until then other API
+   * processes learn of changes only through their periodic check.
+   */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
   /** A `SELECT 1` on the LISTEN connection this often finds a connection that died silently. */
@@ -38,8 +42,8 @@ export interface ChangeFeedOptions {
  */
 export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const channel = options.channel ?? CHANGES_CHANNEL;
-  const baseDelay = options.reconnectDelayMs ?? 500;
-  const maxDelay = options.maxReconnectDelayMs ?? 10_000;
+  const baseDelay = options.reconnectDelayMs ?? 250;
+  const maxDelay = options.maxReconnectDelayMs ?? 1_000;
   const listeners = new Set<ChangeListener>();
   let client: pg.Client | undefined;
   let closed = false;
@@ -51,6 +55,13 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     markReady = resolve;
   });
   let everConnected = false;
+  /** Failures since the feed last listened: the first is logged at warn, the rest of an outage at debug. */
+  let failures = 0;
+  const failed = (error: unknown, message: string) => {
+    failures += 1;
+    if (failures === 1) options.log.warn({ err: error }, `${message}; retrying every second at most`);
+    else options.log.debug({ err: error, failures }, message);
+  };
 
   const emit = (notice: ChangeNotice | null) => {
     for (const listener of listeners) {
@@ -75,10 +86,11 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
 
   async function connect(): Promise<void> {
     if (closed) return;
-    const next = new pg.Client({ connectionString: options.databaseUrl, keepAlive: true, application_name: 'flags-change-feed' });
+    // A connect that hangs (an unreachable host) gives up, so the retry loop keeps its pace.
+    const next = new pg.Client({ connectionString: options.databaseUrl, keepAlive: true, application_name: 'flags-change-feed', connectionTimeoutMillis: 2_000 });
     client = next;
     next.on('error', (error) => {
-      options.log.warn({ err: error }, 'change feed connection failed; reconnecting');
+      failed(error, 'change feed connection failed');
       scheduleReconnect(next);
     });
     next.on('end', () => scheduleReconnect(next));
@@ -90,7 +102,7 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       await next.connect();
       await next.query(`LISTEN ${next.escapeIdentifier(channel)}`);
     } catch (error) {
-      options.log.warn({ err: error }, 'change feed could not LISTEN; retrying');
+      failed(error, 'change feed could not LISTEN');
       scheduleReconnect(next);
       return;
     }
@@ -100,14 +112,15 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     }
     delay = baseDelay;
     if (everConnected) {
-      options.log.info({ channel }, 'change feed reconnected');
+      options.log.info({ channel, failures }, 'change feed reconnected');
       emit(null);
     }
+    failures = 0;
     everConnected = true;
     markReady();
     pingTimer = setInterval(() => {
       next.query('SELECT 1').catch((error: unknown) => {
-        options.log.warn({ err: error }, 'change feed ping failed; reconnecting');
+        failed(error, 'change feed ping failed');
         scheduleReconnect(next);
       });
     }, options.pingIntervalMs ?? 30_000);

@@ -30,6 +30,7 @@ const worker = await startWorker({
   snapshots: snapshotPublishing(config),
   auditSigner: loadAuditSigner({ pem: config.auditSigningKey, dataDir: config.dataDir }),
   auditCheckpoints: { store: createFolderCheckpointStore(join(config.dataDir, AUDIT_CHECKPOINTS_DIR)), intervalSeconds: config.auditCheckpointSeconds },
+  writeTimeoutMs: config.writeTimeoutMs,
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

@@ -41,9 +41,11 @@ export async function startWorker(options: {
   auditSigner: AuditSigner;
   /** Checkpoints the audit log (its schedule and activity) when given. */
   auditCheckpoints?: { store: AuditCheckpointStore; intervalSeconds: number; scheduleId?: string };
+  /** The deadline of an activity's write (FLAGS_WRITE_TIMEOUT_MS); a timed-out activity is retried. */
+  writeTimeoutMs?: number;
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
-  const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner });
+  const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner, applicationName: 'flags-worker', writeTimeoutMs: options.writeTimeoutMs });
   // The client side (signals to the snapshot publisher, the checkpoint schedule), when either is wanted.
   const clientConnection = options.snapshots || options.auditCheckpoints ? await Connection.connect({ address: options.temporalAddress }) : undefined;
   const client = clientConnection ? new Client({ connection: clientConnection, namespace: options.temporalNamespace }) : undefined;
