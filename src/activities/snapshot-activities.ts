@@ -5,6 +5,8 @@ import type { Logger } from '../log.ts';
 import { buildSnapshot, SNAPSHOT_WARN_BYTES } from '../snapshots/build-snapshot.ts';
 import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
+import { loadTokenSetState } from '../data/tokens.ts';
+import { buildTokenList, tokenListVersion } from '../snapshots/published-read-model.ts';
 
 export interface SnapshotActivityDependencies {
   db: DatabasePool;
@@ -23,12 +25,27 @@ export interface PublishedSnapshot {
 }
 
 export function createSnapshotActivities(deps: SnapshotActivityDependencies) {
+  /**
+   * The live tokens, stored beside the snapshot whenever they changed since the stored list, so an
+   * API process that starts while PostgreSQL is down can still authenticate its callers.
+   */
+  async function publishTokenList(): Promise<void> {
+    const state = await loadTokenSetState(deps.db);
+    const stored = await deps.store.tokenList();
+    const storedVersion = stored ? tokenListVersion(stored.body) : null;
+    if (storedVersion !== null && storedVersion >= state.version) return;
+    const location = await deps.store.putTokenList(buildTokenList(state, deps.signer, Date.now()));
+    deps.log.info({ version: state.version, tokens: state.tokens.length, location }, 'token list published');
+  }
+
   return {
     /**
      * Builds the snapshot of the committed flag set (one repeatable-read read), signs and stores it,
-     * and records it. Idempotent per version: a retried or redundant call stores nothing new.
+     * and records it; first brings the token list up to date. Idempotent per version: a retried or
+     * redundant call stores nothing new.
      */
     async publishSnapshot(): Promise<PublishedSnapshot> {
+      await publishTokenList();
       const state = await loadFlagSetState(deps.db);
       const latest = await latestSnapshotPublication(deps.db);
       if (latest && latest.version >= state.version) {

@@ -8,7 +8,7 @@ import { changeRoutes } from './change-routes.ts';
 import { evaluationRoutes } from './evaluation-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { exposureRoutes } from './exposure-routes.ts';
-import { checkHealth } from './health.ts';
+import { healthRoutes } from './health-routes.ts';
 import { jsonBody } from './json-body.ts';
 import { killswitchRoutes } from './killswitch-routes.ts';
 import { managementRoutes } from './management-routes.ts';
@@ -32,8 +32,6 @@ export interface AppOptions {
   metricsOnOwnPort?: boolean;
 }
 
-const healthSchema = z.looseObject({ status: z.string().describe('ok, or which part is down') }).describe('The state of each part the API needs.');
-
 /** Builds the Koa application from its dependencies; the caller owns every pool and client passed in. */
 export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa {
   const app = new Koa();
@@ -42,22 +40,12 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
   app.use(securityHeaders({ hstsMaxAgeSeconds: options.hstsMaxAgeSeconds }));
   app.use(accessLog(deps.log, options.accessLog ?? { level: 'info', evaluationLevel: 'debug' }));
   app.use(deps.metrics.http.middleware());
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, deps.databaseStatus));
   app.use(ofrepErrors);
   app.use(jsonBody({ maxBytes: deps.maxBodyBytes }));
 
   const registry = new RouteRegistry(deps.authenticator);
   const service = new Router();
-  registry.add(service, {
-    method: 'get', operationId: 'getHealth', path: '/health', tag: 'service',
-    summary: 'The state of the database, Temporal and the snapshot: 200 when the API can serve, 503 naming the part that is down.',
-    responses: { 200: { description: 'Every part answers.', schema: healthSchema }, 503: { description: 'A part is down.', schema: healthSchema } },
-    async handler(ctx) {
-      const state = await checkHealth(deps.health);
-      ctx.status = state.status === 'ok' ? 200 : 503;
-      ctx.body = state;
-    },
-  });
   let document: Record<string, unknown> | undefined;
   registry.add(service, {
     method: 'get', operationId: 'getOpenApiDocument', path: '/openapi.json', tag: 'service',
@@ -71,6 +59,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
 
   const routers = [
     service,
+    healthRoutes(deps, registry),
     evaluationRoutes(deps, registry),
     ofrepRoutes(deps, registry),
     exposureRoutes(deps, registry),

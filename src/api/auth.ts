@@ -1,9 +1,9 @@
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import type { Actor, OwnerKind } from '../data/actor.ts';
-import type { DatabasePool } from '../data/pool.ts';
-import { findLiveTokenByHash, hashToken, type Scope, type TokenRecord } from '../data/tokens.ts';
+import { hashToken, type LiveToken, type Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
+import type { LiveTokenSet } from './live-token-set.ts';
 
 export interface Principal {
   tokenId: string;
@@ -21,14 +21,8 @@ export interface Principal {
   projectIds: readonly string[] | null;
 }
 
-export interface Authenticator {
-  /** Resolves a bearer secret to its principal, or throws `unauthenticated`. */
-  authenticate(authorization: string | undefined): Promise<Principal>;
-  /** Drops a revoked token from this process's cache at once (other processes within `ttlMs`). */
-  forget(tokenId: string): void;
-}
-
-function toPrincipal(token: TokenRecord): Principal {
+/** Built once per token when the token set learns of it, never per request. */
+export function toPrincipal(token: LiveToken): Principal {
   return {
     tokenId: token.id,
     name: token.name,
@@ -39,33 +33,46 @@ function toPrincipal(token: TokenRecord): Principal {
   };
 }
 
+export interface Authenticator {
+  /** Resolves an Authorization header to its principal, or throws `unauthenticated`. */
+  authenticate(authorization: string | undefined): Principal;
+}
+
+/** Longer headers are refused unread: no token secret is anywhere near this long. */
+const MAX_AUTHORIZATION_LENGTH = 512;
+const BEARER = /^Bearer\s+(\S+)$/i;
+
 /**
- * Token checks sit on the evaluation hot path, so a token's principal is cached by the hash of its
- * secret for `ttlMs`: a revocation reaches the process that made it at once and every other process
- * within the TTL. Unknown secrets are cached too, briefly, so a client with a bad token cannot turn
- * every request into a database round trip.
+ * Authentication from memory only: the secret's SHA-256 looked up in the live token set. Each
+ * Authorization header that authenticated is remembered (by its exact text) with its principal, so
+ * a repeat is one map lookup, with no parsing and no hashing; the cache is bounded in bytes, keys
+ * included, holds only headers that authenticated (a stream of made-up secrets cannot fill it), and
+ * is emptied whenever a token comes or goes, so a revocation takes effect on the next request.
+ * The trade-off: the secrets of recently used tokens sit in this process's memory, as they do in
+ * every request that carries them.
  */
-export function createAuthenticator(db: DatabasePool, options: { ttlMs?: number; max?: number } = {}): Authenticator {
-  const ttl = options.ttlMs ?? 5_000;
-  const cache = new LRUCache<string, Principal | false>({ max: options.max ?? 10_000, ttl });
+export function createAuthenticator(tokens: LiveTokenSet, options: { cacheBytes?: number } = {}): Authenticator {
+  const byHeader = new LRUCache<string, Principal>({
+    maxSize: options.cacheBytes ?? 4 * 1024 * 1024,
+    // UTF-16 characters of the key, plus the entry's share of the cache's own bookkeeping.
+    sizeCalculation: (_principal, header) => header.length * 2 + 96,
+  });
+  let cachedAtChange = tokens.changeCount;
   return {
-    async authenticate(authorization) {
-      const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-      if (!match?.[1]) throw new AppError('unauthenticated', 'an Authorization: Bearer <token> header is required');
-      const tokenHash = hashToken(match[1]);
-      let principal = cache.get(tokenHash);
-      if (principal === undefined) {
-        const token = await findLiveTokenByHash(db, tokenHash);
-        principal = token ? toPrincipal(token) : false;
-        cache.set(tokenHash, principal);
+    authenticate(authorization) {
+      if (tokens.changeCount !== cachedAtChange) {
+        byHeader.clear();
+        cachedAtChange = tokens.changeCount;
       }
-      if (principal === false) throw new AppError('unauthenticated', 'the token is unknown or revoked');
+      if (authorization === undefined) throw new AppError('unauthenticated', 'an Authorization: Bearer <token> header is required');
+      const cached = byHeader.get(authorization);
+      if (cached) return cached;
+      const secret = authorization.length <= MAX_AUTHORIZATION_LENGTH ? BEARER.exec(authorization)?.[1] : undefined;
+      if (secret === undefined) throw new AppError('unauthenticated', 'an Authorization: Bearer <token> header is required');
+      const principal = tokens.lookup(hashToken(secret));
+      if (!principal) throw new AppError('unauthenticated', 'the token is unknown or revoked');
+      byHeader.set(authorization, principal);
       return principal;
-    },
-    forget(tokenId) {
-      for (const [key, principal] of cache.entries()) {
-        if (principal && principal.tokenId === tokenId) cache.delete(key);
-      }
     },
   };
 }
@@ -75,10 +82,6 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
   return principal.scopes.has(scope) || principal.scopes.has('feature_flag:admin');
 }
 
-export interface AuthState {
-  principal: Principal;
-}
-
 /**
  * Koa middleware: authenticates the request and requires `scope` (or, given a list, any one of
  * them); the principal lands in `ctx.state`.
@@ -86,17 +89,11 @@ export interface AuthState {
 export function requireScope(authenticator: Authenticator, scope: Scope | readonly Scope[]) {
   const anyOf: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
   return async function checkScope(ctx: Context, next: Next): Promise<void> {
-    const principal = await authenticator.authenticate(ctx.get('authorization') || undefined);
+    const principal = authenticator.authenticate(ctx.get('authorization') || undefined);
     if (!anyOf.some((one) => hasScope(principal, one))) {
       throw new AppError('permission_denied', `the token "${principal.name}" lacks the scope ${anyOf.join(' or ')}`);
     }
     ctx.state.principal = principal;
     await next();
   };
-}
-
-export function principalOf(ctx: Context): Principal {
-  const principal = (ctx.state as Partial<AuthState>).principal;
-  if (!principal) throw new Error('principalOf called on a route without requireScope');
-  return principal;
 }

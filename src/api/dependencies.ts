@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AuditCheckpointStore } from '../data/audit-checkpoints.ts';
 import type { AuditVerifier } from '../data/audit-signer.ts';
+import type { DatabaseStatus } from '../data/database-status.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
@@ -8,14 +9,22 @@ import type { OutboundClient } from '../outbound/outbound-client.ts';
 import type { Authenticator } from './auth.ts';
 import type { HealthDependencies } from './health.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
+import type { LiveTokenSet } from './live-token-set.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { SnapshotCache } from './snapshot.ts';
 
 /** What the API's routes are built from; the composition root (start-api.ts, or a test) owns each part. */
 export interface ApiDependencies {
   log: Logger;
+  /** The pool of writes and management reads. */
   db: DatabasePool;
+  /** A small pool of its own for what keeps the read side current (catch-ups, event streams, health). */
+  readDb: DatabasePool;
+  /** Whether PostgreSQL answers, as this process's queries find out; outages are logged once. */
+  databaseStatus: DatabaseStatus;
   authenticator: Authenticator;
+  /** Every live token, by the hash of its secret: authentication never asks the database. */
+  tokens: LiveTokenSet;
   health: HealthDependencies;
   /** Largest accepted JSON body; larger ones are a validation_error. */
   maxBodyBytes?: number;

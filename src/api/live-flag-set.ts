@@ -1,18 +1,23 @@
 import { compileFlagSet, type CompiledFlagSet, type Flag, type Segment } from '../engine/index.ts';
-import { affectsEvaluation, currentFlagSetVersion, flagSetChangesSince, loadFlagSetState } from '../data/flag-set-source.ts';
+import { isDatabaseUnavailable } from '../data/database-errors.ts';
+import type { DatabaseStatus } from '../data/database-status.ts';
+import { affectsEvaluation, currentFlagSetVersion, flagSetChangesSince, loadFlagSetState, type FlagSetState } from '../data/flag-set-source.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
+import { CatchUp } from './catch-up.ts';
+
+/** Where the set came from: the database, or the last published snapshot while the database was down. */
+export type FlagSetSource = 'database' | 'snapshot';
 
 export interface LiveFlagSetOptions {
   db: DatabasePool;
   log: Logger;
+  databaseStatus: DatabaseStatus;
   /** Wakes a catch-up on every committed change; without it only the periodic check runs. */
-  changeFeed?: ChangeFeed;
+  changeFeed?: ChangeFeed | undefined;
   /** How often the newest change in the database is compared with the set's version. */
-  checkIntervalMs?: number;
-  /** Called after every change of the set (metrics, snapshot invalidation). */
-  onChange?: (set: LiveFlagSet) => void;
+  checkIntervalMs?: number | undefined;
   /** Told of every compilation: all flags (`full`) or one change, its duration and how many flags it compiled. */
   onCompile?: (kind: 'full' | 'change', seconds: number, flagsCompiled: number) => void;
 }
@@ -20,66 +25,73 @@ export interface LiveFlagSetOptions {
 /**
  * The compiled flag set an API process evaluates against, kept current without a database round
  * trip on the evaluation path:
- * - loaded whole at start-up;
+ * - loaded whole at start-up (from the last published snapshot when the database is down then);
  * - the process that made a write applies it before answering (read-your-write);
  * - every other change arrives through LISTEN/NOTIFY and is read from the outbox after the set's
  *   version, so a notice is only a wake-up and a lost one costs nothing but time;
  * - a periodic check compares the newest change in the database with the set's version and
  *   catches up when a notification was missed (or the database was away).
  * Per flag, a version never goes backwards, so a late notice cannot undo a newer local write.
+ * While the database cannot be reached the set keeps answering and is marked stale (see CatchUp).
  */
 export class LiveFlagSet {
   #set: CompiledFlagSet;
   #version: number;
+  #source: FlagSetSource;
   readonly #flags = new Map<string, Flag>();
   readonly #segments = new Map<string, Segment>();
   /** The newest version of each flag applied, archived ones included, so an old state never returns. */
   readonly #flagVersions = new Map<string, number>();
   readonly #options: LiveFlagSetOptions;
-  #catchUp: Promise<void> | undefined;
-  #catchUpAgain = false;
-  #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => void) | undefined;
-  #updatedAt = Date.now();
-  #catchUps = 0;
+  readonly #catchUp: CatchUp;
   #changeCount = 0;
 
-  private constructor(options: LiveFlagSetOptions, state: Awaited<ReturnType<typeof loadFlagSetState>>) {
+  private constructor(options: LiveFlagSetOptions, state: FlagSetState, source: FlagSetSource) {
     this.#options = options;
+    this.#source = source;
+    this.#set = this.#install(state);
     this.#version = state.version;
-    for (const flag of state.flags) {
-      this.#flags.set(flag.key, flag);
-      this.#flagVersions.set(flag.key, flag.version);
-    }
-    for (const segment of state.segments) this.#segments.set(segment.key, segment);
-    const started = performance.now();
-    this.#set = compileFlagSet({ flags: state.flags, segments: state.segments, killswitches: state.killswitches });
-    this.#compiled('full', started, this.#set.size);
-  }
-
-  /** Reports a compilation's duration and size: a burst of large ones is a mass invalidation. */
-  #compiled(kind: 'full' | 'change', started: number, flagsCompiled: number): void {
-    this.#options.onCompile?.(kind, (performance.now() - started) / 1000, flagsCompiled);
-  }
-
-  /** How many compiled flags a change of this segment recompiles. */
-  #usersOf(segmentKey: string): number {
-    let users = 0;
-    for (const compiled of this.#set.flags.values()) if (compiled.segmentKeys.has(segmentKey)) users += 1;
-    return users;
-  }
-
-  static async load(options: LiveFlagSetOptions): Promise<LiveFlagSet> {
-    const started = performance.now();
-    const live = new LiveFlagSet(options, await loadFlagSetState(options.db));
-    options.log.info({ flags: live.#set.size, version: live.#version, ms: Math.round(performance.now() - started) }, 'flag set loaded');
-    // Token, webhook and exposure events cannot change an answer; a null notice (a reconnect) may hide any change.
-    live.#unsubscribe = options.changeFeed?.subscribe((notice) => {
-      if (notice === null || affectsEvaluation(notice.type)) void live.refresh();
+    this.#catchUp = new CatchUp({
+      name: 'flag set',
+      log: options.log,
+      databaseStatus: options.databaseStatus,
+      changeFeed: options.changeFeed,
+      // Token, webhook and exposure events cannot change an answer.
+      wakesOn: affectsEvaluation,
+      checkIntervalMs: options.checkIntervalMs ?? 1_000,
+      newestVersion: () => currentFlagSetVersion(options.db),
+      heldVersion: () => this.#version,
+      apply: () => this.#applyChangesSinceVersion(),
+      startsStale: source === 'snapshot',
     });
-    live.#timer = setInterval(() => void live.check(), options.checkIntervalMs ?? 1_000);
-    live.#timer.unref();
-    return live;
+  }
+
+  /**
+   * Loads the set from the database; when the database cannot be reached, from `fallback` (the last
+   * published snapshot), marked stale until the database answers. With neither, keeps trying both
+   * every `retryMs` (logging once), since a process cannot serve evaluations without a set.
+   */
+  static async open(options: LiveFlagSetOptions & { fallback?: () => Promise<FlagSetState | null>; retryMs?: number }): Promise<LiveFlagSet> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const live = new LiveFlagSet(options, await loadFlagSetState(options.db), 'database');
+        options.databaseStatus.answered();
+        options.log.info({ flags: live.#set.size, version: live.#version, ms: Math.round(performance.now() - started) }, 'flag set loaded');
+        return live;
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        options.databaseStatus.unreachable(error, 'loading the flag set');
+      }
+      const published = await options.fallback?.();
+      if (published) {
+        const live = new LiveFlagSet(options, published, 'snapshot');
+        options.log.warn({ flags: live.#set.size, version: live.#version }, 'PostgreSQL cannot be reached: serving the last published snapshot, stale, until it can');
+        return live;
+      }
+      if (attempt === 0) options.log.warn('PostgreSQL cannot be reached and no published snapshot was found: waiting for either before serving');
+      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1_000));
+    }
   }
 
   /** The compiled set to evaluate against; replaced, never mutated, on every change. */
@@ -92,8 +104,18 @@ export class LiveFlagSet {
     return this.#version;
   }
 
-  get updatedAt(): number {
-    return this.#updatedAt;
+  get source(): FlagSetSource {
+    return this.#source;
+  }
+
+  /** Whether the set may be behind the database (it cannot be reached, or the set came from a snapshot). */
+  get stale(): boolean {
+    return this.#catchUp.stale;
+  }
+
+  /** When the set was last confirmed current against the database (epoch ms; 0: never). */
+  get confirmedAt(): number {
+    return this.#catchUp.confirmedAt;
   }
 
   /** Active flags and all segments as stored: what a snapshot carries. */
@@ -128,6 +150,18 @@ export class LiveFlagSet {
     this.#changed();
   }
 
+  /** Reports a compilation's duration and size: a burst of large ones is a mass invalidation. */
+  #compiled(kind: 'full' | 'change', started: number, flagsCompiled: number): void {
+    this.#options.onCompile?.(kind, (performance.now() - started) / 1000, flagsCompiled);
+  }
+
+  /** How many compiled flags a change of this segment recompiles. */
+  #usersOf(segmentKey: string): number {
+    let users = 0;
+    for (const compiled of this.#set.flags.values()) if (compiled.segmentKeys.has(segmentKey)) users += 1;
+    return users;
+  }
+
   #applyFlag(flag: Flag): boolean {
     if ((this.#flagVersions.get(flag.key) ?? 0) >= flag.version) return false;
     this.#flagVersions.set(flag.key, flag.version);
@@ -158,50 +192,21 @@ export class LiveFlagSet {
 
   #changed(): void {
     this.#changeCount += 1;
-    this.#updatedAt = Date.now();
-    this.#options.onChange?.(this);
   }
 
   /** Reads and applies every change after the set's version; concurrent calls coalesce into one more run. */
   refresh(): Promise<void> {
-    if (this.#catchUp) {
-      this.#catchUpAgain = true;
-      return this.#catchUp;
-    }
-    this.#catchUp = (async () => {
-      try {
-        do {
-          this.#catchUpAgain = false;
-          await this.#applyChangesSinceVersion();
-        } while (this.#catchUpAgain);
-      } catch (error) {
-        this.#options.log.warn({ err: error }, 'flag set catch-up failed; the periodic check will retry');
-      } finally {
-        this.#catchUp = undefined;
-      }
-    })();
-    return this.#catchUp;
+    return this.#catchUp.refresh();
   }
 
-  /** The periodic check: one indexed query, and a catch-up only when the database is ahead. */
-  async check(): Promise<void> {
-    try {
-      if ((await currentFlagSetVersion(this.#options.db)) > this.#version) {
-        this.#options.log.info({ version: this.#version }, 'flag set behind the database; catching up');
-        await this.refresh();
-      }
-    } catch (error) {
-      this.#options.log.debug({ err: error }, 'flag set version check failed');
-    }
-  }
-
-  /** How many catch-ups found changes; tests and metrics read it. */
-  get catchUps(): number {
-    return this.#catchUps;
+  /** The periodic check: compares with the database and catches up when it is ahead. */
+  check(): Promise<void> {
+    return this.#catchUp.check();
   }
 
   async #applyChangesSinceVersion(): Promise<void> {
-    const changes = await flagSetChangesSince(this.#options.db, this.#version);
+    // A set from a snapshot has never seen the database: the first contact replaces it whole.
+    const changes = this.#source === 'snapshot' ? 'too_many' : await flagSetChangesSince(this.#options.db, this.#version);
     if (changes === 'too_many') {
       await this.#reload();
       return;
@@ -216,12 +221,18 @@ export class LiveFlagSet {
     if (changes.killswitches) this.#set = this.#set.withKillswitches(changes.killswitches);
     if (recompiled > 0 || changes.segments.size > 0 || changes.killswitches) this.#compiled('change', started, recompiled);
     this.#version = changes.version;
-    this.#catchUps += 1;
     this.#changed();
   }
 
   async #reload(): Promise<void> {
     const state = await loadFlagSetState(this.#options.db);
+    this.#set = this.#install(state);
+    this.#version = state.version;
+    this.#source = 'database';
+    this.#changed();
+  }
+
+  #install(state: FlagSetState): CompiledFlagSet {
     this.#flags.clear();
     this.#segments.clear();
     this.#flagVersions.clear();
@@ -231,14 +242,12 @@ export class LiveFlagSet {
     }
     for (const segment of state.segments) this.#segments.set(segment.key, segment);
     const started = performance.now();
-    this.#set = compileFlagSet({ flags: state.flags, segments: state.segments, killswitches: state.killswitches });
-    this.#compiled('full', started, this.#set.size);
-    this.#version = state.version;
-    this.#changed();
+    const set = compileFlagSet({ flags: state.flags, segments: state.segments, killswitches: state.killswitches });
+    this.#compiled('full', started, set.size);
+    return set;
   }
 
   close(): void {
-    clearInterval(this.#timer);
-    this.#unsubscribe?.();
+    this.#catchUp.close();
   }
 }

@@ -1,10 +1,12 @@
 // An API process on external parts (production, docker-compose): DATABASE_URL and TEMPORAL_ADDRESS
 // are required; migrations are applied before serving (idempotent, serialised by an advisory lock) as
-// the owner role of FLAGS_MIGRATION_DATABASE_URL, or checked as DATABASE_URL's role when it is unset.
+// the owner role of FLAGS_MIGRATION_DATABASE_URL, or checked as DATABASE_URL's role when it is unset;
+// when PostgreSQL is down at start, once it answers: meanwhile the last published snapshot serves.
 import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
 import { parseOutboundAllowList } from '../outbound/outbound-policy.ts';
+import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
 import { resolveAdminToken } from './admin-token.ts';
 import { edgeOptions, startApi } from './start-api.ts';
@@ -16,9 +18,12 @@ if (!config.databaseUrl || !config.temporalAddress) {
   process.exit(1);
 }
 const tracing = await startTracing(process.env, log, 'flags-api');
-await migrate({ databaseUrl: config.migrationDatabaseUrl ?? config.databaseUrl, log });
+const migrationDatabaseUrl = config.migrationDatabaseUrl ?? config.databaseUrl;
 const api = await startApi({
   databaseUrl: config.databaseUrl,
+  prepareDatabase: () => migrate({ databaseUrl: migrationDatabaseUrl, log }),
+  snapshotStore: snapshotPublishing(config).store,
+  writeTimeoutMs: config.writeTimeoutMs,
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,

@@ -1,16 +1,21 @@
+import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
 import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
-import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
+import { DatabaseStatus } from '../data/database-status.ts';
+import { createDatabasePoolInBackground, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
 import { createOutboundClient } from '../outbound/outbound-client.ts';
 import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
+import { readPublishedFlagSet, readPublishedTokenList } from '../snapshots/published-read-model.ts';
+import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { createAuthenticator } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { LiveFlagSet } from './live-flag-set.ts';
+import { LiveTokenSet } from './live-token-set.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { loadSnapshotSigner } from '../snapshots/signing-key.ts';
 import { SnapshotCache } from './snapshot.ts';
@@ -27,6 +32,10 @@ export interface ApiDependencyOptions {
   snapshotSigningKeyPem?: string;
   /** PKCS#8 PEM of the audit signing key; otherwise the one in the data folder. */
   auditSigningKeyPem?: string;
+  /** Where the worker publishes snapshots and the token list: read when PostgreSQL is down at start. */
+  snapshotStore?: SnapshotStore;
+  /** The deadline of a write (FLAGS_WRITE_TIMEOUT_MS). */
+  writeTimeoutMs?: number;
   log: Logger;
   /** Which non-public addresses gate and webhook URLs may name. */
   outboundPolicy: OutboundPolicy;
@@ -35,40 +44,63 @@ export interface ApiDependencyOptions {
 }
 
 /**
- * Opens everything an API process's routes need — pool, LISTEN feed, Temporal client, the compiled
- * flag set, the snapshot signer, metrics — and returns them with the function that closes them.
+ * Opens everything an API process's routes need — pools, LISTEN feed, Temporal client, the compiled
+ * flag set and the live tokens, the snapshot signer, metrics — and returns them with the function
+ * that closes them. PostgreSQL need not answer: the flag set and the tokens then come from what the
+ * worker last published, and the pools and the feed connect once PostgreSQL is back.
  */
 export async function openApiDependencies(options: ApiDependencyOptions): Promise<{ deps: ApiDependencies; close(): Promise<void> }> {
-  const ownsPool = !options.db;
+  const { log } = options;
+  const databaseStatus = new DatabaseStatus(log);
+  const onFailedAttempt = (error: unknown) => databaseStatus.unreachable(error, 'opening a connection pool');
   const auditSigner = loadAuditSigner({ pem: options.auditSigningKeyPem, dataDir: options.dataDir });
-  const db = options.db ?? (await createDatabasePool(options.databaseUrl, { auditSigner }));
+  const ownPool = options.db ? undefined : createDatabasePoolInBackground(options.databaseUrl, { auditSigner, writeTimeoutMs: options.writeTimeoutMs, applicationName: 'flags-api', onFailedAttempt });
+  const db = options.db ?? ownPool!.pool;
+  // The flag set, the tokens, /health and the event streams read through a pool of their own, so
+  // writes queueing for a connection never hold up a catch-up, and the reads never take a connection a write needs.
+  const readDb = createDatabasePoolInBackground(options.databaseUrl, { maximumPoolSize: 3, applicationName: 'flags-read-model', onFailedAttempt }).pool;
   // Whatever opened before a later step fails is closed again, so a failed start leaves nothing running.
-  const opened: (() => Promise<void> | void)[] = ownsPool ? [() => db.end()] : [];
+  const opened: (() => Promise<void> | void)[] = [() => readDb.end(), ...(ownPool ? [() => ownPool.pool.end()] : [])];
   const closeOpened = async () => {
     for (const close of opened.reverse()) await close();
   };
   try {
     const temporal = await Connection.connect({ address: options.temporalAddress });
     opened.push(() => temporal.close());
-    const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
+    const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log });
     opened.push(() => changeFeed.close());
-    await changeFeed.ready();
     const metrics = createApiMetrics({
-      onPerFlagLimit: (flags) => options.log.warn({ flags: flags.length, first: flags.slice(0, 5) }, 'more flags are tagged flagship:metrics than get series of their own; these are counted only in the totals'),
+      onPerFlagLimit: (flags) => log.warn({ flags: flags.length, first: flags.slice(0, 5) }, 'more flags are tagged flagship:metrics than get series of their own; these are counted only in the totals'),
     });
-    const flagSet = await LiveFlagSet.load({
-      db,
-      log: options.log,
+    const signer = loadSnapshotSigner({ pem: options.snapshotSigningKeyPem, dataDir: options.dataDir });
+    const publicKey = createPublicKey(signer.privateKey);
+    const store = options.snapshotStore;
+    const flagSet = await LiveFlagSet.open({
+      db: readDb,
+      log,
+      databaseStatus,
       changeFeed,
+      checkIntervalMs: options.flagSetCheckIntervalMs,
       onCompile: (kind, seconds, flagsCompiled) => {
         metrics.flagSetCompileSeconds.observe({ kind }, seconds);
         metrics.recompiledFlags.inc(flagsCompiled);
       },
-      ...(options.flagSetCheckIntervalMs ? { checkIntervalMs: options.flagSetCheckIntervalMs } : {}),
+      ...(store ? { fallback: () => readPublishedFlagSet(store, publicKey, log) } : {}),
     });
     opened.push(() => flagSet.close());
-    const snapshots = new SnapshotCache({ live: flagSet, signer: loadSnapshotSigner({ pem: options.snapshotSigningKeyPem, dataDir: options.dataDir }), log: options.log, metrics });
-    return { deps: buildDependencies({ options, db, temporal, changeFeed, flagSet, snapshots, metrics, auditSigner }), close: closeOpened };
+    const tokens = await LiveTokenSet.open({
+      db: readDb,
+      log,
+      databaseStatus,
+      changeFeed,
+      ...(store ? { fallback: () => readPublishedTokenList(store, publicKey, log) } : {}),
+    });
+    opened.push(() => tokens.close());
+    // Tests measure how fast changes travel from the moment the API is up: LISTEN must be in place
+    // by then. While PostgreSQL is down the feed connects by itself once it is back.
+    if (flagSet.source === 'database') await changeFeed.ready();
+    const snapshots = new SnapshotCache({ live: flagSet, signer, log, metrics });
+    return { deps: buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }), close: closeOpened };
   } catch (error) {
     await closeOpened();
     throw error;
@@ -78,28 +110,33 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
 function buildDependencies(parts: {
   options: ApiDependencyOptions;
   db: DatabasePool;
+  readDb: DatabasePool;
+  databaseStatus: DatabaseStatus;
   temporal: Connection;
   changeFeed: ChangeFeed;
   flagSet: LiveFlagSet;
+  tokens: LiveTokenSet;
   snapshots: SnapshotCache;
   metrics: ApiMetrics;
   auditSigner: AuditSigner;
 }): ApiDependencies {
-  const { options, db, temporal, changeFeed, flagSet, snapshots, metrics, auditSigner } = parts;
+  const { options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner } = parts;
   return {
     log: options.log,
     db,
-    authenticator: createAuthenticator(db),
+    readDb,
+    databaseStatus,
+    authenticator: createAuthenticator(tokens),
+    tokens,
     health: {
-      db,
+      db: readDb,
       temporal,
       namespace: options.temporalNamespace,
+      flagSet,
+      tokens,
       snapshot: async () => {
-        const published = await latestSnapshotPublication(db);
-        return {
-          ...(published ? { version: published.version, ageSeconds: Math.round((Date.now() - published.publishedAt) / 100) / 10 } : {}),
-          liveVersion: flagSet.version,
-        };
+        const published = await latestSnapshotPublication(readDb);
+        return published ? { version: published.version, ageSeconds: Math.round((Date.now() - published.publishedAt) / 100) / 10 } : {};
       },
     },
     changeFeed,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
+import { isDatabaseUnavailable } from '../data/database-errors.ts';
 import { ensureAdminToken } from '../data/tokens.ts';
 import { createApp, type AppOptions } from './app.ts';
 import { answerMalformedRequests } from './client-errors.ts';
@@ -21,16 +22,53 @@ export function edgeOptions(config: Pick<Config, 'hstsMaxAgeSeconds' | 'metricsP
   };
 }
 
-/** Composition root of an API process: opens its dependencies, makes sure the admin token works, serves HTTP. */
+/**
+ * Composition root of an API process: opens its dependencies, makes sure the admin token works, serves HTTP.
+ * While PostgreSQL cannot be reached, it serves from the last published snapshot, and the database's
+ * share of starting (`prepareDatabase`, then the admin token) is retried every `retryMs` until it answers.
+ */
 export async function startApi(
-  options: ApiDependencyOptions & { host: string; port: number; adminToken: string; reusePort?: boolean; edge?: Omit<AppOptions, 'metricsOnOwnPort'> & { metricsPort?: number | undefined } },
+  options: ApiDependencyOptions & {
+    host: string;
+    port: number;
+    adminToken: string;
+    reusePort?: boolean;
+    edge?: Omit<AppOptions, 'metricsOnOwnPort'> & { metricsPort?: number | undefined };
+    prepareDatabase?: () => Promise<unknown>;
+    retryMs?: number;
+  },
 ): Promise<RunningApi> {
   const { deps, close } = await openApiDependencies(options);
-  try {
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const prepare = async (): Promise<void> => {
+    await options.prepareDatabase?.();
     await ensureAdminToken(deps.db, options.adminToken);
+    // The admin token works here before the first request, not only after the next catch-up.
+    await deps.tokens.refresh();
+  };
+  const prepareWhenReachable = async (): Promise<void> => {
+    try {
+      await prepare();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || stopped) {
+        options.log.error({ err: error }, 'preparing the database failed');
+        return;
+      }
+      retryTimer = setTimeout(() => void prepareWhenReachable(), options.retryMs ?? 1_000);
+      retryTimer.unref();
+    }
+  };
+  try {
+    await prepare();
   } catch (error) {
-    await close();
-    throw error;
+    if (!isDatabaseUnavailable(error)) {
+      await close();
+      throw error;
+    }
+    options.log.warn('PostgreSQL cannot be reached: the admin token (and any migration) will be applied once it answers');
+    retryTimer = setTimeout(() => void prepareWhenReachable(), options.retryMs ?? 1_000);
+    retryTimer.unref();
   }
   const { metricsPort, ...edge } = options.edge ?? {};
   const app = createApp(deps, { ...edge, metricsOnOwnPort: metricsPort !== undefined });
@@ -43,6 +81,8 @@ export async function startApi(
   return {
     url: `http://${options.host}:${port}`,
     async stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       server.closeAllConnections();

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { OWNER_KINDS } from '../data/actor.ts';
-import { createToken, listTokens, revokeToken, SCOPES } from '../data/tokens.ts';
+import { createToken, hashToken, listTokens, revokeToken, SCOPES } from '../data/tokens.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
 
@@ -44,6 +44,7 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     responses: { 201: { description: 'The token and its secret.', schema: tokenSchema.extend({ token: z.string() }) } },
     async handler(ctx, { body, principal }) {
       const { token, secret } = await createToken(deps.db, body, { actor: principal.actor, authority: principal });
+      deps.tokens.created({ id: token.id, name: token.name, owner: token.owner, tokenHash: hashToken(secret), scopes: token.scopes, projectIds: token.projectIds });
       ctx.status = 201;
       ctx.body = { ...token, token: secret };
     },
@@ -61,12 +62,12 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
 
   registry.add(router, {
     method: 'delete', operationId: 'revokeToken', path: '/v1/tokens/:id', tag, scope: 'feature_flag:admin',
-    summary: 'Revoke a token: refused by this process at once, by every other within five seconds. A token cannot revoke itself, one beyond its own scopes and projects, or the last admin token without a project limit.',
+    summary: 'Revoke a token: refused by this process at once, by every other within a second. A token cannot revoke itself, one beyond its own scopes and projects, or the last admin token without a project limit.',
     params: z.object({ id: z.string().min(1).max(64) }),
     responses: { 200: { description: 'The revoked token.', schema: tokenSchema } },
     async handler(ctx, { params, principal }) {
       const token = await revokeToken(deps.db, params.id, { actor: principal.actor, authority: principal });
-      deps.authenticator.forget(token.id);
+      deps.tokens.revoked(token.id);
       ctx.body = token;
     },
   });

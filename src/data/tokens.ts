@@ -84,9 +84,92 @@ function newTokenId(): string {
   return `tok_${randomBytes(9).toString('base64url')}`;
 }
 
-export async function findLiveTokenByHash(db: DatabasePool, tokenHash: string): Promise<TokenRecord | null> {
-  const row = await db.maybeOne(sql.type(tokenRow)`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`);
-  return row ? toTokenRecord(row) : null;
+/** What authenticating needs of a live token: never its secret, only the secret's SHA-256. */
+export interface LiveToken {
+  id: string;
+  name: string;
+  owner: TokenOwner;
+  tokenHash: string;
+  scopes: Scope[];
+  projectIds: string[] | null;
+}
+
+export const liveTokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner: z.object({ id: z.string(), name: z.string(), kind: z.enum(OWNER_KINDS) }),
+  tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+  scopes: z.array(z.enum(SCOPES)),
+  projectIds: z.array(z.string()).nullable(),
+});
+
+const liveTokenRow = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner_id: z.string(),
+  owner_name: z.string(),
+  owner_kind: z.enum(OWNER_KINDS),
+  token_hash: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  project_ids: z.array(z.string()).nullable(),
+  live: z.boolean(),
+});
+
+function toLiveToken(row: z.infer<typeof liveTokenRow>): LiveToken {
+  return {
+    id: row.id,
+    name: row.name,
+    owner: { id: row.owner_id, name: row.owner_name, kind: row.owner_kind },
+    tokenHash: row.token_hash,
+    scopes: row.scopes,
+    projectIds: row.project_ids,
+  };
+}
+
+const LIVE_TOKEN_COLUMNS = sql.fragment`id, name, owner_id, owner_name, owner_kind, token_hash, scopes, project_ids, revoked_at IS NULL AS live`;
+const TOKEN_CHANGE = sql.fragment`type LIKE 'token.%'`;
+const idRow = z.object({ id: z.number().nullable() });
+
+export interface TokenSetState {
+  /** The outbox id of the newest token event included: the token set's version. */
+  version: number;
+  tokens: LiveToken[];
+}
+
+/** Every live token and the version they are current at, read in one repeatable-read transaction. */
+export async function loadTokenSetState(db: DatabasePool): Promise<TokenSetState> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql.typeAlias('void')`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+    const version = (await tx.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${TOKEN_CHANGE}`)) ?? 0;
+    const rows = await tx.any(sql.type(liveTokenRow)`SELECT ${LIVE_TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL`);
+    return { version, tokens: rows.map(toLiveToken) };
+  });
+}
+
+/** The newest token event; what the token set's periodic check compares with. */
+export async function currentTokenSetVersion(db: DatabasePool): Promise<number> {
+  return (await db.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${TOKEN_CHANGE}`)) ?? 0;
+}
+
+export interface TokenSetChanges {
+  version: number;
+  /** Tokens created after the version that are still live. */
+  live: LiveToken[];
+  /** Ids of tokens revoked after the version. */
+  revoked: string[];
+}
+
+/**
+ * The current rows of every token named by a token event after `version`. Token events are written
+ * with the write lock held, so the committed ones form a prefix in id order (see flagSetChangesSince).
+ */
+export async function tokenSetChangesSince(db: DatabasePool, version: number): Promise<TokenSetChanges> {
+  const newest = await currentTokenSetVersion(db);
+  if (newest <= version) return { version, live: [], revoked: [] };
+  const rows = await db.any(sql.type(liveTokenRow)`
+    SELECT ${LIVE_TOKEN_COLUMNS} FROM tokens WHERE id IN (
+      SELECT entity_key FROM outbox WHERE id > ${version} AND id <= ${newest} AND ${TOKEN_CHANGE} AND entity_key IS NOT NULL)`);
+  return { version: newest, live: rows.filter((row) => row.live).map(toLiveToken), revoked: rows.filter((row) => !row.live).map((row) => row.id) };
 }
 
 /** What a token may hand on when it mints a token, and take back when it revokes one: its own scopes and projects. */

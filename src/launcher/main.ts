@@ -6,6 +6,7 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../data/migrate.ts';
 import { createLogger } from '../log.ts';
 import { describePolicy, LOOPBACK_ALLOW_LIST, parseOutboundAllowList } from '../outbound/outbound-policy.ts';
+import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { findTemporalCli } from './temporal-cli.ts';
@@ -104,6 +105,8 @@ try {
   const adminToken = resolveAdminToken(config);
   const api = await startApi({
     databaseUrl,
+    snapshotStore: snapshotPublishing(config).store,
+    writeTimeoutMs: config.writeTimeoutMs,
     temporalAddress,
     temporalNamespace: config.temporalNamespace,
     taskQueue: config.taskQueue,

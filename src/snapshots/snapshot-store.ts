@@ -1,27 +1,55 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { BuiltSnapshot } from './build-snapshot.ts';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+/** Signed bytes as stored: the exact body and its base64 Ed25519 signature. */
+export interface SignedDocument {
+  version: number;
+  body: Buffer;
+  signature: string;
+}
+
+/** Where the token list lies inside a store: apart from the snapshots, so SDK readers can be kept out of it. */
+export const TOKEN_LIST_NAME = 'private/tokens.json';
 
 /**
  * Where published snapshots are kept for clients that bootstrap without asking the API: each
- * version under its own name, plus `latest.json`, with the signature beside the bytes.
+ * version under its own name, plus `latest.json`, with the signature beside the bytes. API
+ * processes read `latest.json` back when they start while PostgreSQL is down. Beside them, under
+ * `private/`, the token list those processes authenticate with meanwhile (hashes, never secrets).
  */
 export interface SnapshotStore {
   /** Stores the snapshot and returns where it lies. Writing the same version twice is harmless. */
-  put(snapshot: BuiltSnapshot): Promise<string>;
+  put(snapshot: SignedDocument): Promise<string>;
+  /** The newest snapshot stored, not yet verified; null when none was. */
+  latest(): Promise<Omit<SignedDocument, 'version'> | null>;
+  putTokenList(list: SignedDocument): Promise<string>;
+  /** The token list stored, not yet verified; null when none was. */
+  tokenList(): Promise<Omit<SignedDocument, 'version'> | null>;
 }
 
 /** The embedded default: a folder, written atomically (temp file + rename) so a reader never sees half a file. */
 export function createFolderSnapshotStore(directory: string): SnapshotStore {
+  const write = (name: string, data: Buffer | string, mode = 0o644) => {
+    const path = join(directory, name);
+    mkdirSync(dirname(path), { recursive: true });
+    const temporary = join(dirname(path), `.${name.replace(/\//g, '_')}.${process.pid}.tmp`);
+    writeFileSync(temporary, data, { mode });
+    renameSync(temporary, path);
+  };
+  const read = (name: string): Omit<SignedDocument, 'version'> | null => {
+    try {
+      // Signature first: a publication that lands between the two reads then fails verification
+      // (and is read again later) instead of pairing an old signature with new bytes unnoticed.
+      const signature = readFileSync(join(directory, `${name}.sig`), 'utf8');
+      return { body: readFileSync(join(directory, name)), signature };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  };
   return {
     async put(snapshot) {
-      mkdirSync(directory, { recursive: true });
-      const write = (name: string, data: Buffer | string) => {
-        const temporary = join(directory, `.${name}.${process.pid}.tmp`);
-        writeFileSync(temporary, data);
-        renameSync(temporary, join(directory, name));
-      };
       const versioned = `snapshot-${snapshot.version}.json`;
       write(versioned, snapshot.body);
       write(`${versioned}.sig`, snapshot.signature);
@@ -29,6 +57,13 @@ export function createFolderSnapshotStore(directory: string): SnapshotStore {
       write('latest.json.sig', snapshot.signature);
       return join(directory, versioned);
     },
+    latest: async () => read('latest.json'),
+    async putTokenList(list) {
+      write(TOKEN_LIST_NAME, list.body, 0o600);
+      write(`${TOKEN_LIST_NAME}.sig`, list.signature, 0o600);
+      return join(directory, TOKEN_LIST_NAME);
+    },
+    tokenList: async () => read(TOKEN_LIST_NAME),
   };
 }
 
@@ -49,16 +84,28 @@ export function createS3SnapshotStore(options: S3SnapshotStoreOptions): Snapshot
     forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
   });
   const prefix = options.prefix ? `${options.prefix.replace(/\/$/, '')}/` : '';
-  const put = (key: string, body: Buffer | string, snapshot: BuiltSnapshot, contentType: string) =>
+  const put = (key: string, body: Buffer | string, document: SignedDocument, contentType: string) =>
     client.send(
       new PutObjectCommand({
         Bucket: options.bucket,
         Key: `${prefix}${key}`,
         Body: body,
         ContentType: contentType,
-        Metadata: { 'flags-signature': snapshot.signature, 'flags-version': String(snapshot.version) },
+        Metadata: { 'flags-signature': document.signature, 'flags-version': String(document.version) },
       }),
     );
+  // The signature travels in the object's own metadata, so body and signature are read in one request and always match.
+  const read = async (key: string): Promise<Omit<SignedDocument, 'version'> | null> => {
+    try {
+      const object = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key: `${prefix}${key}` }));
+      const signature = object.Metadata?.['flags-signature'];
+      if (!object.Body || !signature) return null;
+      return { body: Buffer.from(await object.Body.transformToByteArray()), signature };
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return null;
+      throw error;
+    }
+  };
   return {
     async put(snapshot) {
       const versioned = `snapshot-${snapshot.version}.json`;
@@ -68,5 +115,11 @@ export function createS3SnapshotStore(options: S3SnapshotStoreOptions): Snapshot
       await put('latest.json.sig', snapshot.signature, snapshot, 'text/plain');
       return `s3://${options.bucket}/${prefix}${versioned}`;
     },
+    latest: () => read('latest.json'),
+    async putTokenList(list) {
+      await put(TOKEN_LIST_NAME, list.body, list, 'application/json');
+      return `s3://${options.bucket}/${prefix}${TOKEN_LIST_NAME}`;
+    },
+    tokenList: () => read(TOKEN_LIST_NAME),
   };
 }

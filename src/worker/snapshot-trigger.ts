@@ -6,9 +6,10 @@ import { SNAPSHOT_PUBLISHER_WORKFLOW_ID, snapshotChangedSignal, snapshotPublishe
 
 /**
  * Turns committed changes into signals to the snapshot publisher: every change that affects
- * evaluation (and every LISTEN reconnect, after which changes may have been missed) does a
- * signal-with-start, so the publisher exists exactly when there is something to publish. Signals
- * in flight coalesce: a burst of notices makes one call now and at most one more after it.
+ * evaluation, every token change (the publisher keeps the token list beside the snapshot), and every
+ * LISTEN reconnect (after which changes may have been missed) does a signal-with-start, so the
+ * publisher exists exactly when there is something to publish. Signals in flight coalesce: a burst
+ * of notices makes one call now and at most one more after it.
  */
 export function startSnapshotTrigger(options: { client: Client; taskQueue: string; changeFeed: ChangeFeed; log: Logger }): { stop(): void } {
   let inFlight = false;
@@ -39,7 +40,7 @@ export function startSnapshotTrigger(options: { client: Client; taskQueue: strin
     }
   };
   const unsubscribe = options.changeFeed.subscribe((notice) => {
-    if (notice === null || affectsEvaluation(notice.type)) void signal();
+    if (notice === null || affectsEvaluation(notice.type) || notice.type.startsWith('token.')) void signal();
   });
   // Whatever changed while no worker listened is published now.
   void signal();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { hashToken, generateTokenSecret, type Scope } from '../../src/data/tokens.ts';
+import type { Scope } from '../../src/data/tokens.ts';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction, type ChangeNotice } from '../../src/data/write-transaction.ts';
 import { createChangeFeed, type ChangeFeed } from '../../src/events/change-feed.ts';
@@ -33,12 +33,9 @@ async function stream(query = '', options: { token?: string | null; lastEventId?
 }
 
 async function createToken(scopes: Scope[]): Promise<string> {
-  const secret = generateTokenSecret();
-  await api.db.pool.query(sql.typeAlias('void')`
-    INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, created_by)
-    VALUES (${`tok_${randomBytes(6).toString('hex')}`}, ${`limited-${randomBytes(4).toString('hex')}`}, 'test', 'test', 'service', ${hashToken(secret)},
-            ${sql.array(scopes, 'text')}, 'test')`);
-  return secret;
+  const created = await api.request('POST', '/v1/tokens', { body: { name: `limited-${randomBytes(4).toString('hex')}`, owner: { id: 'events-test', kind: 'service' }, scopes } });
+  if (created.status !== 201) throw new Error(`creating a token: ${created.status} ${JSON.stringify(created.body)}`);
+  return created.body.token as string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

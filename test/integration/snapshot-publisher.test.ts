@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicKey, verify } from 'node:crypto';
@@ -12,7 +12,9 @@ import { sql } from '../../src/data/sql.ts';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { buildSnapshot } from '../../src/snapshots/build-snapshot.ts';
 import { loadSnapshotSigner } from '../../src/snapshots/signing-key.ts';
-import { createFolderSnapshotStore, createS3SnapshotStore } from '../../src/snapshots/snapshot-store.ts';
+import { buildTokenList, readPublishedFlagSet, readPublishedTokenList } from '../../src/snapshots/published-read-model.ts';
+import { createFolderSnapshotStore, createS3SnapshotStore, TOKEN_LIST_NAME } from '../../src/snapshots/snapshot-store.ts';
+import { hashToken } from '../../src/data/tokens.ts';
 import { startWorker, type RunningWorker } from '../../src/worker/start-worker.ts';
 import { SNAPSHOT_PUBLISHER_WORKFLOW_ID } from '../../src/workflows/snapshot-publisher-workflow.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
@@ -63,6 +65,24 @@ describe('the snapshot publisher workflow', () => {
     expect(verify(null, bytes, createPublicKey(signer.publicKeyPem), signature)).toBe(true);
     const health = await api.request('GET', '/health', { token: null });
     expect(health.body.snapshot).toMatchObject({ version: seen.value!.version, ageSeconds: expect.any(Number) });
+  });
+
+  it('keeps the live tokens beside the snapshot, signed, as hashes only, and brings the list up to date when a token changes', async () => {
+    const publicKey = createPublicKey(signer.publicKeyPem);
+    const store = createFolderSnapshotStore(snapshotDir);
+    const created = await api.request('POST', '/v1/tokens', { body: { name: 'published-token', owner: { id: 'svc-published', kind: 'service' }, scopes: ['feature_flag:evaluate'] } });
+    const listed = await eventually(() => readPublishedTokenList(store, publicKey, testLog), (list) => list?.tokens.some((token) => token.id === created.body.id) ?? false, 5_000);
+    const token = listed.value!.tokens.find((one) => one.id === created.body.id)!;
+    expect(token).toEqual({ id: created.body.id, name: 'published-token', owner: { id: 'svc-published', name: 'svc-published', kind: 'service' }, tokenHash: hashToken(created.body.token), scopes: ['feature_flag:evaluate'], projectIds: null });
+    expect(readFileSync(join(snapshotDir, TOKEN_LIST_NAME), 'utf8')).not.toContain(created.body.token);
+    // Only the owner may read it: it lies in the data folder, not where SDKs read snapshots from.
+    expect(statSync(join(snapshotDir, TOKEN_LIST_NAME)).mode & 0o777).toBe(0o600);
+
+    await api.request('DELETE', `/v1/tokens/${created.body.id}`);
+    await eventually(() => readPublishedTokenList(store, publicKey, testLog), (list) => list !== null && !list.tokens.some((one) => one.id === created.body.id), 5_000);
+    // A list signed by another key is not believed.
+    const otherKey = createPublicKey(loadSnapshotSigner({ dataDir: mkdtempSync(join(tmpdir(), 'other-key-')) }).publicKeyPem);
+    expect(await readPublishedTokenList(store, otherKey, testLog)).toBeNull();
   });
 
   it('debounces a burst of a hundred changes into a few publications', async () => {
@@ -124,5 +144,13 @@ describe('the S3 snapshot store', () => {
     expect(body.equals(snapshot.body)).toBe(true);
     expect(object.Metadata?.['flags-signature']).toBe(snapshot.signature);
     expect(verify(null, body, createPublicKey(signer.publicKeyPem), Buffer.from(snapshot.signature, 'base64'))).toBe(true);
+
+    // What an API process starting while PostgreSQL is down reads back, with the signature checked.
+    const publicKey = createPublicKey(signer.publicKeyPem);
+    expect(await readPublishedFlagSet(store, publicKey, testLog)).toEqual({ version: 42, flags: [], segments: [], killswitches: new Set(['payments']) });
+    expect(await readPublishedTokenList(store, publicKey, testLog)).toBeNull();
+    const tokens = { version: 7, tokens: [{ id: 'tok_1', name: 'svc', owner: { id: 'svc', name: 'Service', kind: 'service' as const }, tokenHash: hashToken('ffs_secret'), scopes: ['feature_flag:evaluate' as const], projectIds: ['p1'] }] };
+    expect(await store.putTokenList(buildTokenList(tokens, signer, Date.now()))).toBe(`s3://flags-snapshots/prod/${TOKEN_LIST_NAME}`);
+    expect(await readPublishedTokenList(store, publicKey, testLog)).toEqual(tokens);
   });
 });

@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import { actorNamed } from '../../src/data/actor.ts';
 import { sql } from '../../src/data/sql.ts';
-import { generateTokenSecret, hashToken } from '../../src/data/tokens.ts';
 import { createWebhook, getWebhook, recordWebhookProgress } from '../../src/data/webhooks.ts';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startWebhookDispatcher, type RunningDispatcher } from '../../src/events/webhook-dispatcher.ts';
@@ -151,10 +149,7 @@ describe('webhook registration', () => {
   });
 
   it('requires the admin scope', async () => {
-    const secret = generateTokenSecret();
-    await api.db.pool.query(sql.typeAlias('void')`
-      INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, created_by)
-      VALUES (${`tok_${randomBytes(6).toString('hex')}`}, 'manager', 'manager', 'manager', 'person', ${hashToken(secret)}, ${sql.array(['feature_flag:manage'], 'text')}, 'test')`);
+    const secret = (await api.request('POST', '/v1/tokens', { body: { name: 'manager', owner: { id: 'manager' }, scopes: ['feature_flag:manage'] } })).body.token as string;
     expect((await api.request('POST', '/v1/webhooks', { body: { url: 'https://example.com/x' }, token: secret })).status).toBe(403);
     expect((await api.request('GET', '/v1/webhooks', { token: secret })).body.error.code).toBe('permission_denied');
     expect((await api.request('GET', '/v1/webhooks', { token: null })).status).toBe(401);
