@@ -6,9 +6,10 @@ import { AppError } from '../errors.ts';
 import type { Principal } from './auth.ts';
 import { tracer } from '../spans.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { contextSchema as boundedContextSchema } from './context-limits.ts';
 import type { RouteRegistry } from './route.ts';
 
-const contextSchema = z.record(z.string(), z.unknown()).default({}).describe('Attributes of the user or project: userId, projectId, and anything rules test.');
+const contextSchema = boundedContextSchema('Attributes of the user or project: userId, projectId, and anything rules test.');
 const flagKey = z.string().min(1).max(128);
 const resultSchema = z.object({
   flagKey: z.string(),
@@ -41,13 +42,14 @@ export interface BulkEvaluator {
  * 10,000 flags, evaluating all of them takes about 740 µs and a cache hit under 1 µs, which is what
  * a browser's OFREP provider polling with the same context gets. A list of named flags is not cached:
  * for 50 flags a hit saves 3.6 µs but a miss costs 5.3 µs, so it pays only above a 60% hit ratio,
- * which rotating users do not reach. Keyed by the set's change count, so a change makes every older
- * entry unreachable (the LRU then ages them out).
+ * which rotating users do not reach. Emptied whenever the set changes.
  */
-export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, maxResults = 2_000_000): BulkEvaluator {
-  // Bounded by the results held (one slot, 8 bytes, each), not by entries: with 10,000 flags an
-  // entry is 10,000 results, and 2,000,000 slots keep about 16 MB for 200 contexts.
-  const cache = new LRUCache<string, readonly EvaluationResult[]>({ max: 10_000, maxSize: maxResults, sizeCalculation: (results) => results.length + 1 });
+export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'metrics'>, maxBytes = 32 * 1024 * 1024): BulkEvaluator {
+  // Bounded in bytes, keys included: a key is the serialised context (two bytes a character at
+  // most, and CONTEXT_LIMITS caps it), an entry one 8-byte slot per result (the results themselves
+  // are shared, built at compile time). 32 MB hold 400 contexts of 10,000 flags.
+  const cache = new LRUCache<string, readonly EvaluationResult[]>({ maxSize: maxBytes, sizeCalculation: (results, key) => results.length * 8 + key.length * 2 + 96 });
+  let cachedForChange = deps.flagSet.changeCount;
   let lastWasHit = false;
   return {
     evaluateAll(context, flagKeys) {
@@ -55,7 +57,11 @@ export function createBulkEvaluator(deps: Pick<ApiDependencies, 'flagSet' | 'met
         lastWasHit = false;
         return evaluateAll(deps.flagSet.current, context, flagKeys);
       }
-      const key = `${deps.flagSet.changeCount}|${JSON.stringify(context)}`;
+      if (cachedForChange !== deps.flagSet.changeCount) {
+        cache.clear();
+        cachedForChange = deps.flagSet.changeCount;
+      }
+      const key = JSON.stringify(context);
       const cached = cache.get(key);
       lastWasHit = cached !== undefined;
       deps.metrics.countCacheLookup('bulk', cached !== undefined);

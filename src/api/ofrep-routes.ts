@@ -8,6 +8,7 @@ import { AppError, isAppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { isMalformedBody } from './error-middleware.ts';
 import { checkProject, createBulkEvaluator } from './evaluation-routes.ts';
+import { contextSchema } from './context-limits.ts';
 import type { RouteRegistry } from './route.ts';
 
 /** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
@@ -74,8 +75,7 @@ export async function ofrepErrors(ctx: Context, next: Next): Promise<void> {
   }
 }
 
-const contextSchema = z.record(z.string(), z.unknown()).default({}).describe('The OpenFeature evaluation context; targetingKey is the identity when userId is absent.');
-const ofrepRequest = z.object({ context: contextSchema }).default({ context: {} });
+const ofrepRequest = z.object({ context: contextSchema('The OpenFeature evaluation context; targetingKey is the identity when userId is absent.') }).default({ context: {} });
 const ofrepSuccess = z.object({
   key: z.string(),
   value: z.unknown(),
@@ -91,9 +91,14 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   const tag = 'ofrep';
   const bulk = createBulkEvaluator(deps);
   // A polling OFREP client sends the same context again and again: its serialised answer and ETag
-  // are kept (64 MB at most), so a repeat costs a lookup, and a 304 not even the serialising.
-  // The results ride along (8 bytes each: they are the engine's shared objects) to be counted when served again.
-  const answers = new LRUCache<string, { json: string; etag: string; results: readonly EvaluationResult[] }>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (answer) => answer.json.length + answer.results.length * 8 + 64 });
+  // are kept, so a repeat costs a lookup, and a 304 not even the serialising. The results ride along
+  // (8 bytes each: they are the engine's shared objects) to be counted when served again. 64 MB at
+  // most, keys (the serialised context) included, counting two bytes a character; emptied when the set changes.
+  const answers = new LRUCache<string, { json: string; etag: string; results: readonly EvaluationResult[] }>({
+    maxSize: 64 * 1024 * 1024,
+    sizeCalculation: (answer, key) => (answer.json.length + key.length) * 2 + answer.results.length * 8 + 160,
+  });
+  let answersForChange = deps.flagSet.changeCount;
 
   registry.add(router, {
     method: 'post', operationId: 'ofrepEvaluateFlag', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
@@ -129,7 +134,11 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     async handler(ctx, { body, principal }) {
       const started = performance.now();
       checkProject(principal, body.context);
-      const key = `${deps.flagSet.changeCount}|${JSON.stringify(body.context)}`;
+      if (answersForChange !== deps.flagSet.changeCount) {
+        answers.clear();
+        answersForChange = deps.flagSet.changeCount;
+      }
+      const key = JSON.stringify(body.context);
       let answer = answers.get(key);
       deps.metrics.countCacheLookup('ofrep_bulk', answer !== undefined);
       if (!answer) {

@@ -99,6 +99,26 @@ describe('evaluation over HTTP', () => {
     expect((await api.request('GET', '/v1/snapshot', { token })).status).toBe(403);
   });
 
+  it('refuses a context over its limits with validation_error on every evaluating route, and serves one at them', async () => {
+    const deep = `{"flagKey":"killable","context":{"userId":"u","nested":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}}`;
+    const oversized = [
+      { what: 'a megabyte of text', body: JSON.stringify({ flagKey: 'killable', context: { userId: 'u', blob: 'x'.repeat(1_000_000) } }), issue: /more than 32768 characters/ },
+      { what: '10,000 levels of nesting', body: deep, issue: /deeper than 10 levels/ },
+      { what: '501 attributes', body: JSON.stringify({ flagKey: 'killable', context: Object.fromEntries(Array.from({ length: 501 }, (_, index) => [`a${index}`, index])) }), issue: /more than 500 attributes/ },
+    ];
+    for (const { what, body, issue } of oversized) {
+      for (const path of ['/v1/evaluate', '/v1/evaluate/bulk', '/v1/explain']) {
+        const answer = await api.request('POST', path, { body });
+        expect({ what, path, status: answer.status, code: answer.body.error?.code }).toEqual({ what, path, status: 400, code: 'validation_error' });
+        expect(answer.body.error.message).toMatch(issue);
+      }
+    }
+    let atTheLimit: unknown = 'leaf';
+    for (let level = 1; level < 10; level += 1) atTheLimit = { level: atTheLimit };
+    const fits = { userId: 'u', nested: atTheLimit, text: 'y'.repeat(30_000), list: Array.from({ length: 400 }, (_, index) => index) };
+    for (const path of ['/v1/evaluate', '/v1/evaluate/bulk', '/v1/explain']) expect((await api.request('POST', path, { body: { flagKey: 'killable', context: fits } })).status).toBe(200);
+  });
+
   it('explains an evaluation step by step', async () => {
     await api.request('POST', '/v1/flags', {
       body: { key: 'explained', type: 'boolean', defaultValue: false, rules: [{ id: 'de', conditions: [{ attribute: 'country', op: 'equals', value: 'DE' }], serve: { value: true } }], rollout: { percentage: 10 } },
@@ -151,6 +171,9 @@ describe('evaluation over HTTP', () => {
     expect(text).not.toContain('flag="killable"');
     expect(text).toContain('flags_evaluation_duration_seconds_bucket');
     expect(text).toMatch(/flags_flags\{state="active"\} \d+/);
+    expect(text).toMatch(/^flags_flag_set_stale 0$/m);
+    expect(text).toMatch(/^flags_flag_set_seconds_since_confirmed \d/m);
+    expect(text).toMatch(/^flags_database_up 1$/m);
   });
 });
 

@@ -60,6 +60,19 @@ describe('OFREP with the published OpenFeature client', () => {
     expect(badContext.body).toMatchObject({ key: 'of-bool', errorCode: 'INVALID_CONTEXT' });
   });
 
+  it('refuses a context over its limits with INVALID_CONTEXT, single and bulk', async () => {
+    const deep = `{"context":{"targetingKey":"u","nested":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}}`;
+    const huge = JSON.stringify({ context: { targetingKey: 'u', blob: 'x'.repeat(1_000_000) } });
+    for (const body of [deep, huge]) {
+      const single = await api.request('POST', '/ofrep/v1/evaluate/flags/of-bool', { body });
+      expect(single.status).toBe(400);
+      expect(single.body).toMatchObject({ key: 'of-bool', errorCode: 'INVALID_CONTEXT', errorDetails: expect.stringMatching(/the context is too large/) });
+      const bulk = await api.request('POST', '/ofrep/v1/evaluate/flags', { body });
+      expect(bulk.status).toBe(400);
+      expect(bulk.body).toMatchObject({ errorCode: 'INVALID_CONTEXT' });
+    }
+  });
+
   it('bulk-evaluates with an ETag that changes only when this context\'s results do, and exposes it across origins', async () => {
     const first = await api.request('POST', '/ofrep/v1/evaluate/flags', { body: { context: { targetingKey: 'user-6', plan: 'free' } } });
     expect(first.status).toBe(200);
