@@ -59,6 +59,8 @@ export interface Config {
   accessLogEvaluationLevel: LogLevel;
   /** A write not committed within this many milliseconds is rolled back and answered 503. */
   writeTimeoutMs: number;
+  /** Open /v1/events streams one API process accepts, in all and per token, and how long one may go without an event. */
+  eventStreams: { max: number; perToken: number; idleSeconds: number };
   logLevel: string;
 }
 
@@ -149,6 +151,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
     writeTimeoutMs: boundedFromEnv(env, 'FLAGS_WRITE_TIMEOUT_MS', 1_500, [100, 60_000]),
+    eventStreams: {
+      max: boundedFromEnv(env, 'FLAGS_EVENT_STREAMS_MAX', 2_000, [1, 100_000]),
+      perToken: boundedFromEnv(env, 'FLAGS_EVENT_STREAMS_PER_TOKEN', 200, [1, 100_000]),
+      idleSeconds: boundedFromEnv(env, 'FLAGS_EVENT_STREAM_IDLE_SECONDS', 300, [5, 86_400]),
+    },
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {
           bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,

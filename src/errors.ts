@@ -1,7 +1,8 @@
 /**
  * The contract's closed set of error codes, each with its HTTP status; `method_not_allowed`,
- * `unavailable` and `internal` are the three the contract leaves out (a method the route does not
- * have, a dependency down, a bug), documented in docs/api.md.
+ * `too_many_requests`, `unavailable` and `internal` are the four the contract leaves out (a method
+ * the route does not have, a cap on what one token may hold open, a dependency down, a bug),
+ * documented in docs/api.md.
  */
 export const ERROR_STATUS = {
   validation_error: 400,
@@ -13,6 +14,7 @@ export const ERROR_STATUS = {
   rollout_conflict: 409,
   approval_required: 202,
   method_not_allowed: 405,
+  too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 } as const satisfies Record<string, number>;

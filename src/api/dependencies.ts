@@ -4,6 +4,7 @@ import type { AuditVerifier } from '../data/audit-signer.ts';
 import type { DatabaseStatus } from '../data/database-status.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
+import type { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
 import type { Authenticator } from './auth.ts';
@@ -30,8 +31,12 @@ export interface ApiDependencies {
   maxBodyBytes?: number;
   /** Largest page a list endpoint returns. */
   maxPageSize?: number;
-  /** The process's shared LISTEN connection; without it the event stream falls back to polling. */
+  /** The process's shared LISTEN connection. */
   changeFeed?: ChangeFeed;
+  /** The one reader of new outbox events that every /v1/events stream of this process shares, with its caps. */
+  outboxTail: OutboxTail;
+  /** A /v1/events stream that has sent no event for this long is closed; the client resumes with Last-Event-ID. */
+  eventStreamIdleMs: number;
   /** The compiled flag set this process evaluates against. */
   flagSet: LiveFlagSet;
   snapshots: SnapshotCache;

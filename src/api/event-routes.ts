@@ -2,19 +2,14 @@ import { once } from 'node:events';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { latestOutboxId, readOutboxAfter, type OutboxEvent } from '../data/outbox.ts';
 import { AppError } from '../errors.ts';
 import { eventTypePatternSchema, matchesEventType } from '../events/event-types.ts';
-import { Wakeup } from '../events/wakeup.ts';
+import type { OutboxTail, StreamLease } from '../events/outbox-tail.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
 
 /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
-/** The safety net under LISTEN/NOTIFY; without a change feed, polling is all there is, so it is faster. */
-const POLL_WITH_FEED_MS = 5_000;
-const POLL_WITHOUT_FEED_MS = 1_000;
-const BATCH_SIZE = 200;
 /** Sent to EventSource clients: how long to wait before reconnecting after the stream ends. */
 const RETRY_MS = 2_000;
 
@@ -48,14 +43,21 @@ export function eventRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     query: querySchema,
     responses: {
       200: {
-        description: 'Server-Sent Events: `id: <outbox id>`, `event: <type>`, `data: {"id","type","entityKey","at","payload"}`; `: keep-alive` comments every 15 s. The stream does not end by itself.',
+        description: 'Server-Sent Events: `id: <outbox id>`, `event: <type>`, `data: {"id","type","entityKey","at","payload"}`; `: keep-alive` comments every 15 s. A stream that sends no event for the idle time (FLAGS_EVENT_STREAM_IDLE_SECONDS) ends with an id to resume from; past a cap on open streams, 429 too_many_requests (per token) or 503 unavailable (per process).',
         contentType: 'text/event-stream',
         schema: z.string(),
       },
     },
-    handler: async (ctx, { query }) => {
-      const resumeFrom = lastEventId(ctx) ?? query.after ?? (await latestOutboxId(deps.db));
-      openStream(ctx, deps, { after: resumeFrom, types: query.types ?? [] });
+    handler: async (ctx, { query, principal }) => {
+      const after = lastEventId(ctx) ?? query.after;
+      const lease = deps.outboxTail.open(principal.tokenId);
+      try {
+        const resumeFrom = after ?? (await deps.outboxTail.newestId());
+        openStream(ctx, deps, lease, { after: resumeFrom, types: query.types ?? [] });
+      } catch (error) {
+        lease.release();
+        throw error;
+      }
     },
   });
   return router;
@@ -73,13 +75,9 @@ function lastEventId(ctx: Context): number | undefined {
   return parsed.data;
 }
 
-function formatEvent(event: OutboxEvent): string {
-  // JSON.stringify never emits a raw newline, so the payload is always one `data:` line.
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-}
-
-function openStream(ctx: Context, deps: ApiDependencies, options: { after: number; types: readonly string[] }): void {
+function openStream(ctx: Context, deps: Pick<ApiDependencies, 'outboxTail' | 'log' | 'eventStreamIdleMs'>, lease: StreamLease, options: { after: number; types: readonly string[] }): void {
   const { req, res } = ctx;
+  const tail: OutboxTail = deps.outboxTail;
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
   req.socket.setKeepAlive(true);
@@ -94,20 +92,17 @@ function openStream(ctx: Context, deps: ApiDependencies, options: { after: numbe
     'X-Accel-Buffering': 'no',
   });
 
-  const wakeup = new Wakeup();
   const closed = new AbortController();
   /** The highest outbox id looked at; with a type filter, above the last id sent. */
   let scanned = options.after;
-  const unsubscribe = deps.changeFeed?.subscribe((notice) => {
-    if (notice === null || notice.seq > scanned) wakeup.wake();
-  });
+  const idleMs = deps.eventStreamIdleMs;
+  let lastSentAt = Date.now();
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   const close = () => {
     if (closed.signal.aborted) return;
     closed.abort();
     clearInterval(heartbeat);
-    unsubscribe?.();
-    wakeup.wake();
+    lease.release();
     res.end();
   };
   res.once('close', close);
@@ -116,20 +111,31 @@ function openStream(ctx: Context, deps: ApiDependencies, options: { after: numbe
   const write = async (chunk: string) => {
     if (!res.write(chunk)) await once(res, 'drain', { signal: closed.signal });
   };
-  const pollMs = deps.changeFeed ? POLL_WITH_FEED_MS : POLL_WITHOUT_FEED_MS;
 
   const pump = async () => {
     // The first bytes flush the headers, so the client knows at once that the stream is open.
     await write(`retry: ${RETRY_MS}\n: stream open after ${options.after}\n\n`);
     while (!closed.signal.aborted) {
-      const seen = wakeup.generation;
-      const events = await readOutboxAfter(deps.db, scanned, BATCH_SIZE);
-      for (const event of events) {
+      const seen = tail.generation;
+      const frames = await tail.framesAfter(scanned);
+      for (const frame of frames) {
         if (closed.signal.aborted) return;
-        scanned = event.id;
-        if (matchesEventType(options.types, event.type)) await write(formatEvent(event));
+        scanned = frame.id;
+        if (matchesEventType(options.types, frame.type)) {
+          await write(frame.text);
+          lastSentAt = Date.now();
+        }
       }
-      if (events.length < BATCH_SIZE) await wakeup.wait(seen, pollMs);
+      if (frames.length > 0) continue;
+      const idleLeft = lastSentAt + idleMs - Date.now();
+      if (idleLeft <= 0) {
+        // An id without data moves the client's Last-Event-ID past what this stream looked at, so
+        // the reconnect (EventSource makes it by itself after `retry`) resumes right here.
+        await write(`id: ${scanned}\n: closed after ${Math.round(idleMs / 1000)} s without an event; reconnect with Last-Event-ID to resume\n\n`);
+        close();
+        return;
+      }
+      await tail.wait(seen, idleLeft);
     }
   };
   pump().catch((error: unknown) => {

@@ -24,6 +24,7 @@ const api = await startApi({
   prepareDatabase: () => migrate({ databaseUrl: migrationDatabaseUrl, log }),
   snapshotStore: snapshotPublishing(config).store,
   writeTimeoutMs: config.writeTimeoutMs,
+  eventStreams: config.eventStreams,
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,

@@ -7,12 +7,14 @@ import type { RouteRegistry } from './route.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 /** The process's metrics in Prometheus's text format, its gauges brought up to date first. */
-export async function renderMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus'>): Promise<{ contentType: string; text: string }> {
+export async function renderMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus' | 'outboxTail'>): Promise<{ contentType: string; text: string }> {
   deps.metrics.flags.set({ state: 'active' }, deps.flagSet.current.size);
   deps.metrics.flagSetVersion.set(deps.flagSet.version);
   deps.metrics.flagSetStale.set(deps.flagSet.stale ? 1 : 0);
   if (deps.flagSet.confirmedAt > 0) deps.metrics.flagSetSecondsSinceConfirmed.set((Date.now() - deps.flagSet.confirmedAt) / 1000);
   deps.metrics.databaseUp.set(deps.databaseStatus.reachable ? 1 : 0);
+  deps.metrics.eventStreams.set(deps.outboxTail.streams);
+  deps.metrics.eventStreamOutboxReads.set(deps.outboxTail.databaseReads);
   const age = deps.snapshots.ageSeconds();
   if (age !== undefined) deps.metrics.snapshotAgeSeconds.set(age);
   // The process-wide default registry carries what the worker's activities count (rollout steps)
@@ -45,7 +47,7 @@ export function metricsRoutes(deps: ApiDependencies, registry: RouteRegistry): R
  * `GET /metrics` without a token on a port of its own, for deployments that keep the scrape on an
  * internal interface instead of handing Prometheus a token. Everything else there is 404.
  */
-export function serveMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus' | 'log'>, options: { host: string; port: number; reusePort?: boolean }): Promise<Server> {
+export function serveMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus' | 'outboxTail' | 'log'>, options: { host: string; port: number; reusePort?: boolean }): Promise<Server> {
   const server = createServer((request, response) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
     if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {

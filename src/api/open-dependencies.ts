@@ -6,7 +6,9 @@ import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
 import { DatabaseStatus } from '../data/database-status.ts';
 import { createDatabasePoolInBackground, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
+import { loadConfig } from '../config.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
+import { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
 import { createOutboundClient } from '../outbound/outbound-client.ts';
 import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
@@ -36,6 +38,8 @@ export interface ApiDependencyOptions {
   snapshotStore?: SnapshotStore;
   /** The deadline of a write (FLAGS_WRITE_TIMEOUT_MS). */
   writeTimeoutMs?: number;
+  /** Caps and idle time of /v1/events streams (FLAGS_EVENT_STREAMS_*); the defaults are config.ts's. */
+  eventStreams?: { max: number; perToken: number; idleSeconds: number };
   log: Logger;
   /** Which non-public addresses gate and webhook URLs may name. */
   outboundPolicy: OutboundPolicy;
@@ -100,7 +104,13 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     // by then. While PostgreSQL is down the feed connects by itself once it is back.
     if (flagSet.source === 'database') await changeFeed.ready();
     const snapshots = new SnapshotCache({ live: flagSet, signer, log, metrics });
-    return { deps: buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }), close: closeOpened };
+    const streams = options.eventStreams ?? loadConfig({}).eventStreams;
+    const outboxTail = new OutboxTail({ db: readDb, log, changeFeed, maxStreams: streams.max, maxStreamsPerToken: streams.perToken });
+    opened.push(() => outboxTail.close());
+    return {
+      deps: { ...buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }), outboxTail, eventStreamIdleMs: streams.idleSeconds * 1_000 },
+      close: closeOpened,
+    };
   } catch (error) {
     await closeOpened();
     throw error;
@@ -119,7 +129,7 @@ function buildDependencies(parts: {
   snapshots: SnapshotCache;
   metrics: ApiMetrics;
   auditSigner: AuditSigner;
-}): ApiDependencies {
+}): Omit<ApiDependencies, 'outboxTail' | 'eventStreamIdleMs'> {
   const { options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner } = parts;
   return {
     log: options.log,

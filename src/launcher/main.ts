@@ -107,6 +107,7 @@ try {
     databaseUrl,
     snapshotStore: snapshotPublishing(config).store,
     writeTimeoutMs: config.writeTimeoutMs,
+    eventStreams: config.eventStreams,
     temporalAddress,
     temporalNamespace: config.temporalNamespace,
     taskQueue: config.taskQueue,

@@ -15,6 +15,10 @@ export interface SseConnection {
   comments: string[];
   /** The body of a non-200 answer, parsed as JSON. */
   errorBody: unknown;
+  /** What an EventSource would send as Last-Event-ID: the last `id:` received, with or without data. */
+  lastEventId: string | undefined;
+  /** Whether the server ended the stream. */
+  ended: boolean;
   /** Resolves once `count` events have arrived in total; rejects after `timeoutMs`. */
   waitForEvents(count: number, timeoutMs?: number): Promise<SseEvent[]>;
   /** Drops the connection, as a client whose network went away would. */
@@ -43,6 +47,8 @@ export function openSse(url: string, options: { token?: string | null; lastEvent
         events,
         comments,
         errorBody: undefined,
+        lastEventId: undefined,
+        ended: false,
         waitForEvents(count, timeoutMs = 5_000) {
           if (events.length >= count) return Promise.resolve(events.slice(0, count));
           return new Promise((resolveWait, rejectWait) => {
@@ -88,11 +94,15 @@ export function openSse(url: string, options: { token?: string | null; lastEvent
               hasData = true;
             }
           }
+          if (event.id !== undefined) connection.lastEventId = event.id;
           if (hasData) events.push(event);
         }
         for (const waiter of [...waiters]) waiter();
       });
       res.on('error', () => undefined);
+      res.on('end', () => {
+        connection.ended = true;
+      });
       resolve(connection);
     });
     req.on('error', (error) => {
