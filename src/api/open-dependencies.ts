@@ -58,13 +58,15 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
   const databaseStatus = new DatabaseStatus(log);
   const onFailedAttempt = (error: unknown) => databaseStatus.unreachable(error, 'opening a connection pool');
   const auditSigner = loadAuditSigner({ pem: options.auditSigningKeyPem, dataDir: options.dataDir });
-  const ownPool = options.db ? undefined : createDatabasePoolInBackground(options.databaseUrl, { auditSigner, writeTimeoutMs: options.writeTimeoutMs, applicationName: 'flags-api', onFailedAttempt });
-  const db = options.db ?? ownPool!.pool;
-  // The flag set, the tokens, /health and the event streams read through a pool of their own, so
-  // writes queueing for a connection never hold up a catch-up, and the reads never take a connection a write needs.
-  const readDb = createDatabasePoolInBackground(options.databaseUrl, { maximumPoolSize: 3, applicationName: 'flags-read-model', onFailedAttempt }).pool;
+  const [ownPool, readDb] = await Promise.all([
+    options.db ? undefined : createDatabasePoolInBackground(options.databaseUrl, { auditSigner, writeTimeoutMs: options.writeTimeoutMs, applicationName: 'flags-api', onFailedAttempt }),
+    // The flag set, the tokens, /health and the event streams read through a pool of their own, so
+    // writes queueing for a connection never hold up a catch-up, and the reads never take a connection a write needs.
+    createDatabasePoolInBackground(options.databaseUrl, { maximumPoolSize: 3, applicationName: 'flags-read-model', onFailedAttempt }),
+  ]);
+  const db = options.db ?? ownPool!;
   // Whatever opened before a later step fails is closed again, so a failed start leaves nothing running.
-  const opened: (() => Promise<void> | void)[] = [() => readDb.end(), ...(ownPool ? [() => ownPool.pool.end()] : [])];
+  const opened: (() => Promise<void> | void)[] = [() => readDb.end(), ...(ownPool ? [() => ownPool.end()] : [])];
   const closeOpened = async () => {
     for (const close of opened.reverse()) await close();
   };

@@ -45,27 +45,27 @@ export async function createDatabasePool(databaseUrl: string, options: DatabaseP
   });
   if (options.writeTimeoutMs !== undefined) setWriteTimeout(pool, options.writeTimeoutMs);
   if (options.auditSigner) useAuditSigner(pool, options.auditSigner);
+  // slonik emits every failed query's error on the pool as well as throwing it to the caller, who
+  // handles it. Without a listener Node would turn the emit into an ERR_UNHANDLED_ERROR thrown in
+  // place of the real error (a lost connection then no longer looks like one).
+  pool.on('error', () => undefined);
   return pool;
 }
 
 /**
  * A pool for a process that must start while PostgreSQL may be down (an API process serving the
  * last published snapshot): slonik's pool reads type ids from the database when it is created, so
- * here it is created in the background, retried every `retryMs` until it succeeds. Until then every
- * query fails with a ConnectionError at once, like a pool whose server is down; afterwards the
- * methods are the real pool's. `opened` resolves when the real pool exists.
+ * when that first attempt fails it is retried in the background every `retryMs` until it succeeds.
+ * Until then every query fails with a ConnectionError at once, like a pool whose server is down;
+ * afterwards the methods are the real pool's. Resolves once the first attempt has succeeded or failed.
  */
-export function createDatabasePoolInBackground(
+export async function createDatabasePoolInBackground(
   databaseUrl: string,
   options: DatabasePoolOptions & { retryMs?: number; onFailedAttempt?: (error: unknown) => void } = {},
-): { pool: DatabasePool; opened: Promise<void> } {
+): Promise<DatabasePool> {
   let real: DatabasePool | undefined;
   let ended = false;
   let retryTimer: NodeJS.Timeout | undefined;
-  let markOpened: () => void = () => {};
-  const opened = new Promise<void>((resolve) => {
-    markOpened = resolve;
-  });
   const attempt = async (): Promise<void> => {
     try {
       const pool = await createDatabasePool(databaseUrl, options);
@@ -74,7 +74,6 @@ export function createDatabasePoolInBackground(
         return;
       }
       real = pool;
-      markOpened();
     } catch (error) {
       options.onFailedAttempt?.(error);
       if (ended) return;
@@ -93,6 +92,8 @@ export function createDatabasePoolInBackground(
   const pool = new Proxy(placeholder, {
     get(target, property) {
       if (property === 'end') return target.end;
+      // Not a thenable: `await` and `return` from an async function must take the pool as it is.
+      if (property === 'then') return undefined;
       if (real) {
         const value = Reflect.get(real, property) as unknown;
         return typeof value === 'function' ? value.bind(real) : value;
@@ -103,8 +104,8 @@ export function createDatabasePoolInBackground(
   const writeTimeoutMs = options.writeTimeoutMs;
   if (writeTimeoutMs !== undefined) setWriteTimeout(pool, writeTimeoutMs);
   if (options.auditSigner) useAuditSigner(pool, options.auditSigner);
-  void attempt();
-  return { pool, opened };
+  await attempt();
+  return pool;
 }
 
 /** One round trip that needs nothing but a connection: what /health asks the database. */
