@@ -15,16 +15,16 @@
 // BENCH_WRITERS (32), BENCH_SUBSCRIBERS (500) and BENCH_PHASE_SECONDS (10) change the shape;
 // BENCH_SECTIONS (1,2,3,4) picks sections.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTokenSecret } from '../src/data/tokens.ts';
 import { validateFlag, validateSegment, type FlagDefinition } from '../src/engine/index.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../src/launcher/embedded-postgres.ts';
 import { createLogger } from '../src/log.ts';
 import { freePorts } from '../test/support/ports.ts';
-import { benchContexts, benchFlags } from './flag-mix.ts';
+import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
 import { seedFlags } from './service.ts';
 
 const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? 2_000);
@@ -212,17 +212,88 @@ function logLinesSince(from: number, to: number): { warn: number; error: number;
   };
 }
 
+/** Every process on the machine: parent and command line, to find the service's parts. */
+function processTable(): Map<number, { ppid: number; command: string }> {
+  const table = new Map<number, { ppid: number; command: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      table.set(Number(entry), { ppid, command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      // The process ended while the table was read.
+    }
+  }
+  return table;
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+interface CpuReading {
+  at: number;
+  parts: Record<string, number>;
+  machineBusy: number;
+}
+
+/**
+ * CPU time so far of each part of the service (clock ticks of user and system time, the process
+ * and its descendants that are part of it) and of the whole machine, which other work shares.
+ */
+function readCpu(roots: { launcher: number; apiB: number }): CpuReading {
+  const table = processTable();
+  const descendants = (root: number): number[] => {
+    const found = [root];
+    for (let index = 0; index < found.length; index += 1) for (const [pid, entry] of table) if (entry.ppid === found[index]) found.push(pid);
+    return found;
+  };
+  const underLauncher = descendants(roots.launcher);
+  const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuTicks(pid), 0);
+  const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const [cpuLine] = readFileSync('/proc/stat', 'utf8').split('\n');
+  const counters = cpuLine!.trim().split(/\s+/).slice(1).map(Number);
+  return {
+    at: performance.now(),
+    parts: {
+      'API A': cpuTicks(roots.launcher),
+      'API B': cpuTicks(roots.apiB),
+      worker: sum(underLauncher.filter((pid) => table.get(pid)?.command.includes('worker/main.ts'))),
+      Temporal: sum(underLauncher.filter((pid) => table.get(pid)?.command.includes('temporal'))),
+      PostgreSQL: sum(descendants(postmaster)),
+      'load generator': sum([...table].filter(([, entry]) => entry.command.includes('fixed-rate-load.ts')).map(([pid]) => pid)),
+    },
+    machineBusy: counters.reduce((total, value, index) => (index === 3 || index === 4 ? total : total + value), 0),
+  };
+}
+
+/** Cores used by each part between two readings (100 clock ticks a second). */
+function cpuRow(from: CpuReading, to: CpuReading): string {
+  const seconds = (to.at - from.at) / 1_000;
+  const cores = (ticks: number) => (ticks / 100 / seconds).toFixed(2);
+  const parts = Object.keys(to.parts).map((name) => `${name} ${cores(to.parts[name]! - (from.parts[name] ?? 0))}`);
+  return `    cores used: ${parts.join(', ')}; the whole machine ${cores(to.machineBusy - from.machineBusy)} of ${cpus().length}`;
+}
+
 let postgres: RunningPostgres | undefined;
 try {
   postgres = await startEmbeddedPostgres({ dataDir, port: pgPort, log });
   const databaseUrl = postgres.databaseUrl;
   const env = { ...baseEnv, DATABASE_URL: databaseUrl };
-  await spawnService('src/launcher/main.ts', { ...env, PORT: String(portA), FLAGS_API_PROCESSES: '1' }, (text) => text.includes('Feature-flag service ready'));
+  const launcher = await spawnService('src/launcher/main.ts', { ...env, PORT: String(portA), FLAGS_API_PROCESSES: '1' }, (text) => text.includes('Feature-flag service ready'));
   const temporalAddress = `127.0.0.1:${temporalPort}`;
   const apiB = await spawnService('src/api/main.ts', { ...env, PORT: String(portB), TEMPORAL_ADDRESS: temporalAddress }, () => false);
+  const cpu = () => readCpu({ launcher: launcher.pid!, apiB: apiB.pid! });
   console.log(`service up: PostgreSQL on ${pgPort}, Temporal on ${temporalPort}, worker, API processes on ${portA} (launcher) and ${portB}`);
 
-  await seedFlags(databaseUrl, [sharedSegment('DE')], flagsOnSharedSegment());
+  await seedFlags(databaseUrl, [...benchSegments(), sharedSegment('DE')], flagsOnSharedSegment());
   const probe = await call(urlA, 'POST', '/v1/flags', { body: { key: PROBE_FLAG, type: 'boolean', defaultValue: false, rules: [{ id: 'shared', conditions: [{ segment: SHARED_SEGMENT }], serve: { value: true } }] } });
   if (probe.status !== 201) throw new Error(`creating the probe flag: ${probe.status} ${JSON.stringify(probe.body)}`);
   for (const base of [urlA, urlB]) {
@@ -252,8 +323,10 @@ try {
     const loadDone = startLoad({ rate: LOAD_RATE, seconds: PHASE_SECONDS * 3 + 1, token: evaluateToken, bodies });
     await sleep(500);
     const quietFrom = Date.now();
+    const cpuQuiet = cpu();
     await sleep(PHASE_SECONDS * 1_000);
     const writesFrom = Date.now();
+    const cpuWrites = cpu();
     const writesUntil = writesFrom + PHASE_SECONDS * 1_000;
     await Promise.all(
       Array.from({ length: WRITERS }, async (_, writer) => {
@@ -271,6 +344,7 @@ try {
       }),
     );
     const segmentFrom = Date.now();
+    const cpuSegment = cpu();
     const visibility: number[] = [];
     const segmentLatencies: number[] = [];
     let segmentVersion = 1;
@@ -297,11 +371,15 @@ try {
       await sleep(Math.max(0, next - Date.now()));
     }
     const segmentUntil = Date.now();
+    const cpuEnd = cpu();
     const samples = await loadDone;
     console.log(`1. Writes against evaluation: ${LOAD_RATE} evaluations/s over both API processes, ${FLAG_COUNT} flags`);
     console.log(phaseRow('no writes', samples, quietFrom, writesFrom));
+    console.log(cpuRow(cpuQuiet, cpuWrites));
     console.log(phaseRow(`${WRITERS} writers (one PATCH per second each)`, samples, writesFrom, segmentFrom));
+    console.log(cpuRow(cpuWrites, cpuSegment));
     console.log(phaseRow(`segment of all ${FLAG_COUNT} flags changed 10 times`, samples, segmentFrom, segmentUntil));
+    console.log(cpuRow(cpuSegment, cpuEnd));
     console.log(`  writes: ${writeLatencies.length} PATCHes, ${latencySummary(writeLatencies)}  ${JSON.stringify(countStatuses(writeStatuses))}${writeErrors.size ? ` ${[...writeErrors].join(' | ')}` : ''}`);
     console.log(`  segment PATCHes: ${latencySummary(segmentLatencies)}`);
     console.log(`  a segment change visible on both API processes after (from the PATCH being sent): ${visibility.map((ms) => ms.toFixed(0)).join(', ')} ms; ${latencySummary(visibility)}\n`);

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 
 const root = new URL('../../', import.meta.url);
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
-  services: Record<string, { environment?: Record<string, string>; command?: string[]; build?: string }>;
+  services: Record<string, { environment?: Record<string, string>; command?: string[]; build?: string; healthcheck?: { test?: string[] } }>;
 };
 const configSource = readFileSync(new URL('src/config.ts', root), 'utf8');
 const variablesTheServiceReads = new Set([...configSource.matchAll(/FromEnv\(env, '([A-Z_]+)'/g)].map((match) => match[1]));
@@ -18,6 +18,12 @@ describe('docker-compose.yml', () => {
     const environment = compose.services[name]?.environment ?? {};
     expect(Object.keys(environment).length).toBeGreaterThan(0);
     for (const variable of Object.keys(environment)) expect(variablesTheServiceReads).toContain(variable);
+  });
+
+  it('checks the API through /readyz, which stays green while PostgreSQL or Temporal is down', () => {
+    const test = compose.services.api?.healthcheck?.test ?? [];
+    expect(test.join(' ')).toContain('http://127.0.0.1:8080/readyz');
+    expect(test.join(' ')).not.toContain('/health');
   });
 
   it.each([
