@@ -38,11 +38,22 @@ export async function startApi(
     retryMs?: number;
   },
 ): Promise<RunningApi> {
+  // Migrations come first when PostgreSQL answers: the flag set is read from the tables they make.
+  let prepared = false;
+  try {
+    await options.prepareDatabase?.();
+    prepared = true;
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+  }
   const { deps, close } = await openApiDependencies(options);
   let retryTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   const prepare = async (): Promise<void> => {
-    await options.prepareDatabase?.();
+    if (!prepared) {
+      await options.prepareDatabase?.();
+      prepared = true;
+    }
     await ensureAdminToken(deps.db, options.adminToken);
     // The admin token works here before the first request, not only after the next catch-up.
     await deps.tokens.refresh();

@@ -15,6 +15,7 @@ import { createFolderSnapshotStore } from '../../src/snapshots/snapshot-store.ts
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
+import { publicOnlyPolicy } from '../support/outbound.ts';
 import { freePorts } from '../support/ports.ts';
 
 // This file runs its own PostgreSQL, because it stops it on purpose (never the suite's shared one).
@@ -52,6 +53,7 @@ describe('a PostgreSQL outage under evaluation load', () => {
       host: '127.0.0.1',
       port,
       adminToken,
+      outboundPolicy: publicOnlyPolicy,
       log: testLog,
     });
   }
