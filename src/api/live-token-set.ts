@@ -20,13 +20,14 @@ export interface LiveTokenSetOptions {
  * request never waits on the database. Kept current the way the flag set is (see CatchUp): token
  * events through LISTEN/NOTIFY and the outbox, and a periodic version check, so a token revoked on
  * one API process stops working on every other within a second, and on the revoking one at once.
- * A revoked token never comes back: revocation is final, so a catch-up that read the row just
- * before it was revoked cannot bring it back after the revocation was applied.
+ * A token revoked here never comes back: a catch-up that read its row just before the revocation
+ * committed cannot re-add it; the id is remembered until a catch-up has read the row as revoked.
  */
 export class LiveTokenSet {
   readonly #byHash = new Map<string, Principal>();
   readonly #hashById = new Map<string, string>();
-  readonly #revoked = new Set<string>();
+  /** Tokens this process revoked that no catch-up has yet read as revoked. */
+  readonly #revokedHere = new Set<string>();
   #version: number;
   #fromDatabase: boolean;
   #changeCount = 0;
@@ -104,6 +105,7 @@ export class LiveTokenSet {
 
   /** Read-your-write: a token this process has just revoked stops working here at once. */
   revoked(tokenId: string): void {
+    this.#revokedHere.add(tokenId);
     this.#remove(tokenId);
     this.#changeCount += 1;
   }
@@ -117,7 +119,7 @@ export class LiveTokenSet {
   }
 
   #add(token: LiveToken): void {
-    if (this.#revoked.has(token.id)) return;
+    if (this.#revokedHere.has(token.id)) return;
     const previous = this.#hashById.get(token.id);
     if (previous !== undefined) this.#byHash.delete(previous);
     this.#hashById.set(token.id, token.tokenHash);
@@ -125,7 +127,6 @@ export class LiveTokenSet {
   }
 
   #remove(tokenId: string): void {
-    this.#revoked.add(tokenId);
     const hash = this.#hashById.get(tokenId);
     if (hash === undefined) return;
     this.#hashById.delete(tokenId);
@@ -135,7 +136,11 @@ export class LiveTokenSet {
   async #applyChangesSinceVersion(): Promise<void> {
     const changes = await tokenSetChangesSince(this.#options.db, this.#version);
     if (changes.version <= this.#version) return;
-    for (const id of changes.revoked) this.#remove(id);
+    for (const id of changes.revoked) {
+      this.#remove(id);
+      // Read as revoked: every later catch-up reads it so, and it cannot come back.
+      this.#revokedHere.delete(id);
+    }
     for (const token of changes.live) this.#add(token);
     this.#version = changes.version;
     this.#changeCount += 1;

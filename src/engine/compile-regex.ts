@@ -17,8 +17,11 @@ import { RE2JS } from 're2js';
  */
 export type RegexTest = (input: unknown) => boolean;
 
+/** Patterns come from flag definitions (at most 1,024 characters each); the cache is bounded by count and by their total length. */
 const CACHE_LIMIT = 10_000;
+const CACHE_PATTERN_CHARACTERS = 2_000_000;
 const cache = new Map<string, RegexTest>();
+let cachedCharacters = 0;
 
 // Outside a character class, these are RE2 metacharacters; everything else stands for itself.
 const META = new Set(['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$']);
@@ -85,7 +88,7 @@ export function regexError(pattern: string, maxLength = 1_024): string | null {
 
 /**
  * Compiles an RE2 pattern into a linear-time predicate, cached per pattern (the cache is bounded and
- * drops its oldest entry when full). Throws on an invalid pattern: callers validate patterns on write
+ * drops its oldest entries when full). Throws on an invalid pattern: callers validate patterns on write
  * with {@link regexError}, so an invalid one here is a programmer error.
  */
 export function compileRegex(pattern: string): RegexTest {
@@ -99,10 +102,13 @@ export function compileRegex(pattern: string): RegexTest {
     const re = RE2JS.compile(pattern);
     predicate = (input) => typeof input === 'string' && re.test(input);
   }
-  if (cache.size >= CACHE_LIMIT) {
+  while (cache.size > 0 && (cache.size >= CACHE_LIMIT || cachedCharacters + pattern.length > CACHE_PATTERN_CHARACTERS)) {
     const oldest = cache.keys().next();
-    if (oldest.done !== true) cache.delete(oldest.value);
+    if (oldest.done === true) break;
+    cache.delete(oldest.value);
+    cachedCharacters -= oldest.value.length;
   }
   cache.set(pattern, predicate);
+  cachedCharacters += pattern.length;
   return predicate;
 }
