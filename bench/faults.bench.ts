@@ -286,7 +286,7 @@ let postgres: RunningPostgres | undefined;
 try {
   postgres = await startEmbeddedPostgres({ dataDir, port: pgPort, log });
   const databaseUrl = postgres.databaseUrl;
-  const env = { ...baseEnv, DATABASE_URL: databaseUrl };
+  const env = { ...baseEnv, DATABASE_URL: databaseUrl, FLAGS_MIGRATION_DATABASE_URL: postgres.migrationDatabaseUrl };
   const launcher = await spawnService('src/launcher/main.ts', { ...env, PORT: String(portA), FLAGS_API_PROCESSES: '1' }, (text) => text.includes('Feature-flag service ready'));
   const temporalAddress = `127.0.0.1:${temporalPort}`;
   const apiB = await spawnService('src/api/main.ts', { ...env, PORT: String(portB), TEMPORAL_ADDRESS: temporalAddress }, () => false);
@@ -304,7 +304,7 @@ try {
       await sleep(100);
     }
   }
-  const created = await call(urlA, 'POST', '/v1/tokens', { body: { name: 'bench-evaluator', scopes: ['feature_flag:evaluate'] } });
+  const created = await call(urlA, 'POST', '/v1/tokens', { body: { name: 'bench-evaluator', owner: { id: 'bench', kind: 'service' }, scopes: ['feature_flag:evaluate'] } });
   const evaluateToken = created.body.token as string;
   const contexts = benchContexts(10_000);
   const keys = benchFlags(FLAG_COUNT).map((flag) => flag.key);
@@ -407,7 +407,7 @@ try {
     // A few manage tokens share the subscribers, as several consumers would.
     const streamTokens: string[] = [];
     for (let index = 0; index < 5; index += 1) {
-      streamTokens.push((await call(urlA, 'POST', '/v1/tokens', { body: { name: `bench-stream-${index}`, scopes: ['feature_flag:manage'] } })).body.token);
+      streamTokens.push((await call(urlA, 'POST', '/v1/tokens', { body: { name: `bench-stream-${index}`, owner: { id: `bench-stream-${index}`, kind: 'service' }, scopes: ['feature_flag:manage'] } })).body.token);
     }
     const streams: { status: number; close(): void }[] = [];
     await Promise.all(

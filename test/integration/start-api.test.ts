@@ -14,7 +14,7 @@ describe('an API process on external parts (src/api/main.ts)', () => {
     const adminToken = generateTokenSecret();
     const api = await startApi({
       databaseUrl: database.url,
-      prepareDatabase: () => migrate({ databaseUrl: database.url }),
+      prepareDatabase: () => migrate({ databaseUrl: database.ownerUrl }),
       temporalAddress: requireEnv(ENV.temporalAddress),
       temporalNamespace: requireEnv(ENV.temporalNamespace),
       taskQueue: 'flags-test',
