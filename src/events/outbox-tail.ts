@@ -64,8 +64,10 @@ export class OutboxTail {
   #running: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
-  #newestQuery: Promise<number> | undefined;
   #reads = 0;
+  /** Settles once the running reader knows the head (or stops); renewed each time it starts. */
+  #headKnown: Promise<void> = Promise.resolve();
+  #markHeadKnown: () => void = () => {};
 
   constructor(options: OutboxTailOptions) {
     this.#options = options;
@@ -115,14 +117,14 @@ export class OutboxTail {
     };
   }
 
-  /** The id of the newest committed event: the starting point of a stream without a resume point. */
+  /**
+   * The id of the newest committed event: the starting point of a stream without a resume point.
+   * Asked of the database, not taken from the reader, which learns of a commit only a moment later:
+   * an event committed before the request must not be sent as news. (A client that reconnects sends
+   * Last-Event-ID and needs no query.)
+   */
   async newestId(): Promise<number> {
-    if (this.#head !== undefined) return this.#head;
-    // Streams opened together (a fleet reconnecting) share one query.
-    this.#newestQuery ??= latestOutboxId(this.#options.db).finally(() => {
-      this.#newestQuery = undefined;
-    });
-    return this.#newestQuery;
+    return latestOutboxId(this.#options.db);
   }
 
   /**
@@ -130,6 +132,9 @@ export class OutboxTail {
    * otherwise a page read from the database (a stream catching up from long ago).
    */
   async framesAfter(after: number, limit = BATCH_SIZE): Promise<EventFrame[]> {
+    // Streams opened together while the reader is starting wait for its first read instead of each
+    // reading the database.
+    if (this.#head === undefined && this.#running) await this.#headKnown;
     const head = this.#head;
     if (head !== undefined && after >= this.#floor) {
       if (after >= head) return [];
@@ -159,10 +164,14 @@ export class OutboxTail {
 
   #ensureRunning(): void {
     if (this.#running || this.#closed) return;
+    this.#headKnown = new Promise((resolve) => {
+      this.#markHeadKnown = resolve;
+    });
     this.#unsubscribe = this.#options.changeFeed?.subscribe((notice) => {
       if (notice === null || this.#head === undefined || notice.seq > this.#head) this.#notices.wake();
     });
     this.#running = this.#run().finally(() => {
+      this.#markHeadKnown();
       this.#running = undefined;
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
@@ -177,8 +186,10 @@ export class OutboxTail {
       let read = 0;
       try {
         if (this.#head === undefined) {
+          this.#reads += 1;
           this.#head = await latestOutboxId(this.#options.db);
           this.#floor = this.#head;
+          this.#markHeadKnown();
         }
         this.#reads += 1;
         const events = await readOutboxAfter(this.#options.db, this.#head, BATCH_SIZE);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { OutboxTail } from '../../src/events/outbox-tail.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -22,8 +22,13 @@ describe('the limits of /v1/events', () => {
     api.deps.eventStreamIdleMs = 1_500;
   });
 
+  // Every test starts with no stream open, whatever the one before it left.
+  afterEach(async () => {
+    for (const connection of open.splice(0)) connection.close();
+    await eventually(() => api.deps.outboxTail.streams, (count) => count === 0, 5_000);
+  });
+
   afterAll(async () => {
-    for (const connection of open) connection.close();
     await api.deps.outboxTail.close();
     await api.close();
     await database.drop();
