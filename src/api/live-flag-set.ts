@@ -138,14 +138,14 @@ export class LiveFlagSet {
   applySegment(key: string, segment: Segment | null): void {
     const users = this.#usersOf(key);
     const started = performance.now();
-    this.#applySegment(key, segment);
+    if (!this.#applySegment(key, segment)) return;
     this.#compiled('change', started, users);
     this.#changed();
   }
 
   applyKillswitches(engaged: ReadonlySet<string>): void {
     const started = performance.now();
-    this.#set = this.#set.withKillswitches(engaged);
+    if (!this.#applyKillswitches(engaged)) return;
     this.#compiled('change', started, 0);
     this.#changed();
   }
@@ -175,17 +175,37 @@ export class LiveFlagSet {
     return true;
   }
 
-  #applySegment(key: string, segment: Segment | null): void {
+  /**
+   * A segment arrives twice on the process that wrote it (its own write, then the catch-up that
+   * reads the event): the second time it is the same, and recompiling every flag that uses it again
+   * would be wasted (a thousand flags on one segment is a thousand compilations).
+   */
+  #applySegment(key: string, segment: Segment | null): boolean {
+    const held = this.#segments.get(key);
     if (segment) {
+      if (held !== undefined && JSON.stringify(held) === JSON.stringify(segment)) return false;
       this.#segments.set(key, segment);
       this.#set = this.#set.withSegment(segment);
     } else {
+      if (held === undefined) return false;
       this.#segments.delete(key);
       this.#set = this.#set.withoutSegment(key);
     }
+    return true;
   }
 
-  /** Goes up on every change of the set; caches of derived data (snapshots, bulk results) key on it. */
+  #applyKillswitches(engaged: ReadonlySet<string>): boolean {
+    const held = this.#set.killswitches;
+    if (held.size === engaged.size && [...engaged].every((category) => held.has(category))) return false;
+    this.#set = this.#set.withKillswitches(engaged);
+    return true;
+  }
+
+  /**
+   * Goes up whenever an answer may have changed; caches of derived data (bulk results, OFREP answers,
+   * the snapshot) key on it. A catch-up that only brings what this process already applied (its own
+   * writes) moves the version but not this.
+   */
   get changeCount(): number {
     return this.#changeCount;
   }
@@ -212,16 +232,29 @@ export class LiveFlagSet {
       return;
     }
     if (changes.version <= this.#version) return;
+    let changed = false;
     let recompiled = 0;
-    for (const key of changes.segments.keys()) recompiled += this.#usersOf(key);
     const started = performance.now();
-    for (const [key, segment] of changes.segments) this.#applySegment(key, segment);
+    for (const [key, segment] of changes.segments) {
+      const users = this.#usersOf(key);
+      if (this.#applySegment(key, segment)) {
+        changed = true;
+        recompiled += users;
+      }
+    }
     // This process's own writes are applied already (read-your-write): not compiled, not counted, again.
-    for (const flag of changes.flags) if (this.#applyFlag(flag)) recompiled += 1;
-    if (changes.killswitches) this.#set = this.#set.withKillswitches(changes.killswitches);
-    if (recompiled > 0 || changes.segments.size > 0 || changes.killswitches) this.#compiled('change', started, recompiled);
+    for (const flag of changes.flags) {
+      if (this.#applyFlag(flag)) {
+        changed = true;
+        recompiled += 1;
+      }
+    }
+    if (changes.killswitches) changed = this.#applyKillswitches(changes.killswitches) || changed;
+    if (changed) this.#compiled('change', started, recompiled);
     this.#version = changes.version;
-    this.#changed();
+    // A catch-up that only brings what this process wrote itself changes no answer: the caches of
+    // derived data stay valid, so a local write empties them once, not twice.
+    if (changed) this.#changed();
   }
 
   async #reload(): Promise<void> {

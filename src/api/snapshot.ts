@@ -13,6 +13,7 @@ export class SnapshotCache {
   readonly #metrics: ApiMetrics | undefined;
   #built: BuiltSnapshot | undefined;
   #builtForChange = -1;
+  #builtForVersion = -1;
 
   constructor(options: { live: LiveFlagSet; signer: SnapshotSigner; log: Logger; metrics?: ApiMetrics }) {
     this.#live = options.live;
@@ -25,9 +26,11 @@ export class SnapshotCache {
     return this.#signer.publicKeyPem;
   }
 
+  /** Rebuilt when the answers changed, and when the version moved (the snapshot carries it, and SDKs refuse an older one). */
   current(): BuiltSnapshot {
-    if (!this.#built || this.#builtForChange !== this.#live.changeCount) {
+    if (!this.#built || this.#builtForChange !== this.#live.changeCount || this.#builtForVersion !== this.#live.version) {
       const change = this.#live.changeCount;
+      this.#builtForVersion = this.#live.version;
       const set = this.#live.current;
       this.#built = buildSnapshot(
         { version: this.#live.version, flags: this.#live.flags.values(), segments: this.#live.segments.values(), killswitches: set.killswitches },

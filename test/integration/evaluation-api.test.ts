@@ -131,6 +131,9 @@ describe('evaluation over HTTP', () => {
 
   describe('the signed snapshot', () => {
     it('verifies with the public key, answers 304 to its ETag, gzips when asked, and a tampered byte fails', async () => {
+      // The catch-up of the writes above moves the set's version, and with it the snapshot's bytes:
+      // let it land first, so the three downloads below are of one snapshot.
+      await api.deps.flagSet.refresh();
       const publicKey = (await api.request('GET', '/v1/snapshot/public-key', { token: null })).body.publicKeyPem;
       const response = await fetch(`${api.baseUrl}/v1/snapshot`, { headers: { authorization: `Bearer ${api.adminToken}`, 'accept-encoding': 'identity' } });
       expect(response.status).toBe(200);
