@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isDatabaseUnavailable } from '../data/database-errors.ts';
 import { readOutboxAfter, type OutboxEvent } from '../data/outbox.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import {
@@ -192,14 +193,20 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Runni
     }
   }
 
+  /** Whether the loops are in a database outage: logged once when it starts, not once per poll of every loop. */
+  let databaseAway = false;
+
   async function loop(): Promise<void> {
     while (!stopping.signal.aborted) {
       const seen = wakeup.generation;
       let worked = false;
       try {
         worked = await serveOne();
+        databaseAway = false;
       } catch (error) {
-        log.error({ err: error }, 'webhook dispatcher could not claim a webhook');
+        if (!isDatabaseUnavailable(error)) log.error({ err: error }, 'webhook dispatcher could not claim a webhook');
+        else if (!databaseAway) log.warn({ err: error }, 'webhook dispatcher cannot reach PostgreSQL; deliveries resume when it answers');
+        databaseAway ||= isDatabaseUnavailable(error);
       }
       if (!worked && !stopping.signal.aborted) await wakeup.wait(seen, pollIntervalMs);
     }
