@@ -115,9 +115,21 @@ describe('health: /livez, /readyz and /health', () => {
     expect(evaluation.status).toBe(200);
     expect(await evaluation.json()).toMatchObject({ value: true, reason: 'default' });
 
+    // An outage of a few seconds: long enough for a doubling back-off to fall a whole step behind.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // The change listener says "catch up" (a null notice) once it listens again.
+    let relistenedAt: number | undefined;
+    const unsubscribe = opened.deps.changeFeed!.subscribe((notice) => {
+      if (notice === null) relistenedAt ??= Date.now();
+    });
     postgres = await startEmbeddedPostgres({ dataDir, port: pgPort, log: testLog });
+    const back = Date.now();
     const ok = await eventually(() => get('/health'), (answer) => answer.body.status === 'ok', 10_000);
     expect(ok.value.body).toMatchObject({ database: { ok: true }, flagSet: { stale: false } });
+    await eventually(() => relistenedAt, (at) => at !== undefined, 5_000);
+    unsubscribe();
+    // It retries every second at most while the database is away, so it is back within about a second.
+    expect(relistenedAt! - back).toBeLessThan(1_500);
   });
 
   it('lists the three health routes in the OpenAPI document, without a scope', async () => {
