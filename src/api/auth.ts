@@ -51,7 +51,7 @@ const BEARER = /^Bearer\s+(\S+)$/i;
  * The trade-off: the secrets of recently used tokens sit in this process's memory, as they do in
  * every request that carries them.
  */
-export function createAuthenticator(tokens: LiveTokenSet, options: { cacheBytes?: number } = {}): Authenticator {
+export function createAuthenticator(tokens: Pick<LiveTokenSet, 'lookup' | 'changeCount'>, options: { cacheBytes?: number } = {}): Authenticator {
   const byHeader = new LRUCache<string, Principal>({
     maxSize: options.cacheBytes ?? 4 * 1024 * 1024,
     // UTF-16 characters of the key, plus the entry's share of the cache's own bookkeeping.
