@@ -26,8 +26,11 @@ function fromDatabaseError(error: unknown, ctx: Context, databaseStatus: Databas
   const unavailable = isAppError(error) ? error.code === 'unavailable' && isDatabaseUnavailable(error.cause ?? error) : isDatabaseUnavailable(error);
   if (!unavailable) return undefined;
   databaseStatus?.unreachable(error, `${ctx.method} ${ctx.path}`);
-  ctx.set('Retry-After', '1');
-  return isAppError(error) ? error : new AppError('unavailable', 'PostgreSQL cannot be reached; retry later');
+  if (isAppError(error)) return error;
+  // Outside a write transaction (which says what became of its write itself): a route that writes
+  // may have committed before a later read failed, so a client must check rather than assume.
+  const writes = !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method);
+  return new AppError('unavailable', 'PostgreSQL cannot be reached; retry later', writes ? { outcome: 'unknown' } : undefined);
 }
 
 /**
@@ -42,6 +45,8 @@ export function errorMiddleware(log: Logger, databaseStatus?: DatabaseStatus) {
     } catch (thrown) {
       const error = fromDatabaseError(thrown, ctx, databaseStatus) ?? (isAppError(thrown) ? thrown : fromFrameworkError(thrown));
       if (error) {
+        // Whatever is unavailable (the database, Temporal, room for another stream) may be back soon.
+        if (error.code === 'unavailable') ctx.set('Retry-After', '1');
         ctx.status = error.status;
         ctx.body = { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
         return;

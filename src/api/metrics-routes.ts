@@ -14,7 +14,9 @@ export async function renderMetrics(deps: Pick<ApiDependencies, 'metrics' | 'fla
   if (deps.flagSet.confirmedAt > 0) deps.metrics.flagSetSecondsSinceConfirmed.set((Date.now() - deps.flagSet.confirmedAt) / 1000);
   deps.metrics.databaseUp.set(deps.databaseStatus.reachable ? 1 : 0);
   deps.metrics.eventStreams.set(deps.outboxTail.streams);
-  deps.metrics.eventStreamOutboxReads.set(deps.outboxTail.databaseReads);
+  // The tail counts its reads itself; the counter shows its count.
+  deps.metrics.eventStreamOutboxReads.reset();
+  deps.metrics.eventStreamOutboxReads.inc(deps.outboxTail.databaseReads);
   const age = deps.snapshots.ageSeconds();
   if (age !== undefined) deps.metrics.snapshotAgeSeconds.set(age);
   // The process-wide default registry carries what the worker's activities count (rollout steps)

@@ -52,7 +52,7 @@ export function createApiMetrics(options: { defaultMetrics?: boolean; onPerFlagL
     flagSetStale: new Gauge({ name: 'flags_flag_set_stale', help: '1 while the flag set may be behind the database (it cannot be compared with it, or came from a snapshot), else 0.', registers: [registry] }),
     flagSetSecondsSinceConfirmed: new Gauge({ name: 'flags_flag_set_seconds_since_confirmed', help: 'Seconds since the flag set was last confirmed current against the database.', registers: [registry] }),
     eventStreams: new Gauge({ name: 'flags_event_streams', help: 'Open /v1/events streams on this process.', registers: [registry] }),
-    eventStreamOutboxReads: new Gauge({ name: 'flags_event_stream_outbox_reads', help: 'Outbox queries made for event streams since start (one shared reader, plus catch-up pages of streams resuming from long ago).', registers: [registry] }),
+    eventStreamOutboxReads: new Counter({ name: 'flags_event_stream_outbox_reads_total', help: 'Outbox queries made for event streams (one shared reader, plus catch-up pages of streams resuming from long ago).', registers: [registry] }),
     databaseUp: new Gauge({ name: 'flags_database_up', help: '1 while this process reaches PostgreSQL, 0 during an outage it noticed.', registers: [registry] }),
     snapshotBytes: new Gauge({ name: 'flags_snapshot_bytes', help: 'Size of the current snapshot, uncompressed.', registers: [registry] }),
     snapshotAgeSeconds: new Gauge({ name: 'flags_snapshot_age_seconds', help: 'Seconds since the current snapshot was built.', registers: [registry] }),

@@ -10,6 +10,7 @@ import {
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
 import { tracedUpdate } from '../spans.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout } from './rollouts.ts';
@@ -228,9 +229,12 @@ export async function patchFlag(
   options: PatchOptions,
 ): Promise<Flag> {
   // A writer that is already stale is told so without queueing for the write lock; the check
-  // under the lock in patchFlagIn is still the one that decides.
+  // under the lock in patchFlagIn is still the one that decides. When the database cannot be
+  // reached, the write itself says so, and that nothing was committed.
   return tracedUpdate(key, options.eventType === 'flag.rollout_progress' ? 'rollout_step' : 'patch', async () => {
-    await currentAtVersion(db, key, expectedVersion);
+    await currentAtVersion(db, key, expectedVersion).catch((error: unknown) => {
+      if (!isDatabaseUnavailable(error)) throw error;
+    });
     return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options));
   });
 }

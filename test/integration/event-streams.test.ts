@@ -76,6 +76,7 @@ describe('the limits of /v1/events', () => {
     const overProcess = await stream(other);
     expect(overProcess.status).toBe(503);
     expect(overProcess.errorBody).toMatchObject({ error: { code: 'unavailable', details: { limit: 60, scope: 'process' } } });
+    expect(overProcess.headers['retry-after']).toBe('1');
 
     streams[0]!.close();
     await eventually(() => api.deps.outboxTail.streams, (count) => count === 59, 5_000);

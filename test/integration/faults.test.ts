@@ -30,7 +30,7 @@ describe('a PostgreSQL outage under evaluation load', () => {
   const store = () => createFolderSnapshotStore(join(dataDir, 'snapshots'));
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the assertions read response bodies field by field
-  async function call(base: string, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; ms: number }> {
+  async function call(base: string, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; ms: number; retryAfter: string | null }> {
     const started = performance.now();
     const response = await fetch(`${base}${path}`, {
       method,
@@ -39,7 +39,7 @@ describe('a PostgreSQL outage under evaluation load', () => {
       signal: AbortSignal.timeout(30_000),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, ms: performance.now() - started };
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, ms: performance.now() - started, retryAfter: response.headers.get('retry-after') };
   }
 
   function startOne(port: number): Promise<RunningApi> {
@@ -114,7 +114,8 @@ describe('a PostgreSQL outage under evaluation load', () => {
 
     const write = await call(api.url, 'PATCH', '/v1/flags/load-0', { body: { description: 'written during the outage' }, headers: { 'if-match': `"${before}"` } });
     expect(write.status).toBe(503);
-    expect(write.body.error.code).toBe('unavailable');
+    expect(write.body.error).toMatchObject({ code: 'unavailable', details: { outcome: 'not_committed' } });
+    expect(write.retryAfter).toBe('1');
     expect(write.ms).toBeLessThan(2_000);
     const create = await call(api.url, 'POST', '/v1/flags', { body: { key: 'during-outage', type: 'boolean', defaultValue: true } });
     expect(create.status).toBe(503);
