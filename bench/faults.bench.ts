@@ -278,7 +278,10 @@ function readCpu(roots: { launcher: number; apiB: number }): CpuReading {
 function cpuRow(from: CpuReading, to: CpuReading): string {
   const seconds = (to.at - from.at) / 1_000;
   const cores = (ticks: number) => (ticks / 100 / seconds).toFixed(2);
-  const parts = Object.keys(to.parts).map((name) => `${name} ${cores(to.parts[name]! - (from.parts[name] ?? 0))}`);
+  // A process that ended between the readings (a load generator) has no reading left: not shown.
+  const parts = Object.keys(to.parts)
+    .filter((name) => to.parts[name]! >= (from.parts[name] ?? 0))
+    .map((name) => `${name} ${cores(to.parts[name]! - (from.parts[name] ?? 0))}`);
   return `    cores used: ${parts.join(', ')}; the whole machine ${cores(to.machineBusy - from.machineBusy)} of ${cpus().length}`;
 }
 

@@ -61,9 +61,11 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
     if (signer) useAuditSigner(tx, signer);
     const left = Math.ceil(timeoutMs - (performance.now() - started));
     if (abandoned() || left <= 0) throw writeTimedOut(timeoutMs);
+    // One round trip: the subquery (volatile, so never flattened into the outer query) sets the
+    // timeouts before the lock is waited for, and the wait is then cut off at what is left.
     await tx.query(sql.typeAlias('void')`
-      SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)`);
-    await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
+      SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})
+      FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`);
     const result = await work(tx);
     if (abandoned()) throw writeTimedOut(timeoutMs);
     write.state = 'committing';
