@@ -100,23 +100,29 @@ describe('evaluation over HTTP', () => {
   });
 
   it('refuses a context over its limits with validation_error on every evaluating route, and serves one at them', async () => {
-    const deep = `{"flagKey":"killable","context":{"userId":"u","nested":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}}`;
+    // The bulk route takes no flagKey (and refuses fields it does not know): each route gets its own body.
+    const routes = ['/v1/evaluate', '/v1/evaluate/bulk', '/v1/explain'];
+    const head = (path: string) => (path === '/v1/evaluate/bulk' ? '{' : '{"flagKey":"killable",');
+    const bodyWith = (path: string, contextJson: string) => `${head(path)}"context":${contextJson}}`;
+    const nested = (levels: number) => `{"userId":"u","nested":${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}}`;
     const oversized = [
-      { what: 'a megabyte of text', body: JSON.stringify({ flagKey: 'killable', context: { userId: 'u', blob: 'x'.repeat(1_000_000) } }), issue: /more than 32768 characters/ },
-      { what: '10,000 levels of nesting', body: deep, issue: /deeper than 10 levels/ },
-      { what: '501 attributes', body: JSON.stringify({ flagKey: 'killable', context: Object.fromEntries(Array.from({ length: 501 }, (_, index) => [`a${index}`, index])) }), issue: /more than 500 attributes/ },
+      { what: 'a megabyte of text', context: JSON.stringify({ userId: 'u', blob: 'x'.repeat(1_000_000) }), issue: /the context is too large: .*more than 32768 characters/ },
+      { what: '11 levels of nesting', context: nested(10), issue: /the context is too large: it nests deeper than 10 levels/ },
+      // Refused before the context is even looked at: no JSON body may nest deeper than 64.
+      { what: '10,000 levels of nesting', context: nested(10_000), issue: /nested deeper than/ },
+      { what: '501 attributes', context: JSON.stringify(Object.fromEntries(Array.from({ length: 501 }, (_, index) => [`a${index}`, index]))), issue: /the context is too large: .*more than 500 attributes/ },
     ];
-    for (const { what, body, issue } of oversized) {
-      for (const path of ['/v1/evaluate', '/v1/evaluate/bulk', '/v1/explain']) {
-        const answer = await api.request('POST', path, { body });
+    for (const { what, context, issue } of oversized) {
+      for (const path of routes) {
+        const answer = await api.request('POST', path, { body: bodyWith(path, context) });
         expect({ what, path, status: answer.status, code: answer.body.error?.code }).toEqual({ what, path, status: 400, code: 'validation_error' });
         expect(answer.body.error.message).toMatch(issue);
       }
     }
     let atTheLimit: unknown = 'leaf';
     for (let level = 1; level < 10; level += 1) atTheLimit = { level: atTheLimit };
-    const fits = { userId: 'u', nested: atTheLimit, text: 'y'.repeat(30_000), list: Array.from({ length: 400 }, (_, index) => index) };
-    for (const path of ['/v1/evaluate', '/v1/evaluate/bulk', '/v1/explain']) expect((await api.request('POST', path, { body: { flagKey: 'killable', context: fits } })).status).toBe(200);
+    const fits = JSON.stringify({ userId: 'u', nested: atTheLimit, text: 'y'.repeat(30_000), list: Array.from({ length: 400 }, (_, index) => index) });
+    for (const path of routes) expect({ path, status: (await api.request('POST', path, { body: bodyWith(path, fits) })).status }).toEqual({ path, status: 200 });
   });
 
   it('explains an evaluation step by step', async () => {
