@@ -13,7 +13,8 @@ export interface AccessLogOptions {
 
 /**
  * One line per request once it is answered: method, URL, status, time, the operation, the actor
- * (the person or service behind the token) and the token (the request id comes with every line). Server errors are logged at `error`; the
+ * (the person or service behind the token) and the token (the request id comes with every line). Server errors are logged at `error`,
+ * except `503 unavailable` (a dependency away, an expected state the outage's own warn line explains), which is `warn`; the
  * evaluation hot path's successes at their own level (`debug` by default, so with the default
  * `info` they are not even built) — a service asking a few thousand times a second would otherwise
  * drown everything else, and pay for it.
@@ -27,7 +28,7 @@ export function accessLog(log: Logger, options: AccessLogOptions) {
       const status = ctx.status;
       const operation = ctx.state.operation as Operation | undefined;
       const principal = ctx.state.principal as Principal | undefined;
-      const level: LogLevel = status >= 500 ? 'error' : status < 400 && operation && EVALUATION_TAGS.has(operation.tag) ? options.evaluationLevel : options.level;
+      const level: LogLevel = status === 503 ? 'warn' : status >= 500 ? 'error' : status < 400 && operation && EVALUATION_TAGS.has(operation.tag) ? options.evaluationLevel : options.level;
       if (level !== 'silent' && log.isLevelEnabled(level)) {
         log[level](
           {
