@@ -10,6 +10,8 @@ interface Scenario {
   headers: Record<string, string>;
   /** Bodies rotated request by request (contexts over many users). */
   bodies?: string[];
+  /** Paths rotated with the bodies (OFREP names the flag in the path); absent: the URL's path. */
+  paths?: string[];
   connections: number;
   durationSeconds: number;
   /** Requests per second across all connections; absent means as fast as it goes. */
@@ -19,7 +21,7 @@ interface Scenario {
 const scenario = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Scenario;
 const latencies: number[] = [];
 let next = 0;
-const bodies = scenario.bodies;
+const { bodies, paths } = scenario;
 
 const instance = autocannon({
   url: scenario.url,
@@ -34,7 +36,9 @@ const instance = autocannon({
       ...(bodies
         ? {
             setupRequest: (request: Request) => {
-              request.body = bodies[next++ % bodies.length];
+              const index = next++;
+              request.body = bodies[index % bodies.length];
+              if (paths) request.path = paths[index % paths.length];
               return request;
             },
           }

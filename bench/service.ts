@@ -32,6 +32,7 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
     output: () => output,
     dataDir,
     baseUrl: `http://127.0.0.1:${env.PORT}`,
+    temporalAddress: `127.0.0.1:${env.FLAGS_TEMPORAL_PORT}`,
     /** The application's role on the embedded PostgreSQL, once the service has started it. */
     databaseUrl: () => embeddedDatabaseUrls(dataDir, Number(env.FLAGS_PG_PORT)).databaseUrl,
     adminToken: () => readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
@@ -65,11 +66,19 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
 
     /** CPU seconds (user + system) the API processes have used so far. */
     apiCpuSeconds(child: ChildProcess): number {
-      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks.
-      const ticks = apiPids(child).map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')).reduce((sum, fields) => sum + Number(fields[11]) + Number(fields[12]), 0);
-      return ticks / CLOCK_TICKS_PER_SECOND;
+      return cpuSeconds(apiPids(child));
     },
+
+    /** The launcher (which serves the first API) and every extra API process. */
+    apiPids,
   };
+}
+
+/** CPU seconds (user + system) the processes have used so far. */
+export function cpuSeconds(pids: readonly number[]): number {
+  // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks.
+  const ticks = pids.map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')).reduce((sum, fields) => sum + Number(fields[11]) + Number(fields[12]), 0);
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
