@@ -146,6 +146,7 @@ const loadAverage = () => loadavg().map((value) => value.toFixed(2)).join(' ');
 
 try {
   const cold = await startService();
+  service = cold.child;
   console.log(`service up (empty, cold: initdb + Temporal dev server): ${cold.seconds.toFixed(1)} s`);
   await seedFlags(databaseUrl(), benchSegments(), benchFlags(FLAG_COUNT));
   await stopService(cold.child);

@@ -94,22 +94,26 @@ function apiPids(child: ChildProcess): number[] {
  * of those would make a benchmark about seeding). Each flag still gets its outbox event.
  */
 export async function seedFlags(databaseUrl: string, segments: SegmentDefinition[], flags: FlagDefinition[]): Promise<void> {
-  const db = await createDatabasePool(databaseUrl);
-  await inWriteTransaction(db, async (tx) => {
-    for (const segment of segments) {
-      await tx.query(sql.typeAlias('void')`INSERT INTO segments (key, version, definition, created_by, updated_by) VALUES (${segment.key}, 1, ${sql.jsonb(segment as never)}, 'bench', 'bench')`);
-    }
-    for (let start = 0; start < flags.length; start += 1_000) {
-      const batch = flags.slice(start, start + 1_000);
-      await tx.query(sql.typeAlias('void')`
-        INSERT INTO flags (key, version, state, definition, description, tags, search_text, created_by, updated_by)
-        SELECT key, 1, 'active', definition, description, tags, key || ' ' || description || ' ' || array_to_string(tags, ' '), 'bench', 'bench'
-        FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key, definition: flag, description: flag.description, tags: flag.tags })) as never)})
-          AS t(key text, definition jsonb, description text, tags text[])`);
-      await tx.query(sql.typeAlias('void')`
-        INSERT INTO outbox (type, entity_key, payload)
-        SELECT 'flag.created', key, '{}'::jsonb FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key })) as never)}) AS t(key text)`);
-    }
-  });
-  await db.end();
+  // 10,000 flags in one transaction take longer than an API write's deadline, on a busy machine by far.
+  const db = await createDatabasePool(databaseUrl, { writeTimeoutMs: 120_000 });
+  try {
+    await inWriteTransaction(db, async (tx) => {
+      for (const segment of segments) {
+        await tx.query(sql.typeAlias('void')`INSERT INTO segments (key, version, definition, created_by, updated_by) VALUES (${segment.key}, 1, ${sql.jsonb(segment as never)}, 'bench', 'bench')`);
+      }
+      for (let start = 0; start < flags.length; start += 1_000) {
+        const batch = flags.slice(start, start + 1_000);
+        await tx.query(sql.typeAlias('void')`
+          INSERT INTO flags (key, version, state, definition, description, tags, search_text, created_by, updated_by)
+          SELECT key, 1, 'active', definition, description, tags, key || ' ' || description || ' ' || array_to_string(tags, ' '), 'bench', 'bench'
+          FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key, definition: flag, description: flag.description, tags: flag.tags })) as never)})
+            AS t(key text, definition jsonb, description text, tags text[])`);
+        await tx.query(sql.typeAlias('void')`
+          INSERT INTO outbox (type, entity_key, payload)
+          SELECT 'flag.created', key, '{}'::jsonb FROM jsonb_to_recordset(${sql.jsonb(batch.map((flag) => ({ key: flag.key })) as never)}) AS t(key text)`);
+      }
+    });
+  } finally {
+    await db.end();
+  }
 }
