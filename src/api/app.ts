@@ -5,6 +5,7 @@ import { accessLog, type AccessLogOptions } from './access-log.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { changeRoutes } from './change-routes.ts';
+import { evaluationFastPath } from './evaluation-fast-path.ts';
 import { evaluationRoutes } from './evaluation-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { exposureRoutes } from './exposure-routes.ts';
@@ -71,6 +72,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     killswitchRoutes(deps, registry),
     ...(options.metricsOnOwnPort ? [] : [metricsRoutes(deps, registry)]),
   ];
+  app.use(evaluationFastPath(registry));
   for (const router of routers) app.use(router.routes());
   app.use(unmatchedRoute(routers));
   return app;

@@ -54,6 +54,17 @@ export function contextLimitViolation(context: Record<string, unknown>): string 
   return measure(context, 1, { attributes: CONTEXT_LIMITS.maxAttributes, text: CONTEXT_LIMITS.maxTextLength });
 }
 
+/**
+ * The hand-written twin of `contextSchema` for the hot routes: true only for what the schema takes
+ * unchanged (an object, not an array or null, within the limits), at the cost of one walk and no
+ * allocation. A missing context is left to the schema, which supplies the default.
+ */
+export function isBoundedContext(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  // zod copies a record key by key and so does not keep an own `__proto__`: such a context is its to copy.
+  return !Object.hasOwn(value, '__proto__') && contextLimitViolation(value as Record<string, unknown>) === null;
+}
+
 /** The schema of an evaluation context: an object of attributes, within CONTEXT_LIMITS (a validation_error otherwise). */
 export function contextSchema(description: string) {
   return z

@@ -42,7 +42,9 @@ export function jsonBody(options: { maxBytes?: number; maxDepth?: number } = {})
       (ctx.request as { body?: unknown }).body = {};
       return next();
     }
-    if (!ctx.request.is('application/json', '+json')) throw new AppError('validation_error', 'request body must be JSON (Content-Type: application/json)', { issues: [{ path: 'Content-Type', message: 'must be application/json' }] });
+    // The usual header is compared as it is; anything else (parameters, +json types) is parsed.
+    const contentType = ctx.get('content-type');
+    if (contentType !== 'application/json' && !ctx.request.is('application/json', '+json')) throw new AppError('validation_error', 'request body must be JSON (Content-Type: application/json)', { issues: [{ path: 'Content-Type', message: 'must be application/json' }] });
     const encoding = ctx.get('content-encoding').toLowerCase();
     if (encoding !== '' && encoding !== 'identity') throw new AppError('validation_error', `Content-Encoding ${encoding} is not accepted; send the body uncompressed`, { issues: [{ path: 'Content-Encoding', message: 'must be identity' }] });
     if (ctx.request.length > maxBytes) throw tooLarge(maxBytes);
@@ -77,15 +79,42 @@ function tooLarge(maxBytes: number): AppError {
   return new AppError('validation_error', 'request body is too large', { limit: maxBytes });
 }
 
-async function readBytes(ctx: Context, maxBytes: number): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+/** The body's bytes, at most `maxBytes`; read with stream events, which cost less per request than an async iterator. */
+function readBytes(ctx: Context, maxBytes: number): Promise<Uint8Array> {
+  const request = ctx.req;
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        finish();
+        // The rest is not read: the answer closes the connection, so an endless body is not drained.
+        ctx.set('Connection', 'close');
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    const onEnd = () => {
+      finish();
+      resolve(chunks ? Buffer.concat(chunks, size) : (first ?? new Uint8Array(0)));
+    };
+    const onError = (error: Error) => {
+      finish();
+      reject(error);
+    };
+    const finish = () => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+  });
 }
 
 /**
