@@ -40,8 +40,8 @@ const bodySchema = z.strictObject({
  * `flag.exposure` event per batch, so the stream and webhooks carry them to analytics.
  *
  * One event per batch keeps the outbox (and every SSE/webhook consumer scanning it) a thousand
- * times smaller than one row per exposure. It is written under the write lock like every other
- * outbox row: consumers resume "after id N" and rely on ids committing in order, and a batch is
+ * times smaller than one row per exposure. Its id is drawn under the append lock like every other
+ * outbox row's: consumers resume "after id N" and rely on ids committing in order, and a batch is
  * one short insert, so a flush every few seconds per SDK process does not contend with flag writes.
  * `flag.exposure` events are not flag-set changes: they never move the snapshot version.
  */
@@ -65,6 +65,8 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
           entityKey: null,
           payload: { source: principal.name, receivedAt: new Date().toISOString(), count: body.exposures.length, exposures: body.exposures },
         }),
+        // Analytics, not a change: the batch queues only for the append, not behind flag writes.
+        { appendsOnly: true },
       );
       deps.metrics.exposures.inc(body.exposures.length);
       ctx.status = 202;

@@ -62,8 +62,9 @@ export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
 
 /**
  * What changed after `version`: the current rows of every flag and segment named by a later event.
- * Because writes hold one lock until they commit, the committed outbox is always a prefix in id
- * order, so reading the newest id first and the rows after never skips a change.
+ * Because event ids are drawn under the append lock, held until the write commits, the committed
+ * outbox is always a prefix in id order, so reading the newest id first and the rows after never
+ * skips a change.
  */
 export async function flagSetChangesSince(db: DatabasePool, version: number, limit = 5_000): Promise<FlagSetChanges | 'too_many'> {
   const newest = await currentFlagSetVersion(db);

@@ -16,7 +16,7 @@ import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout } from './rollouts.ts';
 import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
-import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { appendAudit, appendEvent, inWriteTransaction, lockReferences, type WriteTransaction } from './write-transaction.ts';
 import { prerequisiteCycleRefusals } from './write-metrics.ts';
 
 /** A `flags` row as the data layer reads it; `toFlag` turns it into the engine's Flag. */
@@ -108,7 +108,8 @@ const prerequisiteRow = z.object({ key: z.string(), state: z.enum(['active', 'ar
 
 /**
  * Refuses a definition that refers to a missing or archived prerequisite flag or an unknown segment,
- * or that would close a prerequisite loop, judged on the committed state under the write lock.
+ * or that would close a prerequisite loop, judged on the committed state: under the exclusive write
+ * lock, or, for a patch that changes its references, under the references lock (docs/write-path.md).
  */
 async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinition): Promise<void> {
   const referencedFlags = definition.prerequisites.map((prerequisite) => prerequisite.flagKey);
@@ -132,6 +133,11 @@ async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinitio
     prerequisiteCycleRefusals.inc();
     throw new AppError('prerequisite_cycle', `the change would close a prerequisite loop: ${cycle.join(' → ')}`, { cycle });
   }
+}
+
+/** The flags and segments a definition refers to, as one comparable string. */
+function referencesOf(definition: Pick<FlagDefinition, 'prerequisites' | 'rules'>): string {
+  return JSON.stringify([definition.prerequisites.map((prerequisite) => prerequisite.flagKey).sort(), segmentKeysOf(definition).sort()]);
 }
 
 /** The segment keys a flag's rules refer to. */
@@ -235,7 +241,8 @@ export async function patchFlag(
     await currentAtVersion(db, key, expectedVersion).catch((error: unknown) => {
       if (!isDatabaseUnavailable(error)) throw error;
     });
-    return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options));
+    // A patch changes this one flag: it runs beside writes to other flags, in order with this one's.
+    return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options), { flagKey: key });
   });
 }
 
@@ -293,6 +300,7 @@ export async function preparePatch(
   if (options.eventType !== 'flag.rollout_progress' && JSON.stringify(canonical(current.rollout ?? null)) !== JSON.stringify(canonical(definition.rollout ?? null))) {
     await assertNoRunningRollout(tx, key);
   }
+  if (referencesOf(current) !== referencesOf(definition)) await lockReferences(tx);
   await checkAgainstWorld(tx, definition);
   return { current, definition };
 }

@@ -11,11 +11,28 @@ import { sql } from './sql.ts';
 export type WriteTransaction = DatabaseTransactionConnection;
 
 /**
- * Taken first by every write (and by the audit trigger): writes are serialised, so audit entries
- * chain in id order and outbox ids are assigned in commit order. Flag writes are rare next to
- * evaluations; one at a time is what makes the audit chain and event order trustworthy.
+ * The write lock. A write that may touch anything (the default) takes it exclusively, first, and so
+ * runs alone. A write to one flag (`inWriteTransaction`'s `flagKey`) takes it shared, with that
+ * flag's own lock, so writes to different flags run side by side while writes to one flag queue in
+ * order with their version checks. docs/write-path.md argues the design.
  */
 export const WRITE_LOCK_KEY = 7_233_002;
+
+/**
+ * Taken right before an audit entry or outbox event gets its id, and held to commit: ids are handed
+ * out in commit order, so the audit chain links entries in id order and the committed outbox is a
+ * prefix in id order, whatever runs in parallel before it.
+ */
+export const APPEND_LOCK_KEY = 7_233_003;
+
+/** With a flag key's hash, the lock of that one flag (the two-key form: no collision with the keys above). */
+export const FLAG_LOCK_CLASS = 7_233_004;
+
+/**
+ * Taken by a write that changes which flags and segments a flag refers to: those are checked against
+ * everything else (missing, archived, a prerequisite loop), so two of them must not check at once.
+ */
+export const REFERENCES_LOCK_KEY = 7_233_005;
 
 /** The channel every committed change is announced on; the payload is a `ChangeNotice`. */
 export const CHANGES_CHANNEL = 'flag_changes';
@@ -37,8 +54,15 @@ export function setWriteTimeout(db: DatabasePool, timeoutMs: number): void {
   writeTimeouts.set(db, timeoutMs);
 }
 
+/** What a write may change: one flag, or only appends; `everything` runs alone. */
+export type WriteScope = 'everything' | { flagKey: string } | { appendsOnly: true };
+
 /**
  * Runs `work` in one transaction holding the write lock; everything it writes commits or none of it.
+ * Given a `flagKey`, the write holds the lock shared and that flag's own lock: it may then change that
+ * flag only (and append its audit entries and events), and must call `lockReferences` before checking
+ * references it changes. Given `appendsOnly`, it holds the lock shared and may only append events
+ * (an SDK's exposure batch).
  *
  * A write has a deadline (the pool's write timeout): waiting for a pool connection, for the write
  * lock and for each statement all count against it, and the database itself cuts off statements and
@@ -50,7 +74,7 @@ export function setWriteTimeout(db: DatabasePool, timeoutMs: number): void {
  * `unavailable` is never committed afterwards, except when the connection breaks during COMMIT
  * itself; that one answer says its outcome is unknown.
  */
-export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
+export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTransaction) => Promise<T>, scope: WriteScope = 'everything'): Promise<T> {
   const signer = auditSignerOf(db);
   const timeoutMs = writeTimeouts.get(db) ?? DEFAULT_WRITE_TIMEOUT_MS;
   const started = performance.now();
@@ -63,8 +87,14 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
     if (abandoned() || left <= 0) throw writeTimedOut(timeoutMs);
     // One round trip: the subquery (volatile, so never flattened into the outer query) sets the
     // timeouts before the lock is waited for, and the wait is then cut off at what is left.
+    // The shared write lock is taken before the flag's, as every write takes its locks: in one order.
+    const locks = scope === 'everything'
+      ? sql.fragment`pg_advisory_xact_lock(${WRITE_LOCK_KEY})`
+      : 'flagKey' in scope
+        ? sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY}), pg_advisory_xact_lock(${FLAG_LOCK_CLASS}, hashtext(${scope.flagKey}))`
+        : sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY})`;
     await tx.query(sql.typeAlias('void')`
-      SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})
+      SELECT ${locks}
       FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`);
     const result = await work(tx);
     if (abandoned()) throw writeTimedOut(timeoutMs);
@@ -98,6 +128,14 @@ function writeTimedOut(timeoutMs: number): AppError {
   return new AppError('unavailable', `the write did not complete within ${timeoutMs} ms and was rolled back; retry later`, { outcome: 'not_committed' });
 }
 
+/**
+ * Before a write checks the flags and segments it newly refers to: one such check at a time, each
+ * seeing the others' commits. Within a write that runs alone it is already so, and this costs a round trip.
+ */
+export async function lockReferences(tx: WriteTransaction): Promise<void> {
+  await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${REFERENCES_LOCK_KEY})`);
+}
+
 /** Runs `work` in a savepoint of `tx`: a failure rolls back what it wrote, and only that. */
 export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: WriteTransaction) => Promise<T>): Promise<T> {
   const signer = auditSignerOf(tx);
@@ -127,10 +165,12 @@ export async function appendAudit(tx: WriteTransaction, entry: AuditInput): Prom
   const signer = auditSignerOf(tx);
   if (!signer) throw new Error('audit entries are signed: write them in inWriteTransaction on a pool opened with an audit signer');
   const diff = diffJson(entry.before ?? null, entry.after ?? null);
+  // The append lock is taken in the FROM clause, so before the row's id is drawn (see APPEND_LOCK_KEY).
   const written = await tx.one(sql.type(z.object({ id: z.number(), hash: z.string() }))`
     INSERT INTO audit_log (actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
-    VALUES (${entry.actor.id}, ${entry.actor.name}, ${entry.actor.tokenId}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
-            ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', '')
+    SELECT ${entry.actor.id}, ${entry.actor.name}, ${entry.actor.tokenId}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
+           ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', ''
+    FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})) AS append
     RETURNING id, hash`);
   await tx.query(sql.typeAlias('void')`
     INSERT INTO audit_signatures (entry_id, key_id, signature) VALUES (${written.id}, ${signer.keyId}, ${signer.signEntry(written.id, written.hash)})`);
@@ -151,10 +191,11 @@ export interface EventInput {
  * PostgreSQL delivers the notification only if the transaction commits.
  */
 export async function appendEvent(tx: WriteTransaction, event: EventInput): Promise<number> {
-  // One round trip for both; the notice's JSON has the ChangeNotice shape.
+  // One round trip for the append lock, the row and the notice; the notice's JSON has the ChangeNotice shape.
   const row = await tx.one(sql.type(z.object({ id: z.number(), notified: z.boolean() }))`
     WITH event AS (
-      INSERT INTO outbox (type, entity_key, payload) VALUES (${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)})
+      INSERT INTO outbox (type, entity_key, payload)
+      SELECT ${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)} FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})) AS append
       RETURNING id, type, entity_key
     )
     SELECT id, pg_notify(${CHANGES_CHANNEL}, json_build_object('seq', id, 'type', type, 'entityKey', entity_key)::text) IS NULL AS notified
