@@ -1,72 +1,178 @@
-// `npm run bench:write`: write latency through the HTTP API on the embedded default.
-// 20 concurrent writers each PATCH their own flag in a loop (every write takes the one write lock:
-// row + audit entry + outbox event + NOTIFY in one transaction), then 20 writers race on one flag
-// (one wins per version, the rest get version_conflict). Prints p50/p95/p99 per phase.
-import { rmSync } from 'node:fs';
-import { prepareBenchService } from './service.ts';
+// `npm run bench:write`: flag writes through the HTTP API on the embedded default, with and without
+// evaluations running beside them. In phases of BENCH_SECONDS (10) each:
+// - evaluations alone, POST /v1/evaluate at a fixed 3,000/s (autocannon, another process): the
+//   evaluation p99 that writes must not more than double;
+// - BENCH_WRITERS (32) writers, each PATCHing its own flag in a loop (If-Match on its version);
+// - the same writers racing on one flag (one wins per version, the others get version_conflict);
+// - both again while the 3,000 evaluations a second run.
+// Prints committed writes a second and p50/p99 of every attempt, and the evaluation p99 beside it,
+// with the load average (the machine may be shared: compare within one run). Afterwards it checks what
+// parallel writes must keep exact: the audit chain verifies, and every flag's versions are
+// contiguous, in id order, in the audit log and in the outbox. BENCH_API_PROCESSES (2) API processes,
+// as `npm start` runs them.
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createDatabasePool } from '../src/data/pool.ts';
+import { sql } from '../src/data/sql.ts';
+import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
+import { prepareBenchService, seedFlags } from './service.ts';
 
-const WRITERS = Number(process.env.BENCH_WRITERS ?? 20);
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const API_PROCESSES = Number(process.env.BENCH_API_PROCESSES ?? 2);
+const EVALUATION_RATE = 3_000;
+const EVALUATION_FLAGS = 1_000;
+const root = new URL('../', import.meta.url).pathname;
 
-const bench = await prepareBenchService();
-const { child } = await bench.startService();
-const headers = { authorization: `Bearer ${bench.adminToken()}`, 'content-type': 'application/json' };
+const bench = await prepareBenchService({ FLAGS_API_PROCESSES: String(API_PROCESSES) });
+let service: Awaited<ReturnType<typeof bench.startService>>['child'] | undefined;
+const loadAverage = () => loadavg().map((value) => value.toFixed(2)).join(' ');
 
-async function call(method: string, path: string, body: unknown, extra: Record<string, string> = {}) {
-  const response = await fetch(`${bench.baseUrl}${path}`, { method, headers: { ...headers, ...extra }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as { version: number; error?: { code: string } } };
+interface WritePhase {
+  committed: number;
+  latencies: number[];
+  outcomes: Record<string, number>;
 }
 
-function summary(name: string, latencies: number[], outcomes: Record<string, number>, seconds: number): string {
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
-  return `${name.padEnd(44)} ${String(latencies.length).padStart(6)} writes  ${(latencies.length / seconds).toFixed(0).padStart(5)}/s   p50 ${at(0.5)} ms   p95 ${at(0.95)} ms   p99 ${at(0.99)} ms   ${JSON.stringify(outcomes)}`;
+interface EvaluationRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  statusCodes: Record<string, number>;
+  errors: number;
 }
+
+const at = (sorted: number[], quantile: number) => sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? Number.NaN;
 
 try {
-  for (let writer = 0; writer < WRITERS; writer += 1) await call('POST', '/v1/flags', { key: `written-${writer}`, type: 'number', defaultValue: 0 });
-  await call('POST', '/v1/flags', { key: 'contended', type: 'number', defaultValue: 0 });
+  const cold = await bench.startService();
+  service = cold.child;
+  await seedFlags(bench.databaseUrl(), benchSegments(), benchFlags(EVALUATION_FLAGS));
+  await bench.stopService(cold.child);
+  const warm = await bench.startService();
+  service = warm.child;
+  const adminHeaders = { authorization: `Bearer ${bench.adminToken()}`, 'content-type': 'application/json' };
 
-  const ownLatencies: number[] = [];
-  const ownOutcomes: Record<string, number> = {};
-  const deadline = Date.now() + SECONDS * 1_000;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async (_, writer) => {
-      let version = 1;
+  async function call(method: string, path: string, body: unknown, extra: Record<string, string> = {}) {
+    const response = await fetch(`${bench.baseUrl}${path}`, { method, headers: { ...adminHeaders, ...extra }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { version: number; token: string; error?: { code: string; details?: { currentVersion?: number } } } };
+  }
+
+  const writtenKeys = Array.from({ length: WRITERS }, (_, writer) => `written-${writer}`);
+  for (const key of [...writtenKeys, 'contended']) await call('POST', '/v1/flags', { key, type: 'number', defaultValue: 0 });
+  const evaluator = await call('POST', '/v1/tokens', { name: 'bench-evaluator', owner: { id: 'bench', kind: 'service' }, scopes: ['feature_flag:evaluate'] });
+  const keys = benchFlags(EVALUATION_FLAGS).map((flag) => flag.key);
+  const scenarioFile = join(bench.dataDir, 'evaluations.json');
+  writeFileSync(scenarioFile, JSON.stringify({
+    name: 'evaluations',
+    url: `${bench.baseUrl}/v1/evaluate`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${evaluator.body.token}`, 'content-type': 'application/json' },
+    bodies: benchContexts(10_000).map((context, index) => JSON.stringify({ flagKey: keys[(index * 7919) % keys.length], context })),
+    connections: 16,
+    durationSeconds: SECONDS,
+    overallRate: EVALUATION_RATE,
+  }));
+
+  /** Evaluations at the fixed rate for one phase, in another process; resolves with its figures when it ends. */
+  function evaluations(): Promise<EvaluationRun> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'bench/http-load.ts'), scenarioFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('exit', (code) => {
+        const line = output.trim().split('\n').at(-1) ?? '';
+        if (code !== 0 || !line.startsWith('{')) reject(new Error(`the evaluation load failed (${code}): ${output}`));
+        else resolve(JSON.parse(line) as EvaluationRun);
+      });
+    });
+  }
+
+  const versions = new Map<string, number>([...writtenKeys, 'contended'].map((key) => [key, 1]));
+
+  /** Every writer PATCHes its own flag (or all of them the one flag) until the phase ends. */
+  async function writes(onOneFlag: boolean): Promise<WritePhase> {
+    const phase: WritePhase = { committed: 0, latencies: [], outcomes: {} };
+    const deadline = Date.now() + SECONDS * 1_000;
+    await Promise.all(writtenKeys.map(async (ownKey, writer) => {
+      const key = onOneFlag ? 'contended' : ownKey;
       for (let value = 1; Date.now() < deadline; value += 1) {
         const started = performance.now();
-        const result = await call('PATCH', `/v1/flags/written-${writer}`, { defaultValue: value }, { 'if-match': `"${version}"` });
-        ownLatencies.push(performance.now() - started);
-        ownOutcomes[result.status] = (ownOutcomes[result.status] ?? 0) + 1;
-        version = result.body.version;
+        const result = await call('PATCH', `/v1/flags/${key}`, { defaultValue: writer * 1_000_000 + value }, { 'if-match': `"${versions.get(key)}"` });
+        phase.latencies.push(performance.now() - started);
+        const outcome = result.status === 200 ? 'committed' : (result.body.error?.code ?? String(result.status));
+        phase.outcomes[outcome] = (phase.outcomes[outcome] ?? 0) + 1;
+        if (result.status === 200) {
+          phase.committed += 1;
+          versions.set(key, Math.max(versions.get(key)!, result.body.version));
+        } else if (result.body.error?.details?.currentVersion !== undefined) {
+          versions.set(key, Math.max(versions.get(key)!, result.body.error.details.currentVersion));
+        }
       }
-    }),
-  );
+    }));
+    phase.latencies.sort((a, b) => a - b);
+    return phase;
+  }
 
-  const raceLatencies: number[] = [];
-  const raceOutcomes: Record<string, number> = {};
-  const raceDeadline = Date.now() + SECONDS * 1_000;
-  let current = 1;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async (_, writer) => {
-      while (Date.now() < raceDeadline) {
-        const started = performance.now();
-        const result = await call('PATCH', '/v1/flags/contended', { defaultValue: writer }, { 'if-match': `"${current}"` });
-        raceLatencies.push(performance.now() - started);
-        const outcome = result.status === 200 ? 'won' : (result.body.error?.code ?? String(result.status));
-        raceOutcomes[outcome] = (raceOutcomes[outcome] ?? 0) + 1;
-        if (result.status === 200) current = Math.max(current, result.body.version);
-        else if (result.status === 409) current = Math.max(current, (result.body.error as { details?: { currentVersion?: number } } | undefined)?.details?.currentVersion ?? current);
-      }
-    }),
-  );
+  const writeRow = (name: string, phase: WritePhase) =>
+    `  ${name.padEnd(46)} ${(phase.committed / SECONDS).toFixed(0).padStart(5)} writes/s committed   p50 ${at(phase.latencies, 0.5).toFixed(1).padStart(6)} ms   p99 ${at(phase.latencies, 0.99).toFixed(1).padStart(6)} ms   ${JSON.stringify(phase.outcomes)}`;
+  const evaluationRow = (name: string, run: EvaluationRun) =>
+    `  ${name.padEnd(46)} ${run.rps.toFixed(0).padStart(5)} evaluations/s   p50 ${run.p50.toFixed(2).padStart(6)} ms   p99 ${run.p99.toFixed(2).padStart(6)} ms   statuses ${JSON.stringify(run.statusCodes)}, errors ${run.errors}`;
 
-  console.log(`\nPATCH over HTTP, ${WRITERS} concurrent writers, ${SECONDS} s per phase (one API process, embedded PostgreSQL)`);
-  console.log(summary('each writer on its own flag', ownLatencies, ownOutcomes, SECONDS));
-  console.log(summary('all writers on one flag (If-Match races)', raceLatencies, raceOutcomes, SECONDS));
-  const verify = await fetch(`${bench.baseUrl}/v1/audit/verify`, { headers });
-  console.log(`audit chain after the run: ${JSON.stringify(await verify.json())}`);
+  console.log(`\nPATCH over HTTP, ${WRITERS} concurrent writers, ${API_PROCESSES} API process(es), embedded PostgreSQL, ${SECONDS} s per phase; evaluations at ${EVALUATION_RATE}/s over ${EVALUATION_FLAGS} flags`);
+  console.log(`evaluations alone; load average ${loadAverage()}`);
+  const alone = await evaluations();
+  console.log(evaluationRow('evaluations, no writes', alone));
+
+  console.log(`writes alone; load average ${loadAverage()}`);
+  const distinct = await writes(false);
+  console.log(writeRow(`${WRITERS} writers, each on its own flag`, distinct));
+  const contended = await writes(true);
+  console.log(writeRow(`${WRITERS} writers on one flag (If-Match races)`, contended));
+
+  console.log(`writes with evaluations; load average ${loadAverage()}`);
+  const [distinctLoaded, distinctEvaluations] = await Promise.all([writes(false), evaluations()]);
+  console.log(writeRow(`${WRITERS} writers, each on its own flag`, distinctLoaded));
+  console.log(evaluationRow('  the evaluations meanwhile', distinctEvaluations));
+  const [contendedLoaded, contendedEvaluations] = await Promise.all([writes(true), evaluations()]);
+  console.log(writeRow(`${WRITERS} writers on one flag (If-Match races)`, contendedLoaded));
+  console.log(evaluationRow('  the evaluations meanwhile', contendedEvaluations));
+
+  // What parallel writes must keep exact, checked on everything the run wrote.
+  const verify = (await (await fetch(`${bench.baseUrl}/v1/audit/verify`, { headers: adminHeaders })).json()) as { ok: boolean; entries: number; problems: unknown[] };
+  const db = await createDatabasePool(bench.databaseUrl());
+  let gaps: string[];
+  try {
+    const audited = await db.any(sql.type(z.object({ entity_key: z.string(), versions: z.array(z.number()) }))`
+      SELECT entity_key, array_agg(version ORDER BY id) AS versions FROM audit_log WHERE entity_type = 'flag' GROUP BY entity_key`);
+    const published = await db.any(sql.type(z.object({ entity_key: z.string(), versions: z.array(z.number()) }))`
+      SELECT entity_key, array_agg((payload->>'version')::int ORDER BY id) AS versions FROM outbox
+      WHERE type LIKE 'flag.%' AND type <> 'flag.exposure' AND payload ? 'version' GROUP BY entity_key`);
+    const contiguous = (list: readonly number[]) => list.every((version, index) => version === list[0]! + index);
+    gaps = [
+      ...audited.filter((row) => !contiguous(row.versions) || row.versions[0] !== 1).map((row) => `audit ${row.entity_key}`),
+      ...published.filter((row) => !contiguous(row.versions)).map((row) => `outbox ${row.entity_key}`),
+    ];
+  } finally {
+    await db.end();
+  }
+  const totalWrites = [distinct, contended, distinctLoaded, contendedLoaded].reduce((sum, phase) => sum + phase.committed, 0);
+  console.log(`after ${totalWrites} committed writes: audit chain ${verify.ok ? 'verifies' : `BROKEN ${JSON.stringify(verify.problems.slice(0, 3))}`} (${verify.entries} entries); every flag's versions contiguous in the audit log and the outbox: ${gaps.length === 0 ? 'yes' : `NO: ${gaps.slice(0, 5).join(', ')}`}`);
+
+  const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
+  const loadedRate = distinctLoaded.committed / SECONDS;
+  const loadedP99 = at(distinctLoaded.latencies, 0.99);
+  const evaluationRatio = distinctEvaluations.p99 / alone.p99;
+  console.log('the issue\'s targets (32 writers on their own flags while 3,000 evaluations/s run):');
+  console.log(`  ${loadedRate.toFixed(0)} writes/s (≥ 300: ${verdict(loadedRate >= 300)}); write p99 ${loadedP99.toFixed(1)} ms (< 250 ms: ${verdict(loadedP99 < 250)}); evaluation p99 ${distinctEvaluations.p99.toFixed(2)} ms, ${evaluationRatio.toFixed(2)}× its ${alone.p99.toFixed(2)} ms without writes (≤ 2×: ${verdict(evaluationRatio <= 2)})`);
+  if (!verify.ok || gaps.length) process.exitCode = 1;
+} catch (error) {
+  console.error(`the benchmark failed: ${String(error)}\nthe service's last output:\n${bench.output().split('\n').slice(-30).join('\n')}`);
+  process.exitCode = 1;
 } finally {
-  await bench.stopService(child);
+  if (service) await bench.stopService(service);
   rmSync(bench.dataDir, { recursive: true, force: true });
 }
