@@ -8,7 +8,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { latestOutboxId, readOutboxAfter } from '../../src/data/outbox.ts';
 import { sql } from '../../src/data/sql.ts';
-import { FLAG_LOCK_CLASS, setWriteTimeout } from '../../src/data/write-transaction.ts';
+import { FLAG_LOCK_CLASS, REFERENCES_LOCK_KEY, setWriteTimeout } from '../../src/data/write-transaction.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -49,6 +49,32 @@ describe('writes to different flags', () => {
       await holder.query('COMMIT');
       await heldWrite;
       expect(heldAnswer).toMatchObject({ status: 200, body: { version: 2 } });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('that change their prerequisites check them one at a time: two halves of a loop cannot both pass', async () => {
+    await createFlags(['left', 'right']);
+    const holder = new pg.Client({ connectionString: api.db.url });
+    await holder.connect();
+    try {
+      // Both patches are queued on the references lock, so neither checks before the other could commit.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [REFERENCES_LOCK_KEY]);
+      const patches = Promise.all([
+        api.request('PATCH', '/v1/flags/left', { body: { prerequisites: [{ flagKey: 'right', value: 0 }], version: 1 } }),
+        api.request('PATCH', '/v1/flags/right', { body: { prerequisites: [{ flagKey: 'left', value: 0 }], version: 1 } }),
+      ]);
+      await eventually(
+        async () => (await holder.query(`SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1`, [REFERENCES_LOCK_KEY])).rows[0].waiting as number,
+        (waiting) => waiting === 2,
+        10_000,
+      );
+      await holder.query('COMMIT');
+      const answers = await patches;
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+      expect(answers.find((answer) => answer.status === 409)?.body.error.code).toBe('prerequisite_cycle');
     } finally {
       await holder.end();
     }
