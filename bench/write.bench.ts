@@ -8,7 +8,9 @@
 // Prints committed writes a second and p50/p99 of every attempt, and the evaluation p99 beside it,
 // with the load average (the machine may be shared: compare within one run). Afterwards it checks what
 // parallel writes must keep exact: the audit chain verifies, and every flag's versions are
-// contiguous, in id order, in the audit log and in the outbox. BENCH_API_PROCESSES (2) API processes,
+// contiguous, in id order, in the audit log and in the outbox. And it measures what bounds the
+// serialised part on this machine: one round trip, one commit with its WAL flush, and how many WAL
+// flushes each committed write needed (docs/write-path.md). BENCH_API_PROCESSES (2) API processes,
 // as `npm start` runs them.
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -92,6 +94,7 @@ try {
   }
 
   const versions = new Map<string, number>([...writtenKeys, 'contended'].map((key) => [key, 1]));
+  let committedInRun = 0;
 
   /** Every writer PATCHes its own flag (or all of them the one flag) until the phase ends. */
   async function writes(onOneFlag: boolean): Promise<WritePhase> {
@@ -107,6 +110,7 @@ try {
         phase.outcomes[outcome] = (phase.outcomes[outcome] ?? 0) + 1;
         if (result.status === 200) {
           phase.committed += 1;
+          committedInRun += 1;
           versions.set(key, Math.max(versions.get(key)!, result.body.version));
         } else if (result.body.error?.details?.currentVersion !== undefined) {
           versions.set(key, Math.max(versions.get(key)!, result.body.error.details.currentVersion));
@@ -141,6 +145,32 @@ try {
   console.log(writeRow(`${WRITERS} writers on one flag (If-Match races)`, contendedLoaded));
   console.log(evaluationRow('  the evaluations meanwhile', contendedEvaluations));
 
+  // What bounds serialised commits on this machine: PostgreSQL serialises the commits of transactions
+  // that NOTIFY (every write does), and the append lock is held to commit, so each write's commit,
+  // its WAL flush included, is one after the other.
+  const probe = await createDatabasePool(bench.databaseUrl(), { maximumPoolSize: 1 });
+  let roundTripMs: number;
+  let commitMs: number;
+  let walFlushesPerWrite: number;
+  try {
+    const timed = async (times: number, work: () => Promise<unknown>) => {
+      const started = performance.now();
+      for (let index = 0; index < times; index += 1) await work();
+      return (performance.now() - started) / times;
+    };
+    roundTripMs = await timed(200, () => probe.query(sql.typeAlias('void')`SELECT 1`));
+    // An xid makes the commit write a commit record and wait for its flush, as a write's does.
+    commitMs = await timed(50, () => probe.transaction((tx) => tx.query(sql.typeAlias('void')`SELECT pg_current_xact_id()`)));
+    const walSyncs = async () => Number(await probe.oneFirst(sql.type(z.object({ wal_sync: z.string() }))`SELECT wal_sync::text FROM pg_stat_wal`));
+    const before = await walSyncs();
+    const phase = await writes(false);
+    walFlushesPerWrite = (await walSyncs() - before) / Math.max(1, phase.committed);
+    console.log(writeRow(`${WRITERS} writers, own flags (WAL flushes counted)`, phase));
+  } finally {
+    await probe.end();
+  }
+  console.log(`one round trip ${roundTripMs.toFixed(2)} ms; one committed transaction (BEGIN, an xid, COMMIT with its WAL flush) ${commitMs.toFixed(2)} ms alone, so at most ${(1000 / commitMs).toFixed(0)} serialised commits a second; WAL flushes per committed write under load: ${walFlushesPerWrite.toFixed(2)} (1.00: no two commits share a flush)`);
+
   // What parallel writes must keep exact, checked on everything the run wrote.
   const verify = (await (await fetch(`${bench.baseUrl}/v1/audit/verify`, { headers: adminHeaders })).json()) as { ok: boolean; entries: number; problems: unknown[] };
   const db = await createDatabasePool(bench.databaseUrl());
@@ -159,8 +189,7 @@ try {
   } finally {
     await db.end();
   }
-  const totalWrites = [distinct, contended, distinctLoaded, contendedLoaded].reduce((sum, phase) => sum + phase.committed, 0);
-  console.log(`after ${totalWrites} committed writes: audit chain ${verify.ok ? 'verifies' : `BROKEN ${JSON.stringify(verify.problems.slice(0, 3))}`} (${verify.entries} entries); every flag's versions contiguous in the audit log and the outbox: ${gaps.length === 0 ? 'yes' : `NO: ${gaps.slice(0, 5).join(', ')}`}`);
+  console.log(`after ${committedInRun} committed writes: audit chain ${verify.ok ? 'verifies' : `BROKEN ${JSON.stringify(verify.problems.slice(0, 3))}`} (${verify.entries} entries); every flag's versions contiguous in the audit log and the outbox: ${gaps.length === 0 ? 'yes' : `NO: ${gaps.slice(0, 5).join(', ')}`}`);
 
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   const loadedRate = distinctLoaded.committed / SECONDS;
