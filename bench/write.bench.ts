@@ -161,7 +161,11 @@ try {
     roundTripMs = await timed(200, () => probe.query(sql.typeAlias('void')`SELECT 1`));
     // An xid makes the commit write a commit record and wait for its flush, as a write's does.
     commitMs = await timed(50, () => probe.transaction((tx) => tx.query(sql.typeAlias('void')`SELECT pg_current_xact_id()`)));
-    const walSyncs = async () => Number(await probe.oneFirst(sql.type(z.object({ wal_sync: z.string() }))`SELECT wal_sync::text FROM pg_stat_wal`));
+    // PostgreSQL 18 counts WAL flushes in pg_stat_io; 14 to 17 in pg_stat_wal.
+    const version = Number(await probe.oneFirst(sql.type(z.object({ version: z.string() }))`SELECT current_setting('server_version_num') AS version`));
+    const walSyncs = async () => Number(await probe.oneFirst(sql.type(z.object({ flushes: z.string() }))`${version >= 180_000
+      ? sql.fragment`SELECT coalesce(sum(fsyncs), 0)::text AS flushes FROM pg_stat_io WHERE object = 'wal'`
+      : sql.fragment`SELECT wal_sync::text AS flushes FROM pg_stat_wal`}`));
     const before = await walSyncs();
     const phase = await writes(false);
     walFlushesPerWrite = (await walSyncs() - before) / Math.max(1, phase.committed);
