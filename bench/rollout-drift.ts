@@ -27,6 +27,7 @@ import { startRollout } from '../src/api/rollout-control.ts';
 import { planSchema } from '../src/api/rollout-plan.ts';
 import { actorNamed } from '../src/data/actor.ts';
 import { loadAuditSigner } from '../src/data/audit-signer.ts';
+import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../src/config.ts';
 import { createFlag } from '../src/data/flags.ts';
 import { migrate } from '../src/data/migrate.ts';
 import { createDatabasePool, type DatabasePool } from '../src/data/pool.ts';
@@ -200,7 +201,7 @@ try {
     let inProcess = scenario === 'kill' ? null : await runWorker(db, temporal.address, taskQueue, bundlePath, STICKY);
     let child = scenario === 'kill' ? await spawnChildWorker(childArgs) : null;
     const plan = planSchema.parse({ steps: Array.from({ length: STEPS }, (_, index) => ({ percentage: ((index + 1) * 100) / STEPS, after: SPACING_MS })) });
-    const record = await startRollout({ db, log, temporal: { client, namespace: NAMESPACE, taskQueue } }, flagKey, plan, 'bench');
+    const record = await startRollout({ db, log, temporal: { client, namespace: NAMESPACE, taskQueue, callTimeoutMs: DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } }, flagKey, plan, 'bench');
     const disruptAfter = Math.floor(STEPS / 2) - 1;
     let disruptedAt: number | null = null;
     if (scenario !== 'steady') {

@@ -61,11 +61,18 @@ export interface Config {
   writeTimeoutMs: number;
   /** Open /v1/events streams one API process accepts, in all and per token, and how long one may go without an event. */
   eventStreams: { max: number; perToken: number; idleSeconds: number };
+  /** How long a request waits on Temporal (start, signal, update, describe, query) before answering 503. */
+  temporalCallTimeoutMs: number;
+  /** How often a worker brings rollout and change-request records in line with their workflows. */
+  reconcileIntervalMs: number;
   logLevel: string;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_TEMPORAL_CALL_TIMEOUT_MS = 3_000;
+export const DEFAULT_RECONCILE_INTERVAL_MS = 2_000;
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -156,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perToken: boundedFromEnv(env, 'FLAGS_EVENT_STREAMS_PER_TOKEN', 200, [1, 100_000]),
       idleSeconds: boundedFromEnv(env, 'FLAGS_EVENT_STREAM_IDLE_SECONDS', 300, [5, 86_400]),
     },
+    temporalCallTimeoutMs: boundedFromEnv(env, 'FLAGS_TEMPORAL_CALL_TIMEOUT_MS', DEFAULT_TEMPORAL_CALL_TIMEOUT_MS, [100, 120_000]),
+    reconcileIntervalMs: boundedFromEnv(env, 'FLAGS_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, [100, 600_000]),
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {
           bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,

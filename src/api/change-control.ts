@@ -4,7 +4,6 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -34,6 +33,7 @@ import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
 import { formatUtc } from '../workflows/rollout-format.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { parseDuration } from './rollout-plan.ts';
+import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 
@@ -42,17 +42,6 @@ const HOUR_MS = 3_600_000;
 export const DEFAULT_EXPIRY_MS = 24 * HOUR_MS;
 const MIN_EXPIRY_MS = 1_000;
 const MAX_EXPIRY_MS = 30 * 24 * HOUR_MS;
-/**
- * How long approve, reject and cancel wait for the workflow to accept the update (its validator runs
- * on a worker). A worker killed without shutting down holds the workflow for its sticky timeout
- * first, so this is longer than that.
- */
-const ACCEPT_WAIT_MS = 20_000;
-/** How long they then wait for the outcome (the change applied) before answering with the state so far. */
-const OUTCOME_WAIT_MS = 20_000;
-/** How long a request may sit without its workflow before it counts as failed (the API died in between). */
-const START_GRACE_MS = 60_000;
-
 /**
  * Thrown from a write's guard, under the write lock, when the flag is high-impact: nothing is
  * written, and the route files a change request instead.
@@ -154,15 +143,6 @@ export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDep
   };
 }
 
-/** Temporal being unreachable is `unavailable`; the caller's request was fine. */
-function temporalError(error: unknown, what: string): never {
-  if (error instanceof AppError) throw error;
-  if (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-    throw new AppError('unavailable', `Temporal did not answer while ${what}: ${error.message}`);
-  }
-  throw error;
-}
-
 function handleOf(deps: Deps, record: ChangeRequestRecord): WorkflowHandle<typeof changeRequestWorkflow> {
   return deps.temporal.client.workflow.getHandle<typeof changeRequestWorkflow>(record.workflowId);
 }
@@ -179,15 +159,71 @@ export interface ChangeFiling {
   check?: (flag: Flag) => void;
 }
 
+function workflowInput(record: ChangeRequestRecord): ChangeRequestWorkflowInput {
+  return {
+    requestId: record.id,
+    flagKey: record.flagKey,
+    kind: record.kind,
+    change: record.change,
+    contentHash: record.contentHash,
+    baseVersion: record.baseVersion,
+    requestedBy: record.requestedBy,
+    ...(record.reason ? { reason: record.reason } : {}),
+    expiresAt: record.expiresAt,
+  };
+}
+
+/** Starts a request's approval workflow (`change:<id>`) and records its run id. */
+async function startWorkflow(deps: Deps, record: ChangeRequestRecord, deadline: number): Promise<void> {
+  const handle = await callTemporal(deps.temporal, 'starting the approval workflow', deadline, () =>
+    deps.temporal.client.workflow.start<typeof changeRequestWorkflow>(CHANGE_REQUEST_WORKFLOW_TYPE, {
+      workflowId: record.workflowId,
+      taskQueue: deps.temporal.taskQueue,
+      args: [workflowInput(record)],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
+        { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
+      ],
+      staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
+      staticDetails: staticDetails(record),
+    }),
+  );
+  await setChangeRequestRunId(deps.db, record.id, handle.firstExecutionRunId);
+}
+
+/** A request filed while Temporal did not answer: its workflow is started by a worker's reconciler. */
+export function awaitsStart(record: ChangeRequestRecord): boolean {
+  return record.status === 'pending' && record.runId === null;
+}
+
+/**
+ * For the worker's reconciler: starts the approval workflow of a request filed while Temporal did
+ * not answer. Its id is the request's own, so a workflow already running under it is this
+ * request's (the API's start reached Temporal, its answer did not): that run is recorded.
+ */
+export async function startAwaitingChangeRequest(deps: Deps, record: ChangeRequestRecord, deadline: number): Promise<ChangeRequestRecord> {
+  try {
+    await startWorkflow(deps, record, deadline);
+    deps.log.info({ requestId: record.id, flagKey: record.flagKey }, 'started the approval workflow of a request filed while Temporal was unavailable');
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const description = await callTemporal(deps.temporal, 'describing the approval workflow', deadline, () => handleOf(deps, record).describe());
+    await setChangeRequestRunId(deps.db, record.id, description.runId);
+  }
+  return (await getChangeRequest(deps.db, record.id)) ?? record;
+}
+
 /**
  * Files a change request for a high-impact flag and starts its approval workflow (`change:<id>`).
- * The request is committed first (row, audit entry, `change.requested`); a workflow that cannot
- * start marks it failed again.
+ * The request is committed first (row, audit entry, `change.requested`). If Temporal does not
+ * answer within the bound, the answer is `unavailable` and the request stays pending: a worker's
+ * reconciler starts its workflow when Temporal answers again.
  */
 export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promise<ChangeRequestRecord> {
+  const deadline = temporalDeadline(deps.temporal);
   const expiresIn = expiryMs(filing.approval);
   const id = `cr_${randomUUID()}`;
-  const workflowId = changeRequestWorkflowId(id);
   const reason = filing.approval?.reason ?? (typeof filing.change.plan === 'object' ? ((filing.change.plan as { reason?: string }).reason ?? undefined) : undefined);
   const record = await createChangeRequest(deps.db, {
     id,
@@ -198,42 +234,22 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     requester: filing.requester,
     ...(reason ? { reason } : {}),
     expiresAt: Date.now() + expiresIn,
-    workflowId,
+    workflowId: changeRequestWorkflowId(id),
     ...(filing.check ? { check: filing.check } : {}),
   });
-  const input: ChangeRequestWorkflowInput = {
-    requestId: id,
-    flagKey: record.flagKey,
-    kind: record.kind,
-    change: record.change,
-    contentHash: record.contentHash,
-    baseVersion: record.baseVersion,
-    requestedBy: record.requestedBy,
-    ...(record.reason ? { reason: record.reason } : {}),
-    expiresAt: record.expiresAt,
-  };
   try {
-    const handle = await deps.temporal.client.workflow.start<typeof changeRequestWorkflow>(CHANGE_REQUEST_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: deps.temporal.taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
-        { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
-      ],
-      staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
-      staticDetails: staticDetails(record),
-    });
-    await setChangeRequestRunId(deps.db, id, handle.firstExecutionRunId);
+    await startWorkflow(deps, record, deadline);
     return (await getChangeRequest(deps.db, id)) ?? record;
   } catch (error) {
-    const conflict = error instanceof WorkflowExecutionAlreadyStartedError;
-    await failChangeRequest(deps.db, id, {
-      code: 'unavailable',
-      message: conflict ? `workflow ${workflowId} already exists` : `its approval workflow could not be started: ${error instanceof Error ? error.message : String(error)}`,
-    });
-    temporalError(error, 'starting the approval workflow');
+    if (error instanceof AppError && error.code === 'unavailable') {
+      throw new AppError('unavailable', `${error.message}. The change request is recorded as ${id} (pending); a worker starts its approval workflow as soon as Temporal answers`, {
+        id,
+        status: record.status,
+      });
+    }
+    // Its id is new: a workflow under it cannot exist, so this is a bug, not a conflict.
+    await failChangeRequest(deps.db, id, { code: 'unavailable', message: `its approval workflow could not be started: ${error instanceof Error ? error.message : String(error)}` });
+    throw error;
   }
 }
 
@@ -269,26 +285,27 @@ function fromUpdateFailure(error: WorkflowUpdateFailedError): AppError {
 
 /**
  * Brings a pending or approved request in line with its workflow when the workflow can no longer do
- * it itself: it never started (the API died in between), or it was terminated.
+ * it itself: it was terminated, or ended without recording an outcome. A request whose workflow has
+ * not started yet is left to the reconciler, which starts it.
  */
-export async function reconcileChangeRequest(deps: Deps, record: ChangeRequestRecord): Promise<ChangeRequestRecord> {
+export async function reconcileChangeRequest(deps: Deps, record: ChangeRequestRecord, deadline: number): Promise<ChangeRequestRecord> {
   if (record.status !== 'pending' && record.status !== 'approved') return record;
   let status: string;
   try {
-    status = (await handleOf(deps, record).describe()).status.name;
+    status = (await callTemporal(deps.temporal, 'describing the approval workflow', deadline, () => handleOf(deps, record).describe())).status.name;
   } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) temporalError(error, 'describing the approval workflow');
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
     status = 'NOT_FOUND';
   }
   if (status === 'RUNNING') return record;
-  if (status === 'NOT_FOUND' && Date.now() - record.createdAt < START_GRACE_MS) return record;
+  if (status === 'NOT_FOUND' && awaitsStart(record)) return record;
   // Re-read: the workflow may have recorded its own end while we looked.
   const fresh = (await getChangeRequest(deps.db, record.id)) ?? record;
   if (fresh.status !== 'pending' && fresh.status !== 'approved') return fresh;
   deps.log.warn({ requestId: record.id, workflowStatus: status }, 'approval workflow ended without recording it; reconciling');
   return failChangeRequest(deps.db, record.id, {
     code: 'unavailable',
-    message: status === 'NOT_FOUND' ? 'its approval workflow never started' : `its approval workflow was ${status.toLowerCase().replace('_', ' ')} without recording an outcome`,
+    message: status === 'NOT_FOUND' ? 'its approval workflow is gone' : `its approval workflow was ${status.toLowerCase().replace('_', ' ')} without recording an outcome`,
   });
 }
 
@@ -305,51 +322,60 @@ export type Decision =
  * outcome (an approval's change applied or failed) and returns the request as recorded.
  */
 export async function decideChangeRequest(deps: Deps, id: string, decision: Decision): Promise<ChangeRequestRecord> {
+  const deadline = temporalDeadline(deps.temporal);
   const record = await getChangeRequest(deps.db, id);
   if (!record) throw new AppError('not_found', `change request "${id}" does not exist`);
   const notPending = async (): Promise<never> => {
-    const fresh = await reconcileChangeRequest(deps, (await getChangeRequest(deps.db, id)) ?? record).catch(() => record);
+    const current = (await getChangeRequest(deps.db, id)) ?? record;
+    const fresh = await reconcileChangeRequest(deps, current, deadline).catch(() => current);
     throw new AppError('validation_error', `change request "${id}" is ${fresh.status}, not pending`, { status: fresh.status });
   };
   if (record.status !== 'pending') await notPending();
+  if (awaitsStart(record)) {
+    throw new AppError('unavailable', `the approval workflow of change request "${id}" has not started yet: Temporal did not answer when it was filed, and a worker starts it as soon as Temporal does; try again then`, {
+      id,
+      status: record.status,
+    });
+  }
   const handle = handleOf(deps, record);
   const decider = { by: decision.by.id, byName: decision.by.name, ...(decision.by.tokenId ? { tokenId: decision.by.tokenId } : {}) };
-  let update: Awaited<ReturnType<typeof handle.startUpdate>>;
+  const send = () => {
+    switch (decision.action) {
+      case 'approve':
+        return handle.startUpdate(approveUpdate, {
+          args: [{ ...decider, contentHash: decision.contentHash ?? record.contentHash, ...(decision.comment ? { comment: decision.comment } : {}) }],
+          waitForStage: 'ACCEPTED',
+        });
+      case 'reject':
+        return handle.startUpdate(rejectUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+      case 'cancel':
+        return handle.startUpdate(cancelUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+    }
+  };
+  let update: Awaited<ReturnType<typeof send>>;
   try {
-    update = await deps.temporal.client.withDeadline(Date.now() + ACCEPT_WAIT_MS, () => {
-      switch (decision.action) {
-        case 'approve':
-          return handle.startUpdate(approveUpdate, {
-            args: [{ ...decider, contentHash: decision.contentHash ?? record.contentHash, ...(decision.comment ? { comment: decision.comment } : {}) }],
-            waitForStage: 'ACCEPTED',
-          });
-        case 'reject':
-          return handle.startUpdate(rejectUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
-        case 'cancel':
-          return handle.startUpdate(cancelUpdate, { args: [{ ...decider, ...(decision.reason ? { reason: decision.reason } : {}) }], waitForStage: 'ACCEPTED' });
+    // Accepting runs the update's validator on a worker, so a worker must answer within the bound too.
+    update = await callTemporal(deps.temporal, `sending ${decision.action} to the approval workflow (is a worker running?)`, deadline, async () => {
+      try {
+        return await send();
+      } catch (error) {
+        // The workflow has closed (the request expired or was decided a moment ago).
+        if (error instanceof ServiceError && /completed|closed/i.test(error.message + String(error.cause))) throw new WorkflowNotFoundError(error.message, record.workflowId, undefined);
+        throw error;
       }
     });
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) throw fromUpdateFailure(error);
-    // The workflow has closed (the request expired or was decided a moment ago).
     if (error instanceof WorkflowNotFoundError) return notPending();
-    if (error instanceof ServiceError && /completed|closed/i.test(error.message + String(error.cause))) return notPending();
-    temporalError(error, `sending ${decision.action} to the approval workflow (is a worker running?)`);
+    throw error;
   }
-  let timer: NodeJS.Timeout | undefined;
   try {
-    // A rejected update carries its outcome already: result() throws at once.
-    await Promise.race([
-      update.result(),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, OUTCOME_WAIT_MS);
-      }),
-    ]);
+    // A rejected update carries its outcome already: result() throws at once. An approval still
+    // being applied when the bound is up is answered as recorded (approved); GET shows the rest.
+    await callTemporal(deps.temporal, `waiting for the outcome of ${decision.action}`, deadline, () => update.result());
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) throw fromUpdateFailure(error);
     deps.log.warn({ err: error, requestId: id }, `waiting for the outcome of ${decision.action} failed; answering with the recorded state`);
-  } finally {
-    clearTimeout(timer);
   }
   return (await getChangeRequest(deps.db, id)) ?? record;
 }

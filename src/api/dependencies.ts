@@ -53,6 +53,8 @@ export interface TemporalDependencies {
   client: Client;
   namespace: string;
   taskQueue: string;
+  /** How long a request waits on Temporal before it answers `unavailable` (api/workflow-calls.ts). */
+  callTimeoutMs: number;
   /** The Web UI's base URL, for links in responses; absent when unknown. */
   uiUrl?: string;
 }

@@ -28,6 +28,7 @@ const api = await startApi({
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
+  temporalCallTimeoutMs: config.temporalCallTimeoutMs,
   dataDir: config.dataDir,
   ...(config.snapshotSigningKey ? { snapshotSigningKeyPem: config.snapshotSigningKey } : {}),
   ...(config.auditSigningKey ? { auditSigningKeyPem: config.auditSigningKey } : {}),

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../config.ts';
 import { AUDIT_CHECKPOINTS_DIR, createFolderCheckpointStore } from '../data/audit-checkpoints.ts';
 import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
 import { DatabaseStatus } from '../data/database-status.ts';
@@ -10,6 +11,7 @@ import { loadConfig } from '../config.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
+import { openTemporalConnection } from '../open-temporal-connection.ts';
 import { createOutboundClient } from '../outbound/outbound-client.ts';
 import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import { readPublishedFlagSet, readPublishedTokenList } from '../snapshots/published-read-model.ts';
@@ -30,6 +32,8 @@ export interface ApiDependencyOptions {
   temporalNamespace: string;
   taskQueue: string;
   temporalUiUrl?: string;
+  /** How long a request waits on Temporal before answering 503; 3 s unless configured. */
+  temporalCallTimeoutMs?: number;
   dataDir: string;
   snapshotSigningKeyPem?: string;
   /** PKCS#8 PEM of the audit signing key; otherwise the one in the data folder. */
@@ -71,7 +75,8 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     for (const close of opened.reverse()) await close();
   };
   try {
-    const temporal = await Connection.connect({ address: options.temporalAddress });
+    // Lazy: the API serves evaluations and its own records while Temporal is away.
+    const temporal = openTemporalConnection(options.temporalAddress);
     opened.push(() => temporal.close());
     const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log });
     opened.push(() => changeFeed.close());
@@ -160,6 +165,7 @@ function buildDependencies(parts: {
       client: new Client({ connection: temporal, namespace: options.temporalNamespace }),
       namespace: options.temporalNamespace,
       taskQueue: options.taskQueue,
+      callTimeoutMs: options.temporalCallTimeoutMs ?? DEFAULT_TEMPORAL_CALL_TIMEOUT_MS,
       ...(options.temporalUiUrl ? { uiUrl: options.temporalUiUrl } : {}),
     },
     audit: { verifier: auditSigner, checkpoints: createFolderCheckpointStore(join(options.dataDir, AUDIT_CHECKPOINTS_DIR)) },

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Flag } from '../engine/index.ts';
@@ -34,14 +34,7 @@ import { ACTIVE_ROLLOUT_STATES, rolloutPercent, rolloutStaticDetails, rolloutSta
 import type { rolloutWorkflow } from '../workflows/rollout-workflow.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { normalizePlan, type PlanInput } from './rollout-plan.ts';
-
-/**
- * How long a rollout may sit `scheduled` without a workflow before it counts as abandoned (the API
- * process died between accepting the plan and starting its workflow).
- */
-const START_GRACE_MS = 60_000;
-/** How long a cancel waits for the workflow to record its end before answering. */
-const CANCEL_WAIT_MS = 20_000;
+import { callTemporal, settledBy, temporalDeadline } from './workflow-calls.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 
@@ -49,66 +42,148 @@ function isActive(record: RolloutRecord): boolean {
   return (ACTIVE_ROLLOUT_STATES as readonly string[]).includes(record.state);
 }
 
-/** Temporal being unreachable is `unavailable`; the caller's request was fine. */
-function temporalError(error: unknown, what: string): never {
-  if (error instanceof AppError) throw error;
-  if (error instanceof ServiceError) throw new AppError('unavailable', `Temporal did not answer while ${what}: ${error.message}`);
-  throw error;
-}
-
 function handleOf(deps: Deps, record: RolloutRecord): WorkflowHandle<typeof rolloutWorkflow> {
   return deps.temporal.client.workflow.getHandle<typeof rolloutWorkflow>(record.workflowId, record.runId ?? undefined);
 }
 
+/** A plan accepted while Temporal did not answer: its workflow is started by a worker's reconciler. */
+export function awaitsStart(record: RolloutRecord): boolean {
+  return record.state === 'scheduled' && record.runId === null;
+}
+
+/**
+ * Whether a workflow run is this rollout's. Runs started since the memo exists name their rollout;
+ * an older run is recognised by its run id, or else by having started no earlier than the record.
+ */
+function isRunOf(description: WorkflowExecutionDescription, record: RolloutRecord): boolean {
+  const memoId = description.memo?.rolloutId;
+  if (typeof memoId === 'string') return memoId === record.id;
+  if (record.runId !== null) return description.runId === record.runId;
+  return description.startTime.getTime() >= record.createdAt - 1_000;
+}
+
+function workflowInput(record: RolloutRecord): RolloutWorkflowInput {
+  return {
+    rolloutId: record.id,
+    flagKey: record.flagKey,
+    plan: record.plan,
+    startRollout: record.startRollout,
+    startedBy: record.startedBy,
+    ...(record.reason ? { reason: record.reason } : {}),
+  };
+}
+
+/**
+ * Starts the workflow of an accepted plan and records its run id. A running workflow with the same
+ * id is `WorkflowExecutionAlreadyStartedError`, for the caller to judge (see `startAwaitingRollout`).
+ */
+async function startWorkflow(deps: Deps, record: RolloutRecord, deadline: number): Promise<void> {
+  const input = workflowInput(record);
+  const handle = await callTemporal(deps.temporal, 'starting the rollout workflow', deadline, () =>
+    deps.temporal.client.workflow.start<typeof rolloutWorkflow>(ROLLOUT_WORKFLOW_TYPE, {
+      workflowId: record.workflowId,
+      taskQueue: deps.temporal.taskQueue,
+      args: [input],
+      // A finished plan's id may be reused; a running one's may not.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      // Names the rollout, so whoever finds the id taken can tell whether the run is this plan's.
+      memo: { rolloutId: record.id },
+      typedSearchAttributes: [
+        { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
+        { key: ROLLOUT_STATE_ATTRIBUTE, value: 'scheduled' },
+        { key: ROLLOUT_PERCENT_ATTRIBUTE, value: rolloutPercent(record.startRollout) },
+      ],
+      staticSummary: rolloutStaticSummary(record.flagKey, record.plan, record.startRollout),
+      staticDetails: rolloutStaticDetails(input),
+    }),
+  );
+  await setRolloutRunId(deps.db, record.id, handle.firstExecutionRunId);
+}
+
+/**
+ * For the worker's reconciler: starts the workflow of a plan accepted while Temporal did not answer.
+ * If the id is taken by this plan's own run (the API's start reached Temporal but its answer did
+ * not), that run is recorded; if by another running workflow, the plan fails, as it would have at
+ * once.
+ */
+export async function startAwaitingRollout(deps: Deps, record: RolloutRecord, deadline: number): Promise<RolloutRecord> {
+  try {
+    await startWorkflow(deps, record, deadline);
+    deps.log.info({ rolloutId: record.id, flagKey: record.flagKey }, 'started the workflow of a rollout accepted while Temporal was unavailable');
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const description = await callTemporal(deps.temporal, 'describing the rollout workflow', deadline, () => handleOf(deps, { ...record, runId: null }).describe());
+    if (isRunOf(description, record)) await setRolloutRunId(deps.db, record.id, description.runId);
+    else return abandonRollout(deps.db, record.id, { state: 'failed', reason: `workflow ${record.workflowId} is already running for another rollout`, actor: 'system' });
+  }
+  return (await getRollout(deps.db, record.id)) ?? record;
+}
+
 /**
  * Brings an active rollout record in line with its workflow when the workflow can no longer do it
- * itself: it never started (the API died in between), or it was terminated (no cleanup runs).
+ * itself: it was terminated, or ended without recording it (no cleanup runs). A plan whose workflow
+ * has not started yet is left to the reconciler, which starts it.
  */
-export async function reconcileRollout(deps: Deps, record: RolloutRecord): Promise<RolloutRecord> {
+export async function reconcileRollout(deps: Deps, record: RolloutRecord, deadline: number): Promise<RolloutRecord> {
   if (!isActive(record)) return record;
   let status: string;
   try {
-    const description = await handleOf(deps, record).describe();
-    const olderRun = record.runId === null && description.startTime.getTime() < record.createdAt - 1_000;
-    status = olderRun ? 'NOT_FOUND' : description.status.name;
+    const description = await callTemporal(deps.temporal, 'describing the rollout workflow', deadline, () => handleOf(deps, record).describe());
+    status = isRunOf(description, record) ? description.status.name : 'NOT_FOUND';
   } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) temporalError(error, 'describing the rollout workflow');
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
     status = 'NOT_FOUND';
   }
   if (status === 'RUNNING') return record;
-  if (status === 'NOT_FOUND') {
-    if (Date.now() - record.createdAt < START_GRACE_MS) return record;
-    return abandonRollout(deps.db, record.id, { state: 'failed', reason: 'its workflow never started', actor: 'system' });
-  }
+  if (status === 'NOT_FOUND' && awaitsStart(record)) return record;
   // Re-read: the workflow may have recorded its own end while we looked.
   const fresh = (await getRollout(deps.db, record.id)) ?? record;
   if (!isActive(fresh)) return fresh;
-  const ended = status.toLowerCase().replace('_', ' ');
   deps.log.warn({ rolloutId: record.id, flagKey: record.flagKey, workflowStatus: status }, 'rollout workflow ended without recording it; reconciling');
+  if (status === 'NOT_FOUND') {
+    return abandonRollout(deps.db, record.id, { state: 'failed', reason: 'its workflow is gone; the flag\'s rollout stays where it was', actor: 'system' });
+  }
   return abandonRollout(deps.db, record.id, {
     state: status === 'CANCELLED' || status === 'TERMINATED' ? 'cancelled' : 'failed',
-    reason: `its workflow was ${ended} without recording its end; the flag's rollout stays where it was`,
+    reason: `its workflow was ${status.toLowerCase().replace('_', ' ')} without recording its end; the flag's rollout stays where it was`,
     actor: 'system',
   });
 }
 
-/** The flag's active rollout, reconciled; `not_found` when there is none. */
-export async function activeRollout(deps: Deps, flagKey: string): Promise<RolloutRecord> {
+/** The flag's active rollout, as recorded; `not_found` when there is none. */
+async function activeRollout(deps: Deps, flagKey: string): Promise<RolloutRecord> {
   const record = await currentRolloutForFlag(deps.db, flagKey);
-  const reconciled = record ? await reconcileRollout(deps, record) : null;
-  if (!reconciled || !isActive(reconciled)) throw new AppError('not_found', `flag "${flagKey}" has no running rollout`);
-  return reconciled;
+  if (!record || !isActive(record)) throw new AppError('not_found', `flag "${flagKey}" has no running rollout`);
+  return record;
+}
+
+/** Controls need a workflow: one whose start is still pending can only be reached once it has started. */
+function assertStarted(record: RolloutRecord): void {
+  if (awaitsStart(record)) {
+    throw new AppError('unavailable', `the workflow of rollout ${record.id} has not started yet: Temporal did not answer when the plan was accepted, and a worker starts it as soon as Temporal does; try again then`, {
+      rolloutId: record.id,
+      state: record.state,
+    });
+  }
 }
 
 /**
  * Accepts a plan and starts its workflow. The plan is committed first (row, audit entry,
- * `flag.rollout_scheduled`, and from then on it owns the flag's rollout); a workflow that cannot
- * start marks it failed again. A running workflow with the same id is `rollout_conflict`.
+ * `flag.rollout_scheduled`, and from then on it owns the flag's rollout). If Temporal does not
+ * answer within the bound, the answer is `unavailable`, and the plan stays `scheduled`: a worker's
+ * reconciler starts its workflow when Temporal answers again (docs/rollouts.md). A running
+ * workflow with the same id is `rollout_conflict`.
  */
 export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag) => void } = {}): Promise<RolloutRecord> {
+  const deadline = temporalDeadline(deps.temporal);
   const existing = await currentRolloutForFlag(deps.db, flagKey);
   if (existing && isActive(existing)) {
-    const reconciled = await reconcileRollout(deps, existing);
+    // Our own record is the authority; Temporal only tells us whether its workflow is gone.
+    const reconciled = await reconcileRollout(deps, existing, deadline).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === 'unavailable') return existing;
+      throw error;
+    });
     if (isActive(reconciled)) {
       throw new AppError('rollout_conflict', `flag "${flagKey}" already has a ${reconciled.state} rollout (${reconciled.id}, started by ${reconciled.startedBy})`, {
         rolloutId: reconciled.id,
@@ -117,11 +192,10 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
     }
   }
   const id = `ro_${randomUUID()}`;
-  const workflowId = rolloutWorkflowId(flagKey);
   const record = await createRollout(deps.db, {
     id,
     flagKey,
-    workflowId,
+    workflowId: rolloutWorkflowId(flagKey),
     startedBy: actor,
     ...(body.reason ? { reason: body.reason } : {}),
     plan: (flag) => {
@@ -130,47 +204,44 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
       return normalizePlan(body, flag, Date.now());
     },
   });
-  const input: RolloutWorkflowInput = {
-    rolloutId: id,
-    flagKey,
-    plan: record.plan,
-    startRollout: record.startRollout,
-    startedBy: actor,
-    ...(body.reason ? { reason: body.reason } : {}),
-  };
   try {
-    const handle = await deps.temporal.client.workflow.start<typeof rolloutWorkflow>(ROLLOUT_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: deps.temporal.taskQueue,
-      args: [input],
-      // A finished plan's id may be reused; a running one's may not.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: FLAG_KEY_ATTRIBUTE, value: flagKey },
-        { key: ROLLOUT_STATE_ATTRIBUTE, value: 'scheduled' },
-        { key: ROLLOUT_PERCENT_ATTRIBUTE, value: rolloutPercent(record.startRollout) },
-      ],
-      staticSummary: rolloutStaticSummary(flagKey, record.plan, record.startRollout),
-      staticDetails: rolloutStaticDetails(input),
-    });
-    await setRolloutRunId(deps.db, id, handle.firstExecutionRunId);
+    await startWorkflow(deps, record, deadline);
   } catch (error) {
-    const conflict = error instanceof WorkflowExecutionAlreadyStartedError;
-    await abandonRollout(deps.db, id, {
-      state: 'failed',
-      reason: conflict ? `workflow ${workflowId} is already running` : `its workflow could not be started: ${error instanceof Error ? error.message : String(error)}`,
-      actor: 'system',
-    });
-    if (conflict) throw new AppError('rollout_conflict', `a rollout workflow (${workflowId}) is already running for flag "${flagKey}"`, { workflowId });
-    temporalError(error, 'starting the rollout workflow');
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      await abandonRollout(deps.db, id, { state: 'failed', reason: `workflow ${record.workflowId} is already running`, actor: 'system' });
+      throw new AppError('rollout_conflict', `a rollout workflow (${record.workflowId}) is already running for flag "${flagKey}"`, { workflowId: record.workflowId });
+    }
+    if (error instanceof AppError && error.code === 'unavailable') {
+      throw new AppError('unavailable', `${error.message}. The plan is recorded as rollout ${id} (scheduled); a worker starts its workflow as soon as Temporal answers, and GET /v1/flags/${flagKey}/rollout shows it`, {
+        rolloutId: id,
+        state: 'scheduled',
+      });
+    }
+    throw error;
   }
   return (await getRollout(deps.db, id)) ?? record;
 }
 
+/** Sends the `control` update to a rollout's workflow; answers once the change is recorded. */
+export async function sendControl(deps: Deps, record: RolloutRecord, update: ControlUpdateInput, deadline: number): Promise<RolloutStatus> {
+  assertStarted(record);
+  try {
+    return await callTemporal(deps.temporal, `asking the rollout to ${update.action}`, deadline, () => handleOf(deps, record).executeUpdate(controlUpdate, { args: [update] }));
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) {
+      throw new AppError('validation_error', `cannot ${update.action} the rollout: ${error.cause?.message ?? error.message}`);
+    }
+    if (error instanceof WorkflowNotFoundError) {
+      await reconcileRollout(deps, record, deadline);
+      throw new AppError('not_found', `flag "${record.flagKey}" has no running rollout`);
+    }
+    throw error;
+  }
+}
+
 /**
- * Pause or resume through the workflow's update: answers once the change is recorded. A pause says
- * why: `manual` (a person), or `killswitch` when engaging the flag's category paused it.
+ * Pause or resume through the workflow's update: answers once the change is recorded, or
+ * `unavailable` when Temporal (or a worker) does not answer within the bound.
  */
 export async function controlRollout(
   deps: Deps,
@@ -178,65 +249,51 @@ export async function controlRollout(
   action: 'pause' | 'resume',
   by: string,
   reason: string | undefined,
-  cause: ControlUpdateInput['cause'] = 'manual',
 ): Promise<{ record: RolloutRecord; status: RolloutStatus }> {
   const record = await activeRollout(deps, flagKey);
-  let status: RolloutStatus;
-  try {
-    status = await handleOf(deps, record).executeUpdate(controlUpdate, { args: [{ action, by, ...(reason ? { reason } : {}), ...(cause === 'manual' ? {} : { cause }) }] });
-  } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) {
-      throw new AppError('validation_error', `cannot ${action} the rollout: ${error.cause?.message ?? error.message}`);
-    }
-    if (error instanceof WorkflowNotFoundError) {
-      await reconcileRollout(deps, record);
-      throw new AppError('not_found', `flag "${flagKey}" has no running rollout`);
-    }
-    temporalError(error, `asking the rollout to ${action}`);
-  }
+  const status = await sendControl(deps, record, { action, by, ...(reason ? { reason } : {}) }, temporalDeadline(deps.temporal));
   return { record: (await getRollout(deps.db, record.id)) ?? record, status };
 }
 
 /**
  * Cancels through Temporal's own cancellation (what the UI's Cancel button does), after telling the
- * workflow whether to roll back. Waits a while for the workflow to record the end.
+ * workflow whether to roll back. Waits, within the same bound, for the workflow to record the end;
+ * a rollout whose worker is slow is answered as it stands (still ending).
  */
 export async function cancelRollout(deps: Deps, flagKey: string, options: { rollback: boolean; reason?: string; by: string }): Promise<RolloutRecord> {
   const record = await activeRollout(deps, flagKey);
+  assertStarted(record);
+  const deadline = temporalDeadline(deps.temporal);
   const handle = handleOf(deps, record);
   try {
-    await handle.signal(cancelOptionsSignal, { rollback: options.rollback, by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
-    await handle.cancel();
+    await callTemporal(deps.temporal, 'cancelling the rollout', deadline, async () => {
+      await handle.signal(cancelOptionsSignal, { rollback: options.rollback, by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
+      await handle.cancel();
+    });
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) return reconcileRollout(deps, record);
-    temporalError(error, 'cancelling the rollout');
+    if (error instanceof WorkflowNotFoundError) return reconcileRollout(deps, record, deadline);
+    throw error;
   }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    handle.result().catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, CANCEL_WAIT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-  const fresh = (await getRollout(deps.db, record.id)) ?? record;
-  return isActive(fresh) ? reconcileRollout(deps, fresh) : fresh;
+  await settledBy(deps.temporal.client.withDeadline(deadline, () => handle.result()), deadline);
+  return (await getRollout(deps.db, record.id)) ?? record;
 }
 
 /**
  * After auto-progress is enabled again: resume every rollout that held because it was off (the
- * others stay paused: a person paused them).
+ * others stay paused: a person paused them). All within one bound; those Temporal did not answer
+ * for are logged and stay paused.
  */
 export async function resumeHeldRollouts(deps: Deps, by: string): Promise<string[]> {
-  const paused = await listRollouts(deps.db, ['paused'], 1000);
+  const held = (await listRollouts(deps.db, ['paused'], 1000)).filter((record) => record.pause?.cause === 'auto_progress');
+  const deadline = temporalDeadline(deps.temporal);
+  const outcomes = await Promise.allSettled(
+    held.map((record) => callTemporal(deps.temporal, 'resuming a held rollout', deadline, () => handleOf(deps, record).signal(resumeSignal, { by, reason: 'auto-progress enabled again' }))),
+  );
   const resumed: string[] = [];
-  for (const record of paused.filter((candidate) => candidate.pause?.cause === 'auto_progress')) {
-    try {
-      await handleOf(deps, record).signal(resumeSignal, { by, reason: 'auto-progress enabled again' });
-      resumed.push(record.flagKey);
-    } catch (error) {
-      deps.log.warn({ err: error, rolloutId: record.id, flagKey: record.flagKey }, 'could not resume a held rollout');
-    }
-  }
+  outcomes.forEach((outcome, index) => {
+    const record = held[index] as RolloutRecord;
+    if (outcome.status === 'fulfilled') resumed.push(record.flagKey);
+    else deps.log.warn({ err: outcome.reason, rolloutId: record.id, flagKey: record.flagKey }, 'could not resume a held rollout');
+  });
   return resumed;
 }

@@ -15,7 +15,7 @@ import { AppError } from '../errors.ts';
 import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, requireApprovalFor } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { cancelRollout, controlRollout, reconcileRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
+import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
 import { refuseOutboundUrls } from './outbound-urls.ts';
 import { gateUrls, normalizePlan, planSchema } from './rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
@@ -104,6 +104,7 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     responses: {
       201: { description: 'The rollout, scheduled.', schema: rolloutSchema },
       202: { description: 'approval_required: the flag is high-impact; the plan became a change request, and the rollout starts when a second person approves it (details name the request).' },
+      503: { description: 'unavailable: Temporal did not answer within the bound. The plan is recorded (details name the rollout, scheduled) and a worker starts its workflow as soon as Temporal answers.' },
     },
     async handler(ctx, { params, body, principal }) {
       const { approval, ...plan } = body;
@@ -143,12 +144,9 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
         const flag = await getFlag(deps.db, params.key);
         throw new AppError('not_found', flag ? `flag "${params.key}" has no rollout` : `flag "${params.key}" does not exist`);
       }
-      // Reading works without Temporal: the record is the workflow's own; reconciling is a bonus.
-      const reconciled = await reconcileRollout(deps, record).catch((error: unknown) => {
-        deps.log.warn({ err: error, rolloutId: record.id }, 'could not reconcile the rollout with its workflow');
-        return record;
-      });
-      ctx.body = await full(reconciled);
+      // Our own record, kept by the workflow's activities; a worker's reconciler keeps it in line
+      // with the workflow when the workflow cannot (docs/rollouts.md), so reading never waits on Temporal.
+      ctx.body = await full(record);
     },
   });
 

@@ -152,6 +152,15 @@ export async function listChangeRequests(db: DatabasePool, query: ChangeRequestQ
   return { items, nextBefore: rows.length > query.limit ? (items.at(-1)?.seq ?? null) : null };
 }
 
+/** Pending requests whose approval workflow has not started (Temporal did not answer when they were filed). */
+export async function changeRequestsAwaitingStart(db: DatabasePool, olderThanMs: number): Promise<ChangeRequestRecord[]> {
+  const rows = await db.any(sql.type(changeRow)`
+    SELECT ${CHANGE_COLUMNS} FROM change_requests
+    WHERE status = 'pending' AND run_id IS NULL AND created_at < now() - make_interval(secs => ${olderThanMs / 1000})
+    ORDER BY seq LIMIT 100`);
+  return rows.map(toRecord);
+}
+
 function eventPayload(record: ChangeRequestRecord, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     requestId: record.id,

@@ -123,3 +123,33 @@ export async function activeRolloutsInCategory(db: DatabasePool, category: strin
     ORDER BY r.flag_key`);
   return rows.map((row) => ({ rolloutId: row.id, flagKey: row.flag_key, state: row.state, pauseCause: row.pause_cause }));
 }
+
+const owedPauseRow = z.object({ id: z.string(), flag_key: z.string(), category: z.string(), engaged_by: z.string().nullable() });
+
+export interface OwedKillswitchPause {
+  rolloutId: string;
+  flagKey: string;
+  category: string;
+  /** Who engaged the category: the pause is recorded as theirs. */
+  engagedBy: string;
+}
+
+/**
+ * The rollouts an engaged category still owes a pause: scheduled or running when it was engaged,
+ * and neither paused nor resumed by anyone since (someone who resumes one during the incident has
+ * decided; its steps hold anyway while the category is engaged). A worker's reconciler pauses them.
+ */
+export async function rolloutsOwedKillswitchPause(db: DatabasePool, category?: string): Promise<OwedKillswitchPause[]> {
+  const rows = await db.any(sql.type(owedPauseRow)`
+    SELECT r.id, r.flag_key, k.category, k.updated_by AS engaged_by
+    FROM killswitches k
+    JOIN flags f ON f.killswitch = k.category AND f.state = 'active'
+    JOIN rollouts r ON r.flag_key = f.key
+    WHERE k.engaged AND r.state IN ('scheduled', 'running') AND r.created_at <= k.updated_at
+      ${category === undefined ? sql.fragment`` : sql.fragment`AND k.category = ${category}`}
+      AND NOT EXISTS (
+        SELECT 1 FROM rollout_history h
+        WHERE h.rollout_id = r.id AND h.kind IN ('paused', 'resumed') AND h.at >= k.updated_at)
+    ORDER BY r.flag_key`);
+  return rows.map((row) => ({ rolloutId: row.id, flagKey: row.flag_key, category: row.category, engagedBy: row.engaged_by ?? 'system' }));
+}

@@ -211,6 +211,19 @@ export async function rolloutHistory(db: DatabasePool, rolloutId: string): Promi
   return rows.map(toHistoryEntry);
 }
 
+/**
+ * Accepted plans whose workflow has not started (Temporal did not answer when they were accepted).
+ * A plan an approval created is left out: its change request's workflow starts that one itself.
+ */
+export async function rolloutsAwaitingStart(db: DatabasePool, olderThanMs: number): Promise<RolloutRecord[]> {
+  const rows = await db.any(sql.type(rolloutRow)`
+    SELECT ${ROLLOUT_COLUMNS} FROM rollouts r
+    WHERE state = 'scheduled' AND run_id IS NULL AND created_at < now() - make_interval(secs => ${olderThanMs / 1000})
+      AND NOT EXISTS (SELECT 1 FROM change_requests c WHERE c.result ->> 'rolloutId' = r.id)
+    ORDER BY created_at LIMIT 100`);
+  return rows.map(toRecord);
+}
+
 function rolloutEventPayload(record: RolloutRecord, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     rolloutId: record.id,

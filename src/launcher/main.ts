@@ -111,6 +111,7 @@ try {
     temporalAddress,
     temporalNamespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
+    temporalCallTimeoutMs: config.temporalCallTimeoutMs,
     dataDir: config.dataDir,
     ...(config.snapshotSigningKey ? { snapshotSigningKeyPem: config.snapshotSigningKey } : {}),
     ...(config.auditSigningKey ? { auditSigningKeyPem: config.auditSigningKey } : {}),

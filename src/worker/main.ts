@@ -31,6 +31,8 @@ const worker = await startWorker({
   auditSigner: loadAuditSigner({ pem: config.auditSigningKey, dataDir: config.dataDir }),
   auditCheckpoints: { store: createFolderCheckpointStore(join(config.dataDir, AUDIT_CHECKPOINTS_DIR)), intervalSeconds: config.auditCheckpointSeconds },
   writeTimeoutMs: config.writeTimeoutMs,
+  temporalCallTimeoutMs: config.temporalCallTimeoutMs,
+  reconcileIntervalMs: config.reconcileIntervalMs,
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

@@ -1,19 +1,22 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { AuditCheckpointStore } from '../data/audit-checkpoints.ts';
 import type { AuditSigner } from '../data/audit-signer.ts';
+import { DEFAULT_RECONCILE_INTERVAL_MS, DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../config.ts';
 import { createDatabasePool } from '../data/pool.ts';
 import { createChangeFeed } from '../events/change-feed.ts';
 import { startWebhookDispatcher } from '../events/webhook-dispatcher.ts';
 import type { Logger } from '../log.ts';
-import { createOutboundClient } from '../outbound/outbound-client.ts';
+import { openTemporalConnection } from '../open-temporal-connection.ts';
+import { createOutboundClient, type OutboundClient } from '../outbound/outbound-client.ts';
 import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { ensureAuditCheckpointSchedule } from './audit-checkpoint-schedule.ts';
 import { startSnapshotTrigger } from './snapshot-trigger.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
+import { startWorkflowReconciler } from './workflow-reconciler.ts';
 
 export const WORKFLOWS_PATH = new URL('../workflows/index.ts', import.meta.url).pathname;
 
@@ -23,7 +26,9 @@ export interface RunningWorker {
 
 /**
  * Composition root of a worker process: connects to Temporal, opens the database pool for the
- * activities, and polls the task queue until stopped. Resolves once the worker is polling.
+ * activities, polls the task queue until stopped, and runs the reconciler (and, with `snapshots`,
+ * the snapshot trigger; with `auditCheckpoints`, their schedule) on a Temporal client of its own.
+ * Resolves once the worker is polling.
  */
 export async function startWorker(options: {
   databaseUrl: string;
@@ -33,6 +38,8 @@ export async function startWorker(options: {
   log: Logger;
   /** Which non-public addresses rollout gates and webhooks may reach. */
   outboundPolicy: OutboundPolicy;
+  /** A client to reach them with instead of one made from the policy (a test's, resolving names its own way). */
+  outbound?: OutboundClient;
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
   /** Publishes signed snapshots (the publisher workflow and its trigger) when given. */
@@ -43,24 +50,27 @@ export async function startWorker(options: {
   auditCheckpoints?: { store: AuditCheckpointStore; intervalSeconds: number; scheduleId?: string };
   /** The deadline of an activity's write (FLAGS_WRITE_TIMEOUT_MS); a timed-out activity is retried. */
   writeTimeoutMs?: number;
+  /** How long the reconciler's (and the trigger's) Temporal calls wait; 3 s unless configured. */
+  temporalCallTimeoutMs?: number;
+  reconcileIntervalMs?: number;
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner, applicationName: 'flags-worker', writeTimeoutMs: options.writeTimeoutMs });
-  // The client side (signals to the snapshot publisher, the checkpoint schedule), when either is wanted.
-  const clientConnection = options.snapshots || options.auditCheckpoints ? await Connection.connect({ address: options.temporalAddress }) : undefined;
-  const client = clientConnection ? new Client({ connection: clientConnection, namespace: options.temporalNamespace }) : undefined;
-  if (client && options.auditCheckpoints) {
+  // The client side: the reconciler, the checkpoint schedule and the signals to the snapshot publisher.
+  const clientConnection = openTemporalConnection(options.temporalAddress);
+  const client = new Client({ connection: clientConnection, namespace: options.temporalNamespace });
+  if (options.auditCheckpoints) {
     try {
       const scheduleId = await ensureAuditCheckpointSchedule(client, { taskQueue: options.taskQueue, intervalSeconds: options.auditCheckpoints.intervalSeconds, ...(options.auditCheckpoints.scheduleId ? { scheduleId: options.auditCheckpoints.scheduleId } : {}) });
       options.log.info({ scheduleId, everySeconds: options.auditCheckpoints.intervalSeconds, store: options.auditCheckpoints.store.location }, 'audit log checkpoints scheduled');
     } catch (error) {
-      await clientConnection?.close();
+      await clientConnection.close();
       await db.end();
       throw error;
     }
   }
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
-  const outbound = createOutboundClient({ policy: options.outboundPolicy });
+  const outbound = options.outbound ?? createOutboundClient({ policy: options.outboundPolicy });
   const worker = await Worker.create({
     connection,
     namespace: options.temporalNamespace,
@@ -80,17 +90,28 @@ export async function startWorker(options: {
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));
   const dispatcher = startWebhookDispatcher({ db, log: options.log, outbound });
-  let snapshotTrigger: { stop(): void; close(): Promise<void> } | undefined;
-  if (client && options.snapshots) {
-    const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
-    const trigger = startSnapshotTrigger({ client, taskQueue: options.taskQueue, changeFeed, log: options.log });
-    snapshotTrigger = { stop: trigger.stop, close: () => changeFeed.close() };
-  }
+  const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
+  const reconciler = startWorkflowReconciler({
+    db,
+    log: options.log,
+    temporal: { client, namespace: options.temporalNamespace, taskQueue: options.taskQueue, callTimeoutMs: options.temporalCallTimeoutMs ?? DEFAULT_TEMPORAL_CALL_TIMEOUT_MS },
+    changeFeed,
+    intervalMs: options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS,
+  });
+  const snapshotTrigger = options.snapshots
+    ? startSnapshotTrigger({
+        client,
+        taskQueue: options.taskQueue,
+        changeFeed,
+        log: options.log,
+      })
+    : undefined;
   return {
     async stop() {
       snapshotTrigger?.stop();
-      await snapshotTrigger?.close();
-      await clientConnection?.close();
+      await reconciler.stop();
+      await changeFeed.close();
+      await clientConnection.close();
       await dispatcher.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);

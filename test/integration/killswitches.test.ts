@@ -57,7 +57,7 @@ describe('killswitches', () => {
     const engaged = await harness.api.request('POST', `/v1/killswitches/${category}/engage`, { token: oncall, body: { reason: 'INC-42: checkout errors' } });
     const committedAt = Date.now();
     expect(engaged.status).toBe(200);
-    expect(engaged.body).toMatchObject({ category, engaged: true, reason: 'INC-42: checkout errors', updatedBy: 'oncall', changed: true, rollouts: { paused: [], failed: [] } });
+    expect(engaged.body).toMatchObject({ category, engaged: true, reason: 'INC-42: checkout errors', updatedBy: 'oncall', changed: true, rollouts: { pausing: [] } });
     expect(engaged.body.flags).toEqual(keys);
 
     // The writing process answers off at once (read-your-write), the other within a second.
@@ -136,8 +136,10 @@ describe('killswitches', () => {
 
     const engaged = await harness.api.request('POST', '/v1/killswitches/payments/engage', { token: oncall, body: { reason: 'payments down' } });
     expect(engaged.status).toBe(200);
-    expect(engaged.body.rollouts).toEqual({ paused: [{ flagKey: key, rolloutId: running.id }], failed: [] });
-    const paused = await harness.rollout(key);
+    // The answer does not wait on Temporal: it names the rollouts the worker pauses next.
+    expect(engaged.body.rollouts.pausing).toEqual([{ flagKey: key, rolloutId: running.id }]);
+    expect(engaged.body.rollouts.note).toMatch(/^A worker pauses these rollouts/);
+    const paused = await harness.waitForRollout(key, (rollout) => rollout.state === 'paused', 'paused by the worker', 5_000);
     expect(paused).toMatchObject({ state: 'paused', pause: { cause: 'killswitch', by: 'oncall', reason: 'killswitch "payments" engaged' }, percentage: 10 });
     expect((await harness.events(key, 'flag.rollout_paused')).at(-1)?.payload).toMatchObject({ cause: 'killswitch', actor: 'oncall' });
     expect(await evaluate(harness.api, key)).toMatchObject({ reason: 'off' });

@@ -240,7 +240,7 @@ describe('rollout gates under the outbound policy', () => {
   });
 
   it('checks again at each probe: a gate whose name rebinds to loopback pauses the rollout, refused, with no request made', async () => {
-    harness.worker = await startRolloutWorker({ db: harness.api.db.pool, taskQueue: harness.taskQueue, outbound: createOutboundClient({ policy: publicOnlyPolicy, resolve: fakeResolver({ 'metrics.rebind.example': '127.0.0.1' }) }) });
+    harness.worker = await startRolloutWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue, outbound: createOutboundClient({ policy: publicOnlyPolicy, resolve: fakeResolver({ 'metrics.rebind.example': '127.0.0.1' }) }) });
     await harness.createFlag('ssrf-rebind');
     const started = await harness.api.request('POST', '/v1/flags/ssrf-rebind/rollouts', {
       body: { gate: { type: 'http', url: `http://metrics.rebind.example:${target.port}/metric`, jsonPath: '$.rate', max: 1 }, steps: [{ percentage: 10, after: '0s' }] },
@@ -258,7 +258,7 @@ describe('rollout gates under the outbound policy', () => {
     // public; the worker allows loopback, as the embedded default does, and resolves it there.
     const url = (path: string) => `http://metrics.rebind.example:${target.port}${path}`;
     harness.worker = await startRolloutWorker({
-      db: harness.api.db.pool,
+      databaseUrl: harness.api.db.url,
       taskQueue: harness.taskQueue,
       outbound: createOutboundClient({ policy: loopbackPolicy, resolve: fakeResolver({ 'metrics.rebind.example': '127.0.0.1' }) }),
     });

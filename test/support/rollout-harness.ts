@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../../src/config.ts';
 import { sql } from '../../src/data/sql.ts';
 import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { startTestApi, type TestApi } from './api.ts';
@@ -29,22 +30,25 @@ export interface RolloutHarness {
 }
 
 /**
- * An API on a fresh database whose rollouts go to a task queue of this test file's own, a worker
- * polling it in this process, and a Temporal client: parallel test files never take each other's tasks.
- * `outbound` is what the API checks gate URLs with and the worker probes them with (production's
- * policy, public addresses only, when absent).
+ * An API on a fresh database whose rollouts go to a task queue of this test file's own, the
+ * service's worker polling it in this process, and a Temporal client: parallel test files never
+ * take each other's tasks. `outbound` is what the API checks gate URLs with and the worker probes
+ * them with (production's policy, public addresses only, when absent).
  */
 export async function startRolloutHarness(options: { worker?: boolean; outbound?: OutboundClient } = {}): Promise<RolloutHarness> {
   const taskQueue = `rollouts-${randomUUID()}`;
   const temporal = await testTemporalClient();
-  const api = await startTestApi({ temporal: { client: temporal.client, namespace: temporal.namespace, taskQueue, uiUrl: 'http://127.0.0.1:8233' }, ...(options.outbound ? { outbound: options.outbound } : {}) });
+  const api = await startTestApi({
+    temporal: { client: temporal.client, namespace: temporal.namespace, taskQueue, callTimeoutMs: DEFAULT_TEMPORAL_CALL_TIMEOUT_MS, uiUrl: 'http://127.0.0.1:8233' },
+    ...(options.outbound ? { outbound: options.outbound } : {}),
+  });
   const harness: RolloutHarness = {
     api,
     ...temporal,
     taskQueue,
     worker: null,
     async startWorker() {
-      harness.worker = await startRolloutWorker({ db: api.db.pool, taskQueue, ...(options.outbound ? { outbound: options.outbound } : {}) });
+      harness.worker = await startRolloutWorker({ databaseUrl: api.db.url, taskQueue, ...(options.outbound ? { outbound: options.outbound } : {}) });
       return harness.worker;
     },
     async createFlag(key, extra = {}) {

@@ -2,36 +2,35 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../../src/activities/index.ts';
-import type { DatabasePool } from '../../src/data/pool.ts';
-import { ENV, requireEnv } from '../setup/test-environment.ts';
 import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
+import { startWorker } from '../../src/worker/start-worker.ts';
+import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { testAuditSigner } from './database.ts';
 import { testLog } from './logger.ts';
-import { publicOnlyOutbound } from './outbound.ts';
+import { publicOnlyPolicy } from './outbound.ts';
 
 export interface RunningTestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker in this process on the shared test server, with the workflows bundled by global set-up. */
-export async function startRolloutWorker(options: { db: DatabasePool; taskQueue: string; outbound?: OutboundClient }): Promise<RunningTestWorker> {
-  const connection = await NativeConnection.connect({ address: requireEnv(ENV.temporalAddress) });
-  const worker = await Worker.create({
-    connection,
-    namespace: requireEnv(ENV.temporalNamespace),
+/**
+ * The service's own worker (src/worker/start-worker.ts: activities, reconciler, worker settings) in
+ * this process, on the shared test server unless `temporalAddress` says otherwise, with the
+ * workflows bundled by global set-up; gates and webhooks reach public addresses only unless
+ * `outbound` says otherwise.
+ */
+export async function startRolloutWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string; outbound?: OutboundClient }): Promise<RunningTestWorker> {
+  return startWorker({
+    databaseUrl: options.databaseUrl,
+    temporalAddress: options.temporalAddress ?? requireEnv(ENV.temporalAddress),
+    temporalNamespace: requireEnv(ENV.temporalNamespace),
     taskQueue: options.taskQueue,
+    outboundPolicy: publicOnlyPolicy,
+    ...(options.outbound ? { outbound: options.outbound } : {}),
     workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
-    activities: createActivities({ db: options.db, log: testLog, outbound: options.outbound ?? publicOnlyOutbound() }),
+    auditSigner: testAuditSigner(),
+    log: testLog,
   });
-  const running = worker.run();
-  return {
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-      await connection.close();
-    },
-  };
 }
 
 const CHILD_ENTRY = new URL('./rollout-worker-child.ts', import.meta.url).pathname;
@@ -42,13 +41,14 @@ export interface ChildWorker {
   stop(): Promise<void>;
 }
 
-/** A worker in a process of its own, so a test can kill it the hard way. Resolves once it polls. */
-export async function startChildWorker(options: { databaseUrl: string; taskQueue: string }): Promise<ChildWorker> {
+/** The service's worker in a process of its own, so a test can kill it the hard way. Resolves once it polls. */
+export async function startChildWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string }): Promise<ChildWorker> {
   const child: ChildProcess = spawn(process.execPath, ['--no-warnings', CHILD_ENTRY], {
     env: {
       ...process.env,
       CHILD_DATABASE_URL: options.databaseUrl,
       CHILD_TASK_QUEUE: options.taskQueue,
+      CHILD_TEMPORAL_ADDRESS: options.temporalAddress ?? requireEnv(ENV.temporalAddress),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
