@@ -65,6 +65,8 @@ export interface Config {
   temporalCallTimeoutMs: number;
   /** How often a worker brings rollout and change-request records in line with their workflows. */
   reconcileIntervalMs: number;
+  /** A worker signals the snapshot publisher at most once per this interval, however fast changes come. */
+  snapshotSignalIntervalMs: number;
   logLevel: string;
 }
 
@@ -73,6 +75,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_TEMPORAL_CALL_TIMEOUT_MS = 3_000;
 export const DEFAULT_RECONCILE_INTERVAL_MS = 2_000;
+export const DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS = 250;
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     temporalCallTimeoutMs: boundedFromEnv(env, 'FLAGS_TEMPORAL_CALL_TIMEOUT_MS', DEFAULT_TEMPORAL_CALL_TIMEOUT_MS, [100, 120_000]),
     reconcileIntervalMs: boundedFromEnv(env, 'FLAGS_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, [100, 600_000]),
+    snapshotSignalIntervalMs: boundedFromEnv(env, 'FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS', DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS, [0, 60_000]),
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {
           bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,

@@ -33,6 +33,7 @@ const worker = await startWorker({
   writeTimeoutMs: config.writeTimeoutMs,
   temporalCallTimeoutMs: config.temporalCallTimeoutMs,
   reconcileIntervalMs: config.reconcileIntervalMs,
+  snapshotSignalIntervalMs: config.snapshotSignalIntervalMs,
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

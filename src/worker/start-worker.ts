@@ -1,9 +1,9 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
+import { DEFAULT_RECONCILE_INTERVAL_MS, DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS, DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../config.ts';
 import type { AuditCheckpointStore } from '../data/audit-checkpoints.ts';
 import type { AuditSigner } from '../data/audit-signer.ts';
-import { DEFAULT_RECONCILE_INTERVAL_MS, DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../config.ts';
 import { createDatabasePool } from '../data/pool.ts';
 import { createChangeFeed } from '../events/change-feed.ts';
 import { startWebhookDispatcher } from '../events/webhook-dispatcher.ts';
@@ -53,6 +53,7 @@ export async function startWorker(options: {
   /** How long the reconciler's (and the trigger's) Temporal calls wait; 3 s unless configured. */
   temporalCallTimeoutMs?: number;
   reconcileIntervalMs?: number;
+  snapshotSignalIntervalMs?: number;
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner, applicationName: 'flags-worker', writeTimeoutMs: options.writeTimeoutMs });
@@ -104,6 +105,8 @@ export async function startWorker(options: {
         taskQueue: options.taskQueue,
         changeFeed,
         log: options.log,
+        minIntervalMs: options.snapshotSignalIntervalMs ?? DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS,
+        callTimeoutMs: options.temporalCallTimeoutMs ?? DEFAULT_TEMPORAL_CALL_TIMEOUT_MS,
       })
     : undefined;
   return {

@@ -85,17 +85,25 @@ describe('the snapshot publisher workflow', () => {
     expect(await readPublishedTokenList(store, otherKey, testLog)).toBeNull();
   });
 
-  it('debounces a burst of a hundred changes into a few publications', async () => {
+  it('coalesces a burst of a hundred changes into a few signals and a few publications', async () => {
     const before = await api.db.pool.oneFirst(countPublications());
+    const signalsBefore = await publisherSignals();
+    const started = Date.now();
     for (let index = 0; index < 100; index += 1) {
       await api.request('POST', '/v1/flags', { body: { key: `burst-${index}`, type: 'boolean', defaultValue: false } });
     }
+    const burstMs = Date.now() - started;
     await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === 'burst-99') ?? false, 3_000);
     const after = await api.db.pool.oneFirst(countPublications());
     // Writing a hundred flags through the API takes a second or more here; one publication per
     // debounce window, never one per change.
     expect(after - before).toBeGreaterThanOrEqual(1);
     expect(after - before).toBeLessThanOrEqual(10);
+    // The worker signals at most once per 250 ms (FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS), plus the one
+    // that carries the last changes: never once per change.
+    const signals = (await publisherSignals()) - signalsBefore;
+    expect(signals).toBeGreaterThanOrEqual(1);
+    expect(signals).toBeLessThanOrEqual(Math.ceil(burstMs / 250) + 2);
   });
 
   it('runs as one long-lived workflow the Temporal UI lists with its current details', async () => {
@@ -112,6 +120,17 @@ describe('the snapshot publisher workflow', () => {
     }
   });
 });
+
+/** How many `changed` signals the publisher workflow has received (its current run). */
+async function publisherSignals(): Promise<number> {
+  const connection = await Connection.connect({ address: requireEnv(ENV.temporalAddress) });
+  try {
+    const history = await new Client({ connection, namespace: requireEnv(ENV.temporalNamespace) }).workflow.getHandle(SNAPSHOT_PUBLISHER_WORKFLOW_ID).fetchHistory();
+    return (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes).length;
+  } finally {
+    await connection.close();
+  }
+}
 
 function countPublications() {
   return sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM snapshots`;
