@@ -14,6 +14,7 @@ import { describeRollout } from '../workflows/rollout-format.ts';
 import { asActivityFailure } from './as-activity-failure.ts';
 import { checkGate, type GateProbe, type GateVerdict } from './rollout-gates.ts';
 import { rolloutMetrics } from './rollout-metrics.ts';
+import { withHeartbeat } from './with-heartbeat.ts';
 
 export interface RolloutActivityDependencies {
   db: DatabasePool;
@@ -38,7 +39,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
   return {
     /** Applies one step through the flag write path; idempotent and compare-and-set (see data/rollouts.ts). */
     async applyRolloutStep(input: ApplyStepInput): Promise<StepOutcome> {
-      const outcome = await asActivityFailure(() => applyStepInDatabase(deps.db, input));
+      const outcome = await withHeartbeat(() => asActivityFailure(() => applyStepInDatabase(deps.db, input)));
       const flagKey = input.flagKey;
       const label = outcome.kind === 'held' ? `held_${outcome.cause}` : outcome.kind;
       metrics.steps.inc({ outcome: label });
@@ -59,7 +60,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Probes the step's gate; a failing probe is a verdict, not an error. */
     async checkRolloutGate(input: GateCheckInput): Promise<GateVerdict> {
-      const verdict = await checkGate(input.gate, deps.outbound);
+      const verdict = await withHeartbeat(() => checkGate(input.gate, deps.outbound));
       if (!verdict.ok) metrics.steps.inc({ outcome: 'gate_failed' });
       deps.log[verdict.ok ? 'info' : 'warn'](
         { rolloutId: input.rolloutId, flagKey: input.flagKey, step: input.stepIndex, gate: verdict.gate, value: verdict.value, ok: verdict.ok },
@@ -70,7 +71,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Records started / paused / resumed with its audit entry and event; idempotent by seq. */
     async recordRolloutTransition(input: TransitionInput): Promise<{ state: RolloutState }> {
-      const record = await asActivityFailure(() => recordTransitionInDatabase(deps.db, input));
+      const record = await withHeartbeat(() => asActivityFailure(() => recordTransitionInDatabase(deps.db, input)));
       deps.log.info(
         { rolloutId: input.rolloutId, flagKey: record.flagKey, transition: input.kind, actor: input.actor, cause: input.cause, reason: input.reason },
         `rollout ${input.kind}`,
@@ -80,7 +81,7 @@ export function createRolloutActivities(deps: RolloutActivityDependencies) {
 
     /** Completes, cancels (optionally rolling back) or fails a rollout; idempotent by seq. */
     async finishRollout(input: FinishInput): Promise<{ state: RolloutState; rolledBack: boolean }> {
-      const record = await asActivityFailure(() => finishRolloutRecord(deps.db, input));
+      const record = await withHeartbeat(() => asActivityFailure(() => finishRolloutRecord(deps.db, input)));
       deps.log.info(
         { rolloutId: input.rolloutId, flagKey: record.flagKey, outcome: record.state, rolledBack: record.rolledBack, actor: input.actor, reason: record.endReason },
         `rollout ${record.state}`,

@@ -42,18 +42,34 @@ import { describeRollout, formatUtc, rolloutPercent } from './rollout-format.ts'
 type Activities = ReturnType<typeof createActivities>;
 
 /**
+ * Every activity heartbeats while it runs (activities/with-heartbeat.ts). A worker lost in the
+ * middle of a step is therefore noticed at most this long after its last heartbeat, and the step
+ * runs again on another worker after the first retry interval: a lost worker delays a step by 2.5 s
+ * at most plus the step itself, where the start-to-close timeout alone made it 30 s. Short enough to
+ * matter for steps seconds apart; long enough that a heartbeat (the SDK sends one at most every
+ * 1.6 s) is not missed on a busy worker, and a missed one only costs a harmless retry.
+ */
+const HEARTBEAT_TIMEOUT = '2 seconds';
+
+/**
  * Bookkeeping and steps: short database transactions. Retried without limit (a database or worker
- * outage only delays a rollout); the contract's error codes are non-retryable.
+ * outage only delays a rollout); the contract's error codes are non-retryable. The start-to-close
+ * timeout bounds an attempt stuck on a live worker (a database that does not answer).
  */
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['not_found', 'validation_error'] },
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['not_found', 'validation_error'] },
 });
 
-/** Gate probes: a few attempts for an activity that crashed; a probe that fails is a verdict, not an error. */
+/**
+ * Gate probes: a few attempts for an activity that crashed (or whose worker was lost); a probe that
+ * fails is a verdict, not an error. The probe's own timeout (5 s, at most 60 s) bounds it first.
+ */
 const probes = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
   cancellationType: ActivityCancellationType.TRY_CANCEL,
 });
 
