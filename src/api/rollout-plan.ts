@@ -79,14 +79,26 @@ const stepSchema = z
     }
   });
 
-export const planSchema = z.strictObject({
-  steps: z.array(stepSchema).min(1).max(100),
-  gate: gateSchema.optional().describe('Checked before every step (unless a step overrides it).'),
-  onResume: z.enum(['shift_schedule', 'apply_overdue']).default('shift_schedule')
-    .describe('On resume, move the rest of the schedule by the paused time (shift_schedule, default), or apply steps that fell due at once (apply_overdue).'),
-  bucketBy: z.string().min(1).max(128).optional().describe("The attribute the rollout buckets by; defaults to the flag's, and cannot differ from a rollout the flag already has."),
-  reason: z.string().max(500).optional(),
-});
+export const planSchema = z
+  .strictObject({
+    steps: z.array(stepSchema).min(1).max(100),
+    gate: gateSchema.optional().describe('Checked before every step (unless a step overrides it).'),
+    onResume: z.enum(['shift_schedule', 'apply_overdue']).default('shift_schedule')
+      .describe('On resume, move the rest of the schedule by the paused time (shift_schedule, default), or apply steps that fell due meanwhile without waiting for their times (apply_overdue).'),
+    catchUp: z.enum(['dwell', 'immediate']).default('dwell')
+      .describe('Steps that fell due while they could not be applied (an outage, an apply_overdue resume, a stalled step): one after another, never closer together than minDwell (dwell, default), or all at once (immediate).'),
+    minDwell: z.union([z.number().int().min(0), z.string().min(1).max(40)]).optional()
+      .describe('The least time between two applied steps: "30s", "5m", "PT1M" or milliseconds. Default: the planned gap before each step, at most 5 minutes.'),
+    bucketBy: z.string().min(1).max(128).optional().describe("The attribute the rollout buckets by; defaults to the flag's, and cannot differ from a rollout the flag already has."),
+    reason: z.string().max(500).optional(),
+  })
+  .superRefine((plan, context) => {
+    if (plan.minDwell === undefined) return;
+    const duration = parseDuration(plan.minDwell);
+    if (duration === null) context.addIssue({ code: 'custom', message: 'is not a duration ("30s", "5m", "PT1M" or milliseconds)', path: ['minDwell'] });
+    else if (duration > MAX_DURATION_MS) context.addIssue({ code: 'custom', message: 'is longer than 366 days', path: ['minDwell'] });
+    if (plan.catchUp === 'immediate') context.addIssue({ code: 'custom', message: 'has no effect with catchUp "immediate": overdue steps are applied at once', path: ['minDwell'] });
+  });
 export type PlanInput = z.output<typeof planSchema>;
 
 /** Every gate URL of a plan, with where it is, for the outbound policy's check at write time. */
@@ -136,5 +148,12 @@ export function normalizePlan(input: PlanInput, flag: Flag, now: number): Rollou
     steps.push({ rollout: checked.ok ? (checked.value.rollout ?? rollout) : rollout, targetAt, ...(gate ? { gate: gate as RolloutGate } : {}) });
   });
   if (issues.length) throw invalid(issues);
-  return { steps, onResume: input.onResume, ...(bucketBy !== undefined ? { bucketBy } : {}) };
+  const minDwellMs = input.minDwell === undefined ? null : parseDuration(input.minDwell);
+  return {
+    steps,
+    onResume: input.onResume,
+    catchUp: input.catchUp,
+    ...(minDwellMs !== null ? { minDwellMs } : {}),
+    ...(bucketBy !== undefined ? { bucketBy } : {}),
+  };
 }

@@ -13,6 +13,7 @@ import {
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
 import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
+import { minimumDwellMs } from '../workflows/rollout-schedule.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, requireApprovalFor } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
@@ -35,6 +36,15 @@ function iso(epochMs: number | null): string | null {
   return epochMs === null ? null : new Date(epochMs).toISOString();
 }
 
+/**
+ * When a step not applied yet is due as things stand: its target moved by shift_schedule resumes;
+ * for the next step, what the workflow last recorded, which includes the minimum dwell.
+ */
+function dueAt(record: RolloutRecord, index: number): number {
+  const scheduled = (record.plan.steps[index]?.targetAt ?? 0) + record.scheduleOffsetMs;
+  return index === record.currentStep + 1 && record.nextStepAt !== null ? Math.max(scheduled, record.nextStepAt) : scheduled;
+}
+
 /** The wire form of a rollout; `history` only on the single-rollout reads. */
 export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const applied = new Map((history ?? []).filter((entry) => entry.kind === 'step_applied').map((entry) => [entry.stepIndex, entry]));
@@ -49,6 +59,8 @@ export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[
     startedBy: record.startedBy,
     reason: record.reason,
     onResume: record.plan.onResume,
+    catchUp: record.plan.catchUp ?? 'dwell',
+    minDwellMs: record.plan.minDwellMs ?? null,
     bucketBy: record.plan.bucketBy ?? null,
     startRollout: record.startRollout,
     rollout: record.expectedRollout,
@@ -61,10 +73,10 @@ export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[
         rollout: step.rollout,
         percentage: rolloutPercent(step.rollout),
         plannedAt: iso(step.targetAt),
-        // Where the schedule stands now (moved by shift_schedule resumes); null once applied.
-        dueAt: index > record.currentStep && active ? iso(step.targetAt + record.scheduleOffsetMs) : null,
+        dueAt: entry ? entry.targetAt : active ? iso(dueAt(record, index)) : null,
         appliedAt: entry?.at ?? null,
         driftMs: entry?.driftMs ?? null,
+        minDwellMs: minimumDwellMs(record.plan, index),
         gate: step.gate ?? null,
       };
     }),

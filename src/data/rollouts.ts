@@ -64,7 +64,7 @@ export interface RolloutHistoryEntry {
   at: string;
   actor: string;
   stepIndex: number | null;
-  /** For an applied step: when it was due, and how late it landed (ms). */
+  /** For an applied step: when it was due (its target, moved by any shift and minimum dwell), and how late it landed after that (ms). */
   targetAt: string | null;
   driftMs: number | null;
   flagVersion: number | null;
@@ -367,8 +367,12 @@ export interface ApplyStepInput {
   seq: number;
   stepIndex: number;
   rollout: Rollout;
-  /** When the step was due (after any shift), epoch ms. */
+  /** When the step was due (after any shift, and the minimum dwell), epoch ms: its drift counts from here. */
   targetAt: number;
+  /** The plan's own target time (absent from runs recorded before it was sent). */
+  plannedAt?: number;
+  /** Set when the minimum dwell after the previous step held this one past its scheduled time. */
+  minimumDwell?: { afterStep: number; dwellMs: number };
   /** When the step after this one is due, epoch ms; null after the last. */
   nextStepAt: number | null;
   actor: string;
@@ -431,6 +435,7 @@ export async function applyRolloutStep(db: DatabasePool, input: ApplyStepInput):
       targetAt: input.targetAt,
       flagVersion: next.version,
       rollout: next.rollout ?? null,
+      ...(input.plannedAt !== undefined ? { details: { plannedAt: new Date(input.plannedAt).toISOString(), minimumDwell: input.minimumDwell ?? null } } : {}),
     });
     const applied = await historyEntryAt(tx, record.id, input.seq);
     await tx.query(sql.typeAlias('void')`

@@ -31,6 +31,14 @@ export type GateFailureAction = 'pause' | 'rollback';
  */
 export type ResumePolicy = 'shift_schedule' | 'apply_overdue';
 
+/**
+ * What a plan does with steps that fell due while they could not be applied (a worker or Temporal
+ * outage, a pause resumed with apply_overdue, a step that stalled): `dwell` (the default) applies
+ * them one after another, never two closer together than the minimum dwell, so everyone who should
+ * see 40% does before 60%; `immediate` applies them at once.
+ */
+export type CatchUpPolicy = 'dwell' | 'immediate';
+
 export interface PlannedStep {
   /** The flag's `rollout` after this step; `bucketBy` is the plan's, the same on every step. */
   rollout: Rollout;
@@ -44,6 +52,10 @@ export interface RolloutPlan {
   steps: PlannedStep[];
   onResume: ResumePolicy;
   bucketBy?: string;
+  /** Absent in plans accepted before it existed: `dwell`. */
+  catchUp?: CatchUpPolicy;
+  /** The least time between two applied steps; absent: each step's planned gap, at most 5 minutes. */
+  minDwellMs?: number;
 }
 
 export interface RolloutWorkflowInput {
@@ -70,6 +82,17 @@ export interface PauseInfo {
   details?: Record<string, unknown>;
 }
 
+/** When a step was planned, due and applied (epoch ms): what the workflow records of each step. */
+export interface StepTimes {
+  index: number;
+  /** The plan's target time. */
+  plannedAt: number;
+  /** When it became due: the target moved by the schedule offset, or the end of the minimum dwell. */
+  dueAt: number;
+  /** When its transaction wrote it (the database's clock). */
+  appliedAt: number;
+}
+
 export interface RolloutStatus {
   rolloutId: string;
   flagKey: string;
@@ -79,9 +102,12 @@ export interface RolloutStatus {
   /** The share of traffic in the rollout now (a distribution counts as 100). */
   percent: number;
   scheduleOffsetMs: number;
-  nextStep: { index: number; at: number } | null;
+  /** `minimumDwell` is set when the dwell after the previous step holds the next one past its scheduled time. */
+  nextStep: { index: number; at: number; plannedAt: number; minimumDwell: { afterStep: number; dwellMs: number } | null } | null;
   pause: PauseInfo | null;
   cancelRequested: boolean;
+  /** Every step this run applied (absent in answers of runs that began before it was recorded). */
+  steps?: StepTimes[];
 }
 
 export interface RolloutResult {

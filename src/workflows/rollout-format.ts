@@ -18,6 +18,24 @@ export function describeRollout(rollout: Rollout | null | undefined): string {
   return rollout.distribution.map((entry: WeightedVariant) => `${entry.variant} ${entry.weight}`).join(' / ');
 }
 
+/** `250 ms`, `2 s`, `1.5 s`, `5 min`, `1 h 30 min`, `2 d`: a span as the UI's texts show it. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`;
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  return `${Math.round(hours / 24)} d`;
+}
+
+/** How the plan catches up after a delay, for the UI's static details and the API. */
+export function describeCatchUp(plan: RolloutPlan): string {
+  if (plan.catchUp === 'immediate') return 'overdue steps at once';
+  if (plan.minDwellMs !== undefined) return `steps at least ${formatDuration(plan.minDwellMs)} apart`;
+  return 'steps at least their planned gap apart (5 min at most)';
+}
+
 /** `2025-01-02 14:00:05 UTC`: what the UI's details and summaries show. */
 export function formatUtc(epochMs: number): string {
   return `${new Date(epochMs).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')} UTC`;
@@ -37,7 +55,7 @@ export function rolloutStaticDetails(input: RolloutWorkflowInput): string {
   });
   return [
     `**Flag** \`${input.flagKey}\` · **started by** ${input.startedBy}${input.reason ? ` · ${input.reason}` : ''}`,
-    `**Plan** (on resume: ${input.plan.onResume}${input.plan.bucketBy ? `, bucketBy ${input.plan.bucketBy}` : ''}):`,
+    `**Plan** (on resume: ${input.plan.onResume}; catching up: ${describeCatchUp(input.plan)}${input.plan.bucketBy ? `; bucketBy ${input.plan.bucketBy}` : ''}):`,
     ...lines,
     'Controls: signal `pause` / `resume` (input nothing or `{"reason": "…"}`), Cancel (optionally signal `cancelOptions` `{"rollback": true}` first).',
   ].join('\n');

@@ -10,6 +10,7 @@ import {
   CancelledFailure,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -36,8 +37,10 @@ import {
   type RolloutState,
   type RolloutStatus,
   type RolloutWorkflowInput,
+  type StepTimes,
 } from './rollout-definitions.ts';
-import { describeRollout, formatUtc, rolloutPercent } from './rollout-format.ts';
+import { describeRollout, formatDuration, formatUtc, rolloutPercent } from './rollout-format.ts';
+import { stepDue, type StepDue } from './rollout-schedule.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -99,6 +102,12 @@ function readControlInput(input: unknown): { reason: string | null; by: string |
 /** Who a signal without `by` came from: the Temporal UI or CLI, which cannot name the person. */
 const SIGNAL_ACTOR = 'temporal-ui';
 
+/**
+ * Runs recorded before the minimum dwell existed applied overdue steps at once; they replay that
+ * way. A run reaching a step the dwell holds back, live, takes the new path from there on.
+ */
+const MINIMUM_DWELL_PATCH = 'minimum-dwell';
+
 export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<RolloutResult> {
   const { rolloutId, flagKey, plan } = input;
   const steps = plan.steps;
@@ -118,16 +127,29 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   /** Control transitions not yet recorded in the database, in the order they happened. */
   const pending: Transition[] = [];
   const recorded = new Set<number>();
+  /** Workflow time at which the last step applied by this run came back: the minimum dwell counts from it. */
+  let lastAppliedAt: number | null = null;
+  const stepTimes: StepTimes[] = [];
+  let dwellPatched = false;
 
   const allApplied = (): boolean => currentStep >= steps.length - 1;
-  const nextTarget = (): number | null => {
-    const next = steps[currentStep + 1];
-    return next ? next.targetAt + offsetMs : null;
-  };
+  /**
+   * When step `index` is due (see rollout-schedule.ts), with the previous step applied at
+   * `appliedAt`. Only the main flow may `decide` to take the patched path (it records a marker);
+   * queries and the UI's details follow the decision taken so far.
+   */
+  function dueOf(index: number, decide: boolean, appliedAt = lastAppliedAt): StepDue {
+    const due = stepDue(plan, index, offsetMs, appliedAt);
+    if (!due.dwell) return due;
+    if (!dwellPatched && decide) dwellPatched = patched(MINIMUM_DWELL_PATCH);
+    return dwellPatched ? due : { at: due.scheduledAt, scheduledAt: due.scheduledAt, dwell: null };
+  }
+  const nextDue = (): StepDue | null => (currentStep + 1 < steps.length ? dueOf(currentStep + 1, false) : null);
   const state = (): RolloutState => finalState ?? (pause ? 'paused' : 'running');
 
   const status = (): RolloutStatus => {
-    const next = nextTarget();
+    const next = nextDue();
+    const index = currentStep + 1;
     return {
       rolloutId,
       flagKey,
@@ -135,9 +157,12 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       currentStep,
       percent: rolloutPercent(currentRollout),
       scheduleOffsetMs: offsetMs,
-      nextStep: finalState || pause || next === null ? null : { index: currentStep + 1, at: next },
+      nextStep: finalState || pause || next === null
+        ? null
+        : { index, at: next.at, plannedAt: steps[index]?.targetAt ?? next.scheduledAt, minimumDwell: next.dwell ? { afterStep: next.dwell.afterStep, dwellMs: next.dwell.dwellMs } : null },
       pause,
       cancelRequested: cancelling,
+      steps: stepTimes,
     };
   };
 
@@ -237,12 +262,18 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         'resume: signal `resume` (optionally `{"reason": "…"}`), or POST /v1/flags/' + flagKey + '/rollout/resume',
       ].join('\n\n');
     }
-    const next = nextTarget();
+    const next = nextDue();
     const step = steps[currentStep + 1];
     return [
       `**running** at ${at} (${progress})`,
-      step && next !== null ? `next: ${describeRollout(step.rollout)} at ${formatUtc(next)}` : 'next: —',
+      step && next ? `next: ${describeRollout(step.rollout)} at ${formatUtc(next.at)}${next.dwell ? ` — ${whyHeld(next)}` : ''}` : 'next: —',
     ].join('\n\n');
+  }
+
+  /** Why a step waits past its scheduled time, for the UI's details and the timer's summary. */
+  function whyHeld(due: StepDue): string {
+    if (!due.dwell) return '';
+    return `held by the minimum dwell: at least ${formatDuration(due.dwell.dwellMs)} after step ${due.dwell.afterStep + 1}, so that every step is seen before the next (it was due ${formatUtc(due.scheduledAt)})`;
   }
 
   /** Records the pending control transitions, oldest first. Not cancellable: a record is never half-done. */
@@ -259,7 +290,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
           reason: transition.reason,
           ...(transition.details ? { details: transition.details } : {}),
           at: transition.at,
-          nextStepAt: pause ? null : nextTarget(),
+          nextStepAt: pause ? null : (nextDue()?.at ?? null),
           scheduleOffsetMs: offsetMs,
         }]),
       );
@@ -311,14 +342,14 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         await condition(() => pause === null || pending.length > 0);
         continue;
       }
-      // An absolute target, re-read after every wake-up: a late wake-up (a worker that was down)
-      // makes the step due at once, and never moves the steps after it.
-      const target = step.targetAt + offsetMs;
-      const remaining = target - Date.now();
+      // An absolute time, re-read after every wake-up: a late wake-up (a worker that was down)
+      // makes the step due at once, but the minimum dwell keeps it a dwell after the previous one.
+      const due = dueOf(index, true);
+      const remaining = due.at - Date.now();
       if (remaining > 0) {
         publish();
         await condition(() => pause !== null || pending.length > 0, remaining, {
-          summary: `Step ${index + 1}/${steps.length}: ${describeRollout(step.rollout)} at ${formatUtc(target)}`,
+          summary: `Step ${index + 1}/${steps.length}: ${describeRollout(step.rollout)} at ${formatUtc(due.at)}${due.dwell ? ` (minimum dwell of ${formatDuration(due.dwell.dwellMs)} after step ${due.dwell.afterStep + 1})` : ''}`,
         });
         continue;
       }
@@ -339,7 +370,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       // A cancellation that arrived while the gate was probed wins over the step.
       if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before the step was applied');
       const stepSeq = ++seq;
-      const following = steps[index + 1];
+      // When the next step will be due if this one is applied now; the record shows it.
+      const following = index + 1 < steps.length ? dueOf(index + 1, true, Date.now()) : null;
       const outcome = await CancellationScope.nonCancellable(() =>
         records.applyRolloutStep.executeWithOptions({ summary: `Apply step ${index + 1}/${steps.length}: ${describeRollout(step.rollout)}` }, [{
           rolloutId,
@@ -347,14 +379,18 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
           seq: stepSeq,
           stepIndex: index,
           rollout: step.rollout,
-          targetAt: target,
-          nextStepAt: following ? following.targetAt + offsetMs : null,
+          targetAt: due.at,
+          plannedAt: step.targetAt,
+          ...(due.dwell ? { minimumDwell: { afterStep: due.dwell.afterStep, dwellMs: due.dwell.dwellMs } } : {}),
+          nextStepAt: following?.at ?? null,
           actor: stepActor,
         }]),
       );
       if (outcome.kind === 'applied' || outcome.kind === 'already_applied') {
         currentStep = index;
         currentRollout = outcome.rollout ?? step.rollout;
+        lastAppliedAt = Date.now();
+        stepTimes.push({ index, plannedAt: step.targetAt, dueAt: due.at, appliedAt: outcome.appliedAt });
         publish();
         return 'applied';
       }
@@ -372,7 +408,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         kind: 'started',
         actor: `rollout:${flagKey}`,
         runId: workflowInfo().runId,
-        nextStepAt: nextTarget(),
+        nextStepAt: nextDue()?.at ?? null,
         scheduleOffsetMs: offsetMs,
       }]),
     );

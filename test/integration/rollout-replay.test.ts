@@ -11,8 +11,24 @@ const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathnam
 describe('rollout workflow replay', () => {
   const files = readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
 
-  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress', () => {
-    expect(files.length).toBeGreaterThanOrEqual(10);
+  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress, a killswitch, the minimum dwell after a stall, the snapshot publisher', () => {
+    expect(files).toEqual([
+      'auto-progress-held.json',
+      'cancelled-after-one-step.json',
+      'cancelled-with-rollback.json',
+      'completed-three-steps.json',
+      'conflict-paused-cancelled.json',
+      'gate-paused-resumed.json',
+      'gate-rolled-back.json',
+      'killswitch-paused-resumed.json',
+      'paused-resumed-apply-overdue.json',
+      'paused-resumed-shift-schedule.json',
+      'snapshot-publisher.json',
+      'ui-signals-and-cancel.json',
+      'worker-killed-mid-plan.json',
+      // Recorded with the minimum dwell (patch "minimum-dwell"): the steps after a 20 s stall.
+      'worker-lost-mid-step-then-stalled.json',
+    ]);
   });
 
   it('replays every recorded history without a determinism error', async () => {

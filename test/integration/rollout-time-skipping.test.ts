@@ -1,6 +1,7 @@
 // "5% → 25% → 100% over two days" in seconds: Temporal's time-skipping test server runs the real
 // rollout workflow with typed fake activities, and each step must land at its absolute target time
-// in workflow time, however long the plan.
+// in workflow time, however long the plan; after a long pause resumed with apply_overdue, overdue
+// steps catch up one minimum dwell at a time (or at once, when the plan opts out).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
@@ -9,15 +10,45 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { createRolloutActivities } from '../../src/activities/rollout-activities.ts';
 import { findTemporalTestServer } from '../../src/launcher/temporal-cli.ts';
-import type { RolloutWorkflowInput } from '../../src/workflows/rollout-definitions.ts';
+import type { CatchUpPolicy, RolloutStatus, RolloutWorkflowInput } from '../../src/workflows/rollout-definitions.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
 
 type RolloutActivities = ReturnType<typeof createRolloutActivities>;
+type FakeActivities = Pick<RolloutActivities, 'applyRolloutStep' | 'checkRolloutGate' | 'recordRolloutTransition' | 'finishRollout'>;
 
+const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-describe('a two-day rollout plan on the time-skipping test server', () => {
+interface AppliedStep {
+  percentage: number;
+  targetAt: number;
+  at: number;
+  minimumDwell: { afterStep: number; dwellMs: number } | undefined;
+}
+
+/** Activities that write nothing and note when each step was applied, in workflow time. */
+function fakeActivities(env: TestWorkflowEnvironment, applied: AppliedStep[]): FakeActivities {
+  return {
+    async applyRolloutStep(input) {
+      const at = await env.currentTimeMs();
+      applied.push({ percentage: 'percentage' in input.rollout ? input.rollout.percentage : -1, targetAt: input.targetAt, at, minimumDwell: input.minimumDwell });
+      return { kind: 'applied', flagVersion: applied.length + 1, rollout: input.rollout, appliedAt: at };
+    },
+    async checkRolloutGate() {
+      throw new Error('the plan has no gate; no check is expected');
+    },
+    async recordRolloutTransition(input) {
+      return { state: input.kind === 'paused' ? 'paused' : 'running' };
+    },
+    async finishRollout(input) {
+      return { state: input.outcome, rolledBack: input.rollback };
+    },
+  };
+}
+
+describe('rollout plans on the time-skipping test server', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
     quietTemporal();
@@ -35,23 +66,8 @@ describe('a two-day rollout plan on the time-skipping test server', () => {
   });
 
   it('applies 5%, 25% and 100% at their absolute times in workflow time, in a few real seconds', async () => {
-    const applied: { percentage: number; targetAt: number; at: number }[] = [];
-    const activities: Pick<RolloutActivities, 'applyRolloutStep' | 'checkRolloutGate' | 'recordRolloutTransition' | 'finishRollout'> = {
-      async applyRolloutStep(input) {
-        const at = await env.currentTimeMs();
-        applied.push({ percentage: 'percentage' in input.rollout ? input.rollout.percentage : -1, targetAt: input.targetAt, at });
-        return { kind: 'applied', flagVersion: applied.length + 1, rollout: input.rollout, appliedAt: at };
-      },
-      async checkRolloutGate() {
-        throw new Error('the plan has no gate; no check is expected');
-      },
-      async recordRolloutTransition(input) {
-        return { state: input.kind === 'paused' ? 'paused' : 'running' };
-      },
-      async finishRollout(input) {
-        return { state: input.outcome, rolledBack: input.rollback };
-      },
-    };
+    const applied: AppliedStep[] = [];
+    const activities = fakeActivities(env, applied);
     const taskQueue = `time-skipping-${randomUUID()}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -86,5 +102,69 @@ describe('a two-day rollout plan on the time-skipping test server', () => {
       // Workflow time: the step runs as soon as its timer fires, not a skipped hour later.
       expect(step.at - step.targetAt).toBeLessThan(60_000);
     }
+  });
+
+  /**
+   * Five steps an hour apart; paused once the first is applied and resumed at 4 h 30 min, when the
+   * steps of 2 h, 3 h and 4 h are overdue. Returns when each step was applied, in workflow time, and
+   * the workflow's status and UI details right after the first overdue step.
+   */
+  async function pausedPastThreeSteps(catchUp: CatchUpPolicy): Promise<{ start: number; applied: AppliedStep[]; held: RolloutStatus; details: string }> {
+    const applied: AppliedStep[] = [];
+    const taskQueue = `catch-up-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) }, activities: fakeActivities(env, applied) });
+    const start = await env.currentTimeMs();
+    const input: RolloutWorkflowInput = {
+      rolloutId: randomUUID(),
+      flagKey: `catch-up-${catchUp}`,
+      plan: { onResume: 'apply_overdue', catchUp, steps: [10, 20, 30, 40, 50].map((percentage, index) => ({ rollout: { percentage }, targetAt: start + (index + 1) * HOUR })) },
+      startRollout: null,
+      startedBy: 'alice',
+    };
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('rolloutWorkflow', { taskQueue, workflowId: `rollout:catch-up-${randomUUID()}`, args: [input] });
+      await env.sleep(HOUR + MINUTE);
+      expect(applied).toHaveLength(1);
+      await handle.signal('pause', { reason: 'incident' });
+      await eventually(() => handle.query<RolloutStatus>('status'), (status) => status.state === 'paused', 10_000);
+      await env.sleep(3.5 * HOUR - MINUTE);
+      await handle.signal('resume');
+      const held = (await eventually(() => handle.query<RolloutStatus>('status'), (status) => status.currentStep >= 1, 10_000)).value;
+      const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+      await handle.result();
+      return { start, applied, held, details: metadata.currentDetails };
+    });
+  }
+
+  it('applies the overdue steps one minimum dwell apart (the plan\'s gap, at most 5 min), says why in the UI, and the step after them at its own time', async () => {
+    const { start, applied, held, details } = await pausedPastThreeSteps('dwell');
+    expect(applied.map((step) => step.percentage)).toEqual([10, 20, 30, 40, 50]);
+    const resumedAt = start + 4.5 * HOUR;
+    const at = applied.map((step) => step.at - resumedAt);
+    // 20% at once on resume; 30% and 40% five minutes after the step before; 50% at its 5 h.
+    expect(at[1]).toBeLessThan(MINUTE);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(5 * MINUTE);
+    expect(at[2]! - at[1]!).toBeLessThan(6 * MINUTE);
+    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(5 * MINUTE);
+    expect(at[3]! - at[2]!).toBeLessThan(6 * MINUTE);
+    expect(applied[4]!.at - (start + 5 * HOUR)).toBeGreaterThanOrEqual(0);
+    expect(applied[4]!.at - (start + 5 * HOUR)).toBeLessThan(MINUTE);
+    // The steps the dwell held say so, and are due (their drift counts) from the end of the dwell.
+    expect(applied.map((step) => step.minimumDwell ?? null)).toEqual([null, null, { afterStep: 1, dwellMs: 5 * MINUTE }, { afterStep: 2, dwellMs: 5 * MINUTE }, null]);
+    // (The dwell counts from when the workflow learnt the step was applied: a moment after.)
+    expect(applied[2]!.targetAt - applied[1]!.at).toBeGreaterThanOrEqual(5 * MINUTE);
+    expect(applied[2]!.targetAt - applied[1]!.at).toBeLessThan(5 * MINUTE + 1_000);
+    // Right after the first overdue step: the next waits for the dwell, and the status and UI say why.
+    expect(held.nextStep).toMatchObject({ index: 2, plannedAt: start + 3 * HOUR, minimumDwell: { afterStep: 1, dwellMs: 5 * MINUTE } });
+    expect(held.steps?.map((step) => step.index)).toEqual([0, 1]);
+    expect(details).toMatch(/next: 30% at .* — held by the minimum dwell: at least 5 min after step 2/);
+  });
+
+  it('with catchUp "immediate", applies the overdue steps at once', async () => {
+    const { start, applied, held } = await pausedPastThreeSteps('immediate');
+    const resumedAt = start + 4.5 * HOUR;
+    for (const step of applied.slice(1, 4)) expect(step.at - resumedAt).toBeLessThan(MINUTE);
+    expect(applied.every((step) => step.minimumDwell === undefined)).toBe(true);
+    expect(held.nextStep === null || held.nextStep.minimumDwell === null).toBe(true);
   });
 });

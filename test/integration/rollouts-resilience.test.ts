@@ -22,6 +22,8 @@ const run = promisify(execFile);
 
 /** What docs/rollouts.md promises for a step whose worker is lost, once another worker polls. */
 const LOST_WORKER_BOUND_MS = 5_000;
+/** How long the plan has no worker at all: longer than several of its 2 s gaps. */
+const STALL_MS = 20_000;
 
 /** How many other sessions wait for the write lock (a step's transaction blocked inside it). */
 async function waitingForTheWriteLock(client: pg.Client): Promise<number> {
@@ -59,40 +61,73 @@ describe('rollouts under trouble and from the Temporal UI', () => {
     await new Promise((resolve) => metricServer.close(resolve));
   });
 
-  it('a worker killed in the middle of a step delays it by at most 5 s once another worker polls; no step is lost or applied twice', async () => {
-    const key = 'killed-mid-step';
+  it('a worker killed in the middle of a step delays it by at most 5 s once another worker polls; after a 20 s stall the overdue steps keep the minimum dwell; no step is lost or applied twice', async () => {
+    const key = 'lost-worker-then-stall';
     const created = await harness.createFlag(key);
-    const first = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue });
-    const percentages = [10, 20, 30, 40];
-    await harness.api.request('POST', `/v1/flags/${key}/rollouts`, { body: { steps: percentages.map((percentage) => ({ percentage, after: '2s' })) } });
-    await harness.waitForRollout(key, (rollout) => rollout.currentStep === 0, 'first step');
-    // Hold the write lock so that the second step's transaction waits inside it: the worker is then
-    // killed in the middle of the step, not between steps.
+    const percentages = [10, 20, 30, 40, 50, 60, 70, 80];
+    const workers: Awaited<ReturnType<typeof startChildWorker>>[] = [];
+    const startWorker = async () => {
+      const worker = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue });
+      workers.push(worker);
+      return worker;
+    };
     const lock = new pg.Client({ connectionString: harness.api.db.url });
     await lock.connect();
-    let second: Awaited<ReturnType<typeof startChildWorker>> | undefined;
     try {
+      const first = await startWorker();
+      const started = await harness.api.request('POST', `/v1/flags/${key}/rollouts`, { body: { steps: percentages.map((percentage) => ({ percentage, after: '2s' })) } });
+      expect(started.body).toMatchObject({ catchUp: 'dwell', minDwellMs: null });
+      expect(started.body.steps.map((step: Json) => step.minDwellMs)).toEqual([0, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
+      const planned: number[] = started.body.steps.map((step: Json) => Date.parse(step.plannedAt));
+      await harness.waitForRollout(key, (rollout) => rollout.currentStep === 0, 'first step');
+
+      // Hold the write lock so that the second step's transaction waits inside it: the worker is
+      // killed in the middle of the step, not between steps.
       await lock.query('SELECT pg_advisory_lock($1)', [WRITE_LOCK_KEY]);
       await eventually(() => waitingForTheWriteLock(lock), (waiting) => waiting > 0, 15_000);
-      second = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue });
+      const second = await startWorker();
       const killedAt = Date.now();
       await first.kill();
       await lock.query('SELECT pg_advisory_unlock($1)', [WRITE_LOCK_KEY]);
-      const applied = await harness.waitForRollout(key, (rollout) => rollout.currentStep >= 1, 'the interrupted step');
+      const afterKill = await harness.waitForRollout(key, (rollout) => rollout.currentStep >= 1, 'the interrupted step');
       // docs/rollouts.md: heartbeat timeout 2 s + first retry 0.5 s + the step.
-      expect(Date.parse(appliedSteps(applied)[1]?.at) - killedAt).toBeLessThan(LOST_WORKER_BOUND_MS);
+      expect(Date.parse(appliedSteps(afterKill)[1]?.at) - killedAt).toBeLessThan(LOST_WORKER_BOUND_MS);
 
-      const done = await harness.waitForRollout(key, (rollout) => rollout.state === 'completed', 'completed under the second worker', 60_000);
-      expect(appliedSteps(done).map((step) => step.stepIndex)).toEqual([0, 1, 2, 3]);
+      // A stall: no worker at all for 20 s, past the planned times of the later steps.
+      await harness.waitForRollout(key, (rollout) => rollout.currentStep >= 2, 'the third step');
+      await second.kill();
+      const stallStartedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, STALL_MS));
+      await startWorker();
+      const stallEndedAt = Date.now();
+      const done = await harness.waitForRollout(key, (rollout) => rollout.state === 'completed', 'completed after the stall', 60_000);
+
+      const steps = appliedSteps(done);
+      expect(steps.map((step) => step.stepIndex)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      const appliedAt = steps.map((step) => Date.parse(step.at));
+      // The stall made the remaining steps overdue, and still no two were applied closer than the
+      // minimum dwell (the plan's 2 s gap); the view's times are whole milliseconds.
+      expect(planned[3]).toBeLessThan(stallEndedAt);
+      expect(appliedAt[3]).toBeGreaterThan(stallStartedAt);
+      const gaps = appliedAt.slice(1).map((at, index) => at - (appliedAt[index] as number));
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2_000 - 1);
+      // Each held step says so: due one dwell after the step before, and its drift counts from then.
+      for (const step of steps.slice(4)) {
+        expect(step.details).toMatchObject({ minimumDwell: { afterStep: step.stepIndex - 1, dwellMs: 2_000 } });
+        expect(Date.parse(step.targetAt)).toBeGreaterThan(planned[step.stepIndex] as number);
+        expect(Date.parse(step.targetAt) - (appliedAt[step.stepIndex - 1] as number)).toBeGreaterThanOrEqual(2_000 - 1);
+        expect(done.steps[step.stepIndex]).toMatchObject({ dueAt: step.targetAt, driftMs: step.driftMs });
+      }
+
       const flag = await harness.flag(key);
       expect(flag.version).toBe(created.version + percentages.length);
-      expect(flag.rollout).toEqual({ percentage: 40 });
+      expect(flag.rollout).toEqual({ percentage: 80 });
       const progress = await harness.events(key, 'flag.rollout_progress');
       expect(progress.map((event) => event.payload.flag.rollout.percentage)).toEqual(percentages);
+      await recordHistory(harness.client.workflow.getHandle(rolloutWorkflowId(key)), 'worker-lost-mid-step-then-stalled');
     } finally {
       await lock.end();
-      await first.kill();
-      await second?.stop();
+      for (const worker of workers) await worker.kill();
     }
   });
 

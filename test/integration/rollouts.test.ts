@@ -43,7 +43,9 @@ describe('rollout plans', () => {
       const lateBy = Date.parse(step.at) - planned[index];
       expect(lateBy).toBeGreaterThanOrEqual(-EARLY_TOLERANCE_MS);
       expect(lateBy).toBeLessThan(LATE_TOLERANCE_MS);
-      expect(step.driftMs).toBe(Math.round(Date.parse(step.at) - planned[index]));
+      // Due at its target, or (the minimum dwell) one planned gap after the previous step landed.
+      expect(Date.parse(step.targetAt)).toBeGreaterThanOrEqual(planned[index]);
+      expect(step.driftMs).toBe(Math.round(Date.parse(step.at) - Date.parse(step.targetAt)));
     }
 
     const flag = await harness.flag(key);
@@ -159,7 +161,7 @@ describe('rollout plans', () => {
     await recordHistory(harness.client.workflow.getHandle(rolloutWorkflowId(key)), 'paused-resumed-shift-schedule');
   });
 
-  it('with apply_overdue, a step that fell due while paused is applied at once on resume and the next keeps its time', async () => {
+  it('with apply_overdue, a step that fell due while paused is applied at once on resume, and the next no sooner than its planned gap after it', async () => {
     const key = 'paused-overdue';
     await harness.createFlag(key);
     const started = await harness.api.request('POST', `/v1/flags/${key}/rollouts`, {
@@ -178,9 +180,11 @@ describe('rollout plans', () => {
     expect(Date.parse(appliedSteps(second)[1]?.at) - resumedAt).toBeLessThan(LATE_TOLERANCE_MS);
 
     const done = await harness.waitForRollout(key, (rollout) => rollout.state === 'completed', 'completed');
-    const lateBy = Date.parse(appliedSteps(done)[2]?.at) - planned[2];
-    expect(lateBy).toBeGreaterThanOrEqual(-EARLY_TOLERANCE_MS);
-    expect(lateBy).toBeLessThan(LATE_TOLERANCE_MS);
+    // Its planned time has come, but the minimum dwell (its 6 s gap) counts from the overdue step.
+    const [, overdue, next] = appliedSteps(done).map((step) => Date.parse(step.at));
+    expect(next! - overdue!).toBeGreaterThanOrEqual(6_000 - 1);
+    expect(next! - overdue!).toBeLessThan(6_000 + LATE_TOLERANCE_MS);
+    expect(next!).toBeGreaterThan(planned[2]);
     await recordHistory(harness.client.workflow.getHandle(rolloutWorkflowId(key)), 'paused-resumed-apply-overdue');
   });
 
@@ -196,6 +200,8 @@ describe('rollout plans', () => {
       [{ steps: [{ percentage: 10, after: '1m' }, { percentage: 20, at: '2000-01-01T00:00:00Z' }] }, 'steps[1].at'],
       [{ steps: [{ percentage: 10, after: '1s' }], gate: { type: 'prometheus', url: 'http://prom:9090', query: 'up' } }, 'gate.max'],
       [{ steps: [{ percentage: 10, after: '1s' }], gate: { type: 'http', url: 'file:///etc/passwd' } }, 'gate.url'],
+      [{ steps: [{ percentage: 10, after: '1s' }], minDwell: 'a while' }, 'minDwell'],
+      [{ steps: [{ percentage: 10, after: '1s' }], catchUp: 'later' }, 'catchUp'],
     ];
     for (const [body, path] of cases) {
       const response = await harness.api.request('POST', '/v1/flags/plain/rollouts', { body });

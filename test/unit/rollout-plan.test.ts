@@ -53,4 +53,17 @@ describe('rollout plans', () => {
     expect(() => normalizePlan(planSchema.parse({ steps: [{ distribution: [{ variant: 'A', weight: 100 }], after: '1m' }] }), noVariants, NOW)).toThrow(/steps\[0\]\.distribution/);
     expect(() => normalizePlan(planSchema.parse({ steps: [{ percentage: 10, at: '2029-12-31T00:00:00Z' }] }), flag, NOW)).toThrow(/more than 5 minutes in the past/);
   });
+
+  it('catches up with the minimum dwell unless the plan opts out; minDwell is a duration, and meaningless with catchUp immediate', () => {
+    const steps = [{ percentage: 10, after: '1m' }, { percentage: 20, after: '1h' }];
+    expect(normalizePlan(planSchema.parse({ steps }), flag, NOW)).toMatchObject({ catchUp: 'dwell' });
+    expect(normalizePlan(planSchema.parse({ steps }), flag, NOW).minDwellMs).toBeUndefined();
+    expect(normalizePlan(planSchema.parse({ steps, minDwell: '90s' }), flag, NOW)).toMatchObject({ catchUp: 'dwell', minDwellMs: 90_000 });
+    expect(normalizePlan(planSchema.parse({ steps, catchUp: 'immediate' }), flag, NOW)).toMatchObject({ catchUp: 'immediate' });
+    const issues = (body: unknown) => planSchema.safeParse(body).error?.issues.map((issue) => [issue.path.join('.'), issue.message]);
+    expect(issues({ steps, minDwell: 'soon' })).toEqual([['minDwell', 'is not a duration ("30s", "5m", "PT1M" or milliseconds)']]);
+    expect(issues({ steps, minDwell: '400d' })).toEqual([['minDwell', 'is longer than 366 days']]);
+    expect(issues({ steps, minDwell: '1m', catchUp: 'immediate' })).toEqual([['minDwell', 'has no effect with catchUp "immediate": overdue steps are applied at once']]);
+    expect(issues({ steps, catchUp: 'later' })?.[0]?.[0]).toBe('catchUp');
+  });
 });
