@@ -127,7 +127,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   /** Control transitions not yet recorded in the database, in the order they happened. */
   const pending: Transition[] = [];
   const recorded = new Set<number>();
-  /** Workflow time at which the last step applied by this run came back: the minimum dwell counts from it. */
+  /** When the last step this run applied was written: the minimum dwell counts from it. */
   let lastAppliedAt: number | null = null;
   const stepTimes: StepTimes[] = [];
   let dwellPatched = false;
@@ -370,8 +370,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       // A cancellation that arrived while the gate was probed wins over the step.
       if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before the step was applied');
       const stepSeq = ++seq;
+      const requestedAt = Date.now();
       // When the next step will be due if this one is applied now; the record shows it.
-      const following = index + 1 < steps.length ? dueOf(index + 1, true, Date.now()) : null;
+      const following = index + 1 < steps.length ? dueOf(index + 1, true, requestedAt) : null;
       const outcome = await CancellationScope.nonCancellable(() =>
         records.applyRolloutStep.executeWithOptions({ summary: `Apply step ${index + 1}/${steps.length}: ${describeRollout(step.rollout)}` }, [{
           rolloutId,
@@ -389,7 +390,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       if (outcome.kind === 'applied' || outcome.kind === 'already_applied') {
         currentStep = index;
         currentRollout = outcome.rollout ?? step.rollout;
-        lastAppliedAt = Date.now();
+        // When its transaction wrote it (the database's clock), but never earlier than the workflow
+        // asked for it: a workflow task delayed by a lost worker adds no dwell after the delay, and
+        // a database clock behind the workflow's shortens the dwell by no more than the step took.
+        lastAppliedAt = Math.max(requestedAt, outcome.appliedAt);
         stepTimes.push({ index, plannedAt: step.targetAt, dueAt: due.at, appliedAt: outcome.appliedAt });
         publish();
         return 'applied';
