@@ -18,8 +18,9 @@ const MAX_RETRY_DELAY_MS = 5_000;
  * coalesced before they reach Temporal: the first change after a quiet spell is signalled at once,
  * and while changes keep coming at most one signal goes out per `minIntervalMs`, carrying all of
  * them. Each signal costs Temporal a history event and the worker a workflow task; at 50 writes per
- * second, one signal per write kept the processes busy (bench/rollout-drift.ts measures both).
- * A signal Temporal does not take is tried again until it does.
+ * second, one signal per write kept the processes busy (bench/rollout-drift.ts measures both). The
+ * signal says when its changes were made, so the publisher's debounce counts from them and
+ * coalescing does not delay publication. A signal Temporal does not take is tried again until it does.
  */
 export function startSnapshotTrigger(options: {
   client: Client;
@@ -30,6 +31,9 @@ export function startSnapshotTrigger(options: {
   callTimeoutMs: number;
 }): { stop(): void } {
   let pending = false;
+  /** When the changes not signalled yet were announced: the signal carries them to the publisher. */
+  let firstChangeAt = 0;
+  let lastChangeAt = 0;
   let inFlight = false;
   let stopped = false;
   let lastSentAt = Number.NEGATIVE_INFINITY;
@@ -37,6 +41,7 @@ export function startSnapshotTrigger(options: {
   let timer: NodeJS.Timeout | undefined;
 
   const send = async (): Promise<void> => {
+    const changes = { firstAt: firstChangeAt, lastAt: lastChangeAt };
     pending = false;
     inFlight = true;
     lastSentAt = Date.now();
@@ -47,13 +52,15 @@ export function startSnapshotTrigger(options: {
           taskQueue: options.taskQueue,
           args: [{}],
           signal: snapshotChangedSignal,
-          signalArgs: [],
+          signalArgs: [changes],
           staticSummary: 'Publishes the signed snapshot of all active flags after each burst of changes',
         }),
       );
       retryDelayMs = RETRY_DELAY_MS;
     } catch (error) {
       options.log.warn({ err: error, retryInMs: retryDelayMs }, 'could not signal the snapshot publisher; trying again');
+      firstChangeAt = pending ? Math.min(firstChangeAt, changes.firstAt) : changes.firstAt;
+      lastChangeAt = pending ? lastChangeAt : changes.lastAt;
       pending = true;
       lastSentAt = Date.now() + retryDelayMs - options.minIntervalMs;
       retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
@@ -77,6 +84,9 @@ export function startSnapshotTrigger(options: {
   };
 
   const changed = (): void => {
+    const now = Date.now();
+    if (!pending) firstChangeAt = now;
+    lastChangeAt = now;
     pending = true;
     schedule();
   };

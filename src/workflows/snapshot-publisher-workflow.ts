@@ -4,8 +4,17 @@ import type { createSnapshotActivities } from '../activities/snapshot-activities
 /** One publisher for the whole service: signal-with-start on this id from every change. */
 export const SNAPSHOT_PUBLISHER_WORKFLOW_ID = 'snapshot-publisher';
 
+/**
+ * When the changes a signal stands for were made (epoch ms, the sender's clock). A worker coalesces
+ * changes into one signal per interval, so the first of them may be that much older than the signal.
+ */
+export interface SnapshotChanges {
+  firstAt: number;
+  lastAt: number;
+}
+
 /** "The flag set changed": a wake-up only; the activity reads the committed state itself. */
-export const snapshotChangedSignal = defineSignal('changed');
+export const snapshotChangedSignal = defineSignal<[SnapshotChanges?]>('changed');
 
 export interface SnapshotPublisherInput {
   /** Publish once no change has arrived for this long… */
@@ -38,12 +47,16 @@ export async function snapshotPublisherWorkflow(input: SnapshotPublisherInput = 
 
   setHandler(
     snapshotChangedSignal,
-    () => {
-      if (!pending) firstPendingAt = Date.now();
+    (changes) => {
+      // The debounce and the maximum delay count from when the changes were made, so that
+      // coalescing them before Temporal does not delay their publication. Never from later than
+      // now: the sender's clock is another machine's. (A signal without times means now.)
+      const now = Date.now();
+      if (!pending) firstPendingAt = Math.min(now, changes?.firstAt ?? now);
       pending = true;
-      lastChangeAt = Date.now();
+      lastChangeAt = Math.max(lastChangeAt, Math.min(now, changes?.lastAt ?? now));
     },
-    { description: 'The flag set changed: publish a new snapshot after the burst settles.' },
+    { description: 'The flag set changed: publish a new snapshot after the burst settles. Input: nothing, or {"firstAt", "lastAt"} (epoch ms) of the changes it stands for.' },
   );
 
   for (let publications = 0; ; ) {
