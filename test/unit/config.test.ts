@@ -8,6 +8,15 @@ describe('loadConfig', () => {
     expect(config.pgPort).toBe(54329);
     expect(config.temporalNamespace).toBe('default');
     expect(config.databaseUrl).toBeUndefined();
+    expect(config.temporalCallTimeoutMs).toBe(3_000);
+    expect(config.reconcileIntervalMs).toBe(2_000);
+    expect(config.snapshotSignalIntervalMs).toBe(250);
+  });
+
+  it('reads durations in milliseconds within their range', () => {
+    expect(loadConfig({ FLAGS_TEMPORAL_CALL_TIMEOUT_MS: '1500', FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS: '0' })).toMatchObject({ temporalCallTimeoutMs: 1_500, snapshotSignalIntervalMs: 0 });
+    expect(() => loadConfig({ FLAGS_TEMPORAL_CALL_TIMEOUT_MS: '3s' })).toThrow(/FLAGS_TEMPORAL_CALL_TIMEOUT_MS must be a whole number from 100 to 120000/);
+    expect(() => loadConfig({ FLAGS_RECONCILE_INTERVAL_MS: '0' })).toThrow(/FLAGS_RECONCILE_INTERVAL_MS/);
   });
 
   it('reads the outbound allow-list and refuses one that names no address range', () => {
