@@ -11,8 +11,9 @@ const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathnam
 describe('rollout workflow replay', () => {
   const files = readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
 
-  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress, a killswitch, the minimum dwell after a stall, the snapshot publisher', () => {
+  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress, a killswitch, the minimum dwell after a stall, the snapshot publisher, the audit checkpoint', () => {
     expect(files).toEqual([
+      'audit-checkpoint.json',
       'auto-progress-held.json',
       'cancelled-after-one-step.json',
       'cancelled-with-rollback.json',
