@@ -3,6 +3,7 @@ import type { TemporalDependencies } from '../api/dependencies.ts';
 import { awaitsStart as rolloutAwaitsStart, reconcileRollout, sendControl, startAwaitingRollout } from '../api/rollout-control.ts';
 import { temporalDeadline } from '../api/workflow-calls.ts';
 import { changeRequestsAwaitingStart, listChangeRequests } from '../data/change-requests.ts';
+import { isDatabaseUnavailable } from '../data/database-errors.ts';
 import { rolloutsOwedKillswitchPause } from '../data/killswitches.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { getRollout, listRollouts, rolloutsAwaitingStart } from '../data/rollouts.ts';
@@ -46,7 +47,8 @@ export function startWorkflowReconciler(options: WorkflowReconcilerOptions): { s
   let again = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let temporalWasDown = false;
+  /** What the passes are waiting for, if anything: said once at warn, not once per pass. */
+  let waitingFor: 'Temporal' | 'PostgreSQL' | null = null;
 
   async function startAwaiting(): Promise<void> {
     for (const record of await rolloutsAwaitingStart(db, startGraceMs)) await startAwaitingRollout(deps, record, temporalDeadline(options.temporal));
@@ -85,13 +87,14 @@ export function startWorkflowReconciler(options: WorkflowReconcilerOptions): { s
       await startAwaiting();
       await pauseForKillswitches();
       if (passes % PASSES_PER_SWEEP === 0) await sweep();
-      if (temporalWasDown) log.info('Temporal answers again; reconciliation caught up');
-      temporalWasDown = false;
+      if (waitingFor) log.info(`${waitingFor} answers again; reconciliation caught up`);
+      waitingFor = null;
     } catch (error) {
-      if (error instanceof AppError && error.code === 'unavailable') {
-        // Once per outage at warn: every pass would otherwise say the same.
-        log[temporalWasDown ? 'debug' : 'warn']({ err: error }, 'reconciliation waits for Temporal');
-        temporalWasDown = true;
+      // The database first: a write past its deadline is also an `unavailable` AppError.
+      const awaited = isDatabaseUnavailable(error) ? 'PostgreSQL' : error instanceof AppError && error.code === 'unavailable' ? 'Temporal' : null;
+      if (awaited) {
+        log[waitingFor === awaited ? 'debug' : 'warn']({ err: error }, `reconciliation waits for ${awaited}`);
+        waitingFor = awaited;
       } else {
         log.warn({ err: error }, 'reconciliation pass failed; the next one tries again');
       }
