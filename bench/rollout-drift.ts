@@ -70,6 +70,8 @@ interface ChildOptions {
   /** With these, the worker publishes snapshots (the trigger and the publisher workflow). */
   snapshotsDir?: string;
   signalIntervalMs?: number;
+  /** FLAGS_WRITE_TIMEOUT_MS; the default (1.5 s) unless given. */
+  writeTimeoutMs?: number;
 }
 
 // ── child mode: the service's worker in a process of its own, so the bench can kill it and time its CPU ──
@@ -84,6 +86,7 @@ if (process.argv.includes('--child-worker')) {
     // The production default: the bench's plans have no gates and its workers no webhooks.
     outboundPolicy: parseOutboundAllowList(undefined),
     auditSigner: loadAuditSigner({ dataDir: options.keysDir }),
+    ...(options.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: options.writeTimeoutMs }),
     log,
     ...(options.snapshotsDir
       ? { snapshots: { signer: loadSnapshotSigner({ dataDir: options.snapshotsDir }), store: createFolderSnapshotStore(join(options.snapshotsDir, 'snapshots')) }, snapshotSignalIntervalMs: options.signalIntervalMs ?? 0 }
@@ -250,10 +253,14 @@ try {
     return child;
   };
 
-  async function runPlan(scenario: CaseName, disrupt: (context: { rolloutId: string; taskQueue: string; worker: ChildProcess }) => Promise<{ worker: ChildProcess; notes: Record<string, number> }>): Promise<ScenarioResult> {
+  async function runPlan(
+    scenario: CaseName,
+    disrupt: (context: { rolloutId: string; taskQueue: string; worker: ChildProcess }) => Promise<{ worker: ChildProcess; notes: Record<string, number> }>,
+    firstWorker: Partial<ChildOptions> = {},
+  ): Promise<ScenarioResult> {
     const taskQueue = `drift-${scenario}`;
     await createFlag(db, { key: taskQueue, type: 'boolean', defaultValue: false }, { actor: actorNamed('bench') });
-    const worker = await workerFor(taskQueue);
+    const worker = await workerFor(taskQueue, firstWorker);
     const plan = planSchema.parse({ steps: Array.from({ length: STEPS }, (_, index) => ({ percentage: Math.round(((index + 1) * 100_000) / STEPS) / 1_000, after: SPACING_MS })) });
     const record = await startRollout({ db, log, temporal: { client, namespace: NAMESPACE, taskQueue, callTimeoutMs: DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } }, taskQueue, plan, 'bench');
     const disrupted = await disrupt({ rolloutId: record.id, taskQueue, worker });
@@ -316,7 +323,9 @@ try {
         await lock.end();
         await afterStep(rolloutId, middle + 1);
         return { worker: next, notes: { 'interrupted step applied after the kill': Math.round((await appliedAt(rolloutId, middle + 1)) - killedAt) } };
-      }),
+        // With the default write deadline (1.5 s) the step would give up and wait for its retry
+        // before the next worker polls: the killed worker would be between attempts, not inside one.
+      }, { writeTimeoutMs: 60_000 }),
     stall: () =>
       runPlan('stall', async ({ rolloutId, taskQueue, worker }) => {
         await afterStep(rolloutId, middle - 1);

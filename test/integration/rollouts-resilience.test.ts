@@ -66,15 +66,19 @@ describe('rollouts under trouble and from the Temporal UI', () => {
     const created = await harness.createFlag(key);
     const percentages = [10, 20, 30, 40, 50, 60, 70, 80];
     const workers: Awaited<ReturnType<typeof startChildWorker>>[] = [];
-    const startWorker = async () => {
-      const worker = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue });
+    const startWorker = async (options: { writeTimeoutMs?: number } = {}) => {
+      const worker = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue, ...options });
       workers.push(worker);
       return worker;
     };
     const lock = new pg.Client({ connectionString: harness.api.db.url });
     await lock.connect();
     try {
-      const first = await startWorker();
+      // A step's write gives up after its deadline (1.5 s by default) and is retried later, so the
+      // first worker's step could be between attempts, not inside one, by the time the second worker
+      // polls. With the longest deadline the setting allows, it is still waiting inside its
+      // transaction when the worker is killed.
+      const first = await startWorker({ writeTimeoutMs: 60_000 });
       const started = await harness.api.request('POST', `/v1/flags/${key}/rollouts`, { body: { steps: percentages.map((percentage) => ({ percentage, after: '2s' })) } });
       expect(started.body).toMatchObject({ catchUp: 'dwell', minDwellMs: null });
       expect(started.body.steps.map((step: Json) => step.minDwellMs)).toEqual([0, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);

@@ -14,6 +14,7 @@ const worker = await startWorker({
   workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
   outboundPolicy: parseOutboundAllowList(process.env.FLAGS_OUTBOUND_ALLOW),
   auditSigner: testAuditSigner(),
+  ...(process.env.CHILD_WRITE_TIMEOUT_MS ? { writeTimeoutMs: Number(process.env.CHILD_WRITE_TIMEOUT_MS) } : {}),
   log,
 });
 process.once('SIGTERM', () => void worker.stop().then(() => process.exit(0)));

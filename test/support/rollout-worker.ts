@@ -42,13 +42,14 @@ export interface ChildWorker {
 }
 
 /** The service's worker in a process of its own, so a test can kill it the hard way. Resolves once it polls. */
-export async function startChildWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string }): Promise<ChildWorker> {
+export async function startChildWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string; writeTimeoutMs?: number }): Promise<ChildWorker> {
   const child: ChildProcess = spawn(process.execPath, ['--no-warnings', CHILD_ENTRY], {
     env: {
       ...process.env,
       CHILD_DATABASE_URL: options.databaseUrl,
       CHILD_TASK_QUEUE: options.taskQueue,
       CHILD_TEMPORAL_ADDRESS: options.temporalAddress ?? requireEnv(ENV.temporalAddress),
+      ...(options.writeTimeoutMs === undefined ? {} : { CHILD_WRITE_TIMEOUT_MS: String(options.writeTimeoutMs) }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
