@@ -133,7 +133,9 @@ describe('rollouts under trouble and from the Temporal UI', () => {
       await lock.end();
       for (const worker of workers) await worker.kill();
     }
-  });
+    // A 20 s stall, eight 2 s steps and three worker starts: about 50 s on a quiet machine, and a
+    // worker's start takes several times longer on a loaded one.
+  }, 180_000);
 
   it('a failing gate pauses the rollout and says why; fixed and resumed, it continues', async () => {
     await harness.startWorker();
