@@ -2,13 +2,29 @@
 // (one tagged for per-flag metrics), a segment used by several flags and then changed, evaluations
 // on every endpoint, cache hits, exposures, a refused prerequisite cycle, a rollout running and one
 // paused, a change request waiting for approval.
+import { eventually } from './eventually.ts';
 import type { LaunchedService } from './launched-service.ts';
 
-async function expect(service: LaunchedService, status: number | number[], method: string, path: string, body?: unknown, headers?: Record<string, string>) {
-  const response = await service.request(method, path, body, headers);
+type Answer = Awaited<ReturnType<LaunchedService['request']>>;
+
+function checked(response: Answer, status: number | number[], method: string, path: string): Answer {
   const wanted = Array.isArray(status) ? status : [status];
   if (!wanted.includes(response.status)) throw new Error(`${method} ${path} answered ${response.status}, not ${wanted.join(' or ')}: ${JSON.stringify(response.body)}`);
   return response;
+}
+
+async function expect(service: LaunchedService, status: number | number[], method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+  return checked(await service.request(method, path, body, headers), status, method, path);
+}
+
+/**
+ * A request whose answer needs a worker through Temporal, which the API waits for at most 3 s: on a
+ * loaded machine it may answer `503 unavailable` (Retry-After: 1) first, and a client asks again, as
+ * the call is idempotent (pausing a paused rollout is a no-op).
+ */
+async function expectRetryingUnavailable(service: LaunchedService, status: number, method: string, path: string, body?: unknown) {
+  const answered = await eventually(() => service.request(method, path, body), (response) => response.status !== 503, 60_000, 1_000);
+  return checked(answered.value, status, method, path);
 }
 
 /** Creates what the metrics describe. Once per service. */
@@ -34,7 +50,7 @@ export async function seedService(service: LaunchedService): Promise<void> {
   // A rollout that has taken its first step and waits an hour for the next, and one paused by a person.
   await expect(service, 201, 'POST', '/v1/flags/search-v2/rollouts', { steps: [{ percentage: 20, after: '1s' }, { percentage: 50, after: '1h' }] });
   await expect(service, 201, 'POST', '/v1/flags/dark-mode/rollouts', { steps: [{ percentage: 30, after: '1h' }] });
-  await expect(service, 200, 'POST', '/v1/flags/dark-mode/rollout/pause', { reason: 'waiting for design' });
+  await expectRetryingUnavailable(service, 200, 'POST', '/v1/flags/dark-mode/rollout/pause', { reason: 'waiting for design' });
 
   // A high-impact flag: a change waits for a second person (202, a pending change request).
   await expect(service, 201, 'POST', '/v1/flags', { key: 'billing-engine', type: 'boolean', defaultValue: false, highImpact: true });
