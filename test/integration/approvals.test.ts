@@ -21,6 +21,20 @@ describe('two-person approval of high-impact flags', () => {
   const as = (who: keyof typeof tokens, method: string, path: string, body?: unknown) =>
     harness.api.request(method, path, { token: tokens[who], ...(body === undefined ? {} : { body }) });
 
+  /**
+   * The request an approval answered for, once applied. The answer waits for the change at most 3 s
+   * (FLAGS_TEMPORAL_CALL_TIMEOUT_MS), so on a loaded machine it may come while the change is still
+   * being applied (`approved`); the approver then reads the request until it is (docs/approvals.md).
+   */
+  async function untilApplied(answer: { status: number; body: Json }): Promise<Json> {
+    expect(answer.status).toBe(200);
+    if (answer.body.status !== 'approved') return answer.body;
+    return eventually(async () => {
+      const current = (await harness.api.request('GET', `/v1/changes/${answer.body.id}`)).body;
+      return current.status === 'approved' ? undefined : current;
+    }, { what: `change request ${answer.body.id} applied` });
+  }
+
   async function highImpactFlag(key: string, extra: Record<string, unknown> = {}): Promise<Json> {
     return harness.createFlag(key, { highImpact: true, ...extra });
   }
@@ -139,12 +153,11 @@ describe('two-person approval of high-impact flags', () => {
     expect(metadata.definition.updateDefinitions.map((update) => update.name).sort()).toEqual(['approve', 'cancel', 'reject']);
     expect(metadata.currentDetails).toMatch(/^\*\*pending\*\* · patch of `checkout` requested by alice/);
 
-    const approved = await as('bob', 'POST', `/v1/changes/${request.id}/approve`, { contentHash: request.contentHash, comment: 'looks right' });
-    expect(approved.status).toBe(200);
-    expect(approved.body).toMatchObject({
+    const approved = await untilApplied(await as('bob', 'POST', `/v1/changes/${request.id}/approve`, { contentHash: request.contentHash, comment: 'looks right' }));
+    expect(approved).toMatchObject({
       status: 'applied', approvedBy: 'bob', decision: { status: 'approved', by: 'bob', comment: 'looks right' }, result: { flagVersion: 2 },
     });
-    expect(approved.body.links.approve).toBeUndefined();
+    expect(approved.links.approve).toBeUndefined();
 
     // Applied through the write path, and this process evaluates it at once.
     expect(await harness.flag(key)).toMatchObject({ version: 2, defaultValue: true, updatedBy: 'alice' });
@@ -196,8 +209,7 @@ describe('two-person approval of high-impact flags', () => {
     // None of those counted: still pending, and a real second person can approve.
     expect((await as('bob', 'GET', `/v1/changes/${id}`)).body.status).toBe('pending');
     expect(await harness.flag(key)).toMatchObject({ version: 1, enabled: true });
-    const approved = await as('carol', 'POST', `/v1/changes/${id}/approve`, {});
-    expect(approved.body).toMatchObject({ status: 'applied', approvedBy: 'carol' });
+    expect(await untilApplied(await as('carol', 'POST', `/v1/changes/${id}/approve`, {}))).toMatchObject({ status: 'applied', approvedBy: 'carol' });
     expect((await flagAudit(key)).find((item) => item.version === 2)).toMatchObject({ actor: 'bob', approver: 'carol' });
   });
 
@@ -227,8 +239,7 @@ describe('two-person approval of high-impact flags', () => {
     expect(bot.body.error.message).toMatch(/only a person may approve a change request; the token "release-bot" belongs to the service release-bot/);
     expect((await harness.api.request('GET', `/v1/changes/${id}`)).body.status).toBe('pending');
 
-    const approved = await harness.api.request('POST', `/v1/changes/${id}/approve`, { token: frank.token, body: {} });
-    expect(approved.body).toMatchObject({ status: 'applied', approvedBy: 'frank@example.com' });
+    expect(await untilApplied(await harness.api.request('POST', `/v1/changes/${id}/approve`, { token: frank.token, body: {} }))).toMatchObject({ status: 'applied', approvedBy: 'frank@example.com' });
     expect((await flagAudit(key)).find((item) => item.version === 2)).toMatchObject({ actor: 'erin@example.com', approver: 'frank@example.com' });
     // Each entry names the token it was made with, and the person's readable name.
     const requestAudit = (await harness.api.request('GET', `/v1/audit?entityType=change_request&entityKey=${id}`)).body.items as Json[];
@@ -301,7 +312,7 @@ describe('two-person approval of high-impact flags', () => {
     const firstId: string = first.body.error.details.id;
     const secondId: string = second.body.error.details.id;
 
-    expect((await as('bob', 'POST', `/v1/changes/${secondId}/approve`, {})).body).toMatchObject({ status: 'applied', result: { flagVersion: 2 } });
+    expect(await untilApplied(await as('bob', 'POST', `/v1/changes/${secondId}/approve`, {}))).toMatchObject({ status: 'applied', result: { flagVersion: 2 } });
     const conflict = await as('bob', 'POST', `/v1/changes/${firstId}/approve`, {});
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('version_conflict');
@@ -331,12 +342,12 @@ describe('two-person approval of high-impact flags', () => {
     expect(mark.status).toBe(202);
     expect(mark.body.error.message).toMatch(/marking flag "becoming-important" high-impact is itself a high-impact change/);
     expect((await harness.flag(key)).highImpact).toBe(false);
-    expect((await as('carol', 'POST', `/v1/changes/${mark.body.error.details.id}/approve`, {})).body.status).toBe('applied');
+    expect((await untilApplied(await as('carol', 'POST', `/v1/changes/${mark.body.error.details.id}/approve`, {}))).status).toBe('applied');
     expect(await harness.flag(key)).toMatchObject({ version: 3, highImpact: true });
 
     const unmark = await as('alice', 'PATCH', `/v1/flags/${key}`, { highImpact: false, version: 3 });
     expect(unmark.status).toBe(202);
-    expect((await as('carol', 'POST', `/v1/changes/${unmark.body.error.details.id}/approve`, {})).body.status).toBe('applied');
+    expect((await untilApplied(await as('carol', 'POST', `/v1/changes/${unmark.body.error.details.id}/approve`, {}))).status).toBe('applied');
     expect(await harness.flag(key)).toMatchObject({ version: 4, highImpact: false });
 
     // Created high-impact directly: there was nothing to protect yet.
@@ -359,14 +370,14 @@ describe('two-person approval of high-impact flags', () => {
     const archive = await as('alice', 'POST', `/v1/flags/${key}/archive`);
     expect(archive.status).toBe(202);
     expect(archive.body.error.details).toMatchObject({ kind: 'archive', baseVersion: 1 });
-    expect((await as('bob', 'POST', `/v1/changes/${archive.body.error.details.id}/approve`, {})).body.status).toBe('applied');
+    expect((await untilApplied(await as('bob', 'POST', `/v1/changes/${archive.body.error.details.id}/approve`, {}))).status).toBe('applied');
     expect(await harness.flag(key)).toMatchObject({ version: 2, state: 'archived' });
     expect((await harness.api.request('POST', '/v1/evaluate', { body: { flagKey: key, context: {} } })).status).toBe(404);
     expect((await flagAudit(key)).find((item) => item.version === 2)).toMatchObject({ action: 'flag.archived', actor: 'alice', approver: 'bob' });
 
     const restore = await as('alice', 'POST', `/v1/flags/${key}/restore`, { version: 2 });
     expect(restore.status).toBe(202);
-    expect((await as('bob', 'POST', `/v1/changes/${restore.body.error.details.id}/approve`, {})).body.status).toBe('applied');
+    expect((await untilApplied(await as('bob', 'POST', `/v1/changes/${restore.body.error.details.id}/approve`, {}))).status).toBe('applied');
     expect(await harness.flag(key)).toMatchObject({ version: 3, state: 'active' });
     expect((await evaluate(key)).reason).toBe('default');
   });
@@ -416,13 +427,12 @@ describe('two-person approval of high-impact flags', () => {
     expect(request).toMatchObject({ kind: 'rollout', reason: 'ramp', baseVersion: 1, change: { plan: { steps: [{ percentage: 10, after: '1s' }, { percentage: 50, after: '1s' }], onResume: 'shift_schedule' } } });
     expect((await harness.api.request('GET', `/v1/flags/${key}/rollout`)).status).toBe(404);
 
-    const approved = await as('bob', 'POST', `/v1/changes/${request.id}/approve`, {});
-    expect(approved.status).toBe(200);
-    expect(approved.body).toMatchObject({ status: 'applied', result: { rolloutId: expect.stringMatching(/^ro_/) }, links: { rollout: `/v1/flags/${key}/rollout` } });
+    const approved = await untilApplied(await as('bob', 'POST', `/v1/changes/${request.id}/approve`, {}));
+    expect(approved).toMatchObject({ status: 'applied', result: { rolloutId: expect.stringMatching(/^ro_/) }, links: { rollout: `/v1/flags/${key}/rollout` } });
     const done = await harness.waitForRollout(key, (rollout) => rollout.state === 'completed', 'the approved rollout completed');
-    expect(done).toMatchObject({ id: approved.body.result.rolloutId, startedBy: 'alice', reason: 'ramp', percentage: 50 });
+    expect(done).toMatchObject({ id: approved.result.rolloutId, startedBy: 'alice', reason: 'ramp', percentage: 50 });
     // Step times count from the approval, not from the request.
-    expect(Date.parse(done.steps[0].plannedAt)).toBeGreaterThanOrEqual(Date.parse(approved.body.decision.at) - 1_000);
+    expect(Date.parse(done.steps[0].plannedAt)).toBeGreaterThanOrEqual(Date.parse(approved.decision.at) - 1_000);
     expect((await harness.flag(key)).rollout).toEqual({ percentage: 50 });
     const scheduled = await harness.api.request('GET', `/v1/audit?entityType=rollout&entityKey=${key}&action=rollout.scheduled`);
     expect(scheduled.body.items[0]).toMatchObject({ actor: 'alice', approver: 'bob' });
