@@ -5,6 +5,7 @@ import { accessLog, type AccessLogOptions } from './access-log.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { changeRoutes } from './change-routes.ts';
+import { consoleRoutes } from './console-routes.ts';
 import { evaluationFastPath } from './evaluation-fast-path.ts';
 import { evaluationRoutes } from './evaluation-routes.ts';
 import { eventRoutes } from './event-routes.ts';
@@ -13,6 +14,7 @@ import { healthRoutes } from './health-routes.ts';
 import { jsonBody } from './json-body.ts';
 import { killswitchRoutes } from './killswitch-routes.ts';
 import { managementRoutes } from './management-routes.ts';
+import { meRoutes } from './me-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
 import { requestId } from './request-id.ts';
@@ -70,6 +72,8 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     rolloutRoutes(deps, registry),
     changeRoutes(deps, registry),
     killswitchRoutes(deps, registry),
+    meRoutes(deps, registry),
+    consoleRoutes(),
     ...(options.metricsOnOwnPort ? [] : [metricsRoutes(deps, registry)]),
   ];
   app.use(evaluationFastPath(registry));

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
-import { flagInputSchema } from '../engine/index.ts';
+import { FLAG_TYPES, flagInputSchema } from '../engine/index.ts';
 import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
 import { listAudit } from '../data/audit.ts';
 import { AppError } from '../errors.ts';
@@ -62,9 +62,10 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
 
   registry.add(router, {
     method: 'get', operationId: 'listFlags', path: '/v1/flags', tag, scope: 'feature_flag:manage',
-    summary: 'List flags in key order, filtered by state, tag, key prefix or a search over key, description and tags.',
+    summary: 'List flags in key order, filtered by state, type, tag, key prefix or a search over key, description and tags.',
     query: z.object({
       state: z.enum(['active', 'archived']).optional(),
+      type: z.enum(FLAG_TYPES).optional(),
       tag: z.string().max(64).optional(),
       prefix: z.string().max(128).optional(),
       q: z.string().min(1).max(200).optional().describe('Substring of the key, description or a tag (case-insensitive).'),
@@ -76,6 +77,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       const page = await listFlags(deps.db, {
         limit: query.limit,
         ...(query.state ? { state: query.state } : {}),
+        ...(query.type ? { type: query.type } : {}),
         ...(query.tag ? { tag: query.tag } : {}),
         ...(query.prefix ? { prefix: query.prefix } : {}),
         ...(query.q ? { q: query.q } : {}),

@@ -4,6 +4,7 @@ import {
   validateFlag,
   type Flag,
   type FlagDefinition,
+  type FlagType,
   type Prerequisite,
   type ValidationIssue,
 } from '../engine/index.ts';
@@ -70,6 +71,7 @@ export async function listActiveFlags(db: CommonQueryMethods): Promise<Flag[]> {
 
 export interface FlagListQuery {
   state?: 'active' | 'archived';
+  type?: FlagType;
   tag?: string;
   prefix?: string;
   /** Substring search over key, description and tags. */
@@ -87,6 +89,8 @@ function likeEscape(text: string): string {
 export async function listFlags(db: DatabasePool, query: FlagListQuery): Promise<{ items: Flag[]; nextAfter: string | null }> {
   const filters = [
     query.state ? sql.fragment`state = ${query.state}` : null,
+    // No index: the key-ordered scan stops after a page, and a type shares a page among 10,000 flags soon enough.
+    query.type ? sql.fragment`definition->>'type' = ${query.type}` : null,
     query.tag ? sql.fragment`tags @> ${sql.array([query.tag], 'text')}` : null,
     query.prefix ? sql.fragment`key LIKE ${`${likeEscape(query.prefix)}%`}` : null,
     query.q ? sql.fragment`search_text ILIKE ${`%${likeEscape(query.q)}%`}` : null,

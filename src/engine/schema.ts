@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Operator } from './types.ts';
+import { FLAG_TYPES, type Operator } from './types.ts';
 
 /**
  * The shapes a client sends, in zod v4. They are the single source of the OpenAPI document
@@ -147,7 +147,7 @@ const identity = z.string().min(1).max(LIMITS.identityLength);
 export const flagInputSchema = z
   .strictObject({
     key: flagKey,
-    type: z.enum(['boolean', 'string', 'number', 'json']),
+    type: z.enum(FLAG_TYPES),
     description: z.string().max(LIMITS.descriptionLength).default(''),
     tags: z.array(z.string().regex(TAG_PATTERN)).max(LIMITS.tags).default([]),
     enabled: z.boolean().default(true).describe('When false the flag serves `offValue` with reason `off`.'),

@@ -9,7 +9,9 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** A `json` flag's value: an object or an array, never a bare scalar or null. */
 export type JsonObjectOrArray = { [key: string]: JsonValue } | JsonValue[];
 
-export type FlagType = 'boolean' | 'string' | 'number' | 'json';
+export const FLAG_TYPES = ['boolean', 'string', 'number', 'json'] as const;
+
+export type FlagType = (typeof FLAG_TYPES)[number];
 
 /** Any value a flag can serve; validation guarantees it matches the flag's `type`. */
 export type FlagValue = boolean | string | number | JsonObjectOrArray;

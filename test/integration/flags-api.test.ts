@@ -137,7 +137,7 @@ describe('flags API', () => {
     expect((await events('contended')).map((event) => event.version)).toEqual([1, 2]);
   });
 
-  it('lists by tag, state and prefix, searches key, description and tags, and pages with a cursor', async () => {
+  it('lists by tag, state, type and prefix, searches key, description and tags, and pages with a cursor', async () => {
     for (const key of ['search-alpha', 'search-beta', 'search-gamma']) {
       await api.request('POST', '/v1/flags', { body: { key, type: 'boolean', defaultValue: false, tags: ['searchable'], description: `the ${key} switch` } });
     }
@@ -150,6 +150,12 @@ describe('flags API', () => {
     expect((await api.request('GET', '/v1/flags?prefix=search-b')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['search-beta']);
     expect((await api.request('GET', '/v1/flags?q=GAMMA')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['search-gamma']);
     expect((await api.request('GET', '/v1/flags?q=payments')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['new-checkout']);
+    await api.request('POST', '/v1/flags', { body: { key: 'search-delta', type: 'string', defaultValue: 'blue', tags: ['searchable'] } });
+    expect((await api.request('GET', '/v1/flags?tag=searchable&type=string')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['search-delta']);
+    expect((await api.request('GET', '/v1/flags?tag=searchable&type=boolean')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['search-alpha', 'search-beta', 'search-gamma']);
+    const badType = await api.request('GET', '/v1/flags?type=bool');
+    expect(badType.status).toBe(400);
+    expect(badType.body.error.details.issues[0].path).toBe('type');
     await api.request('POST', '/v1/flags/search-beta/archive');
     expect((await api.request('GET', '/v1/flags?state=archived')).body.items.map((flag: { key: string }) => flag.key)).toEqual(['search-beta']);
 
