@@ -43,6 +43,19 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in browsers under a strict CSP with Trusted Types: its own modules and the
+    // view library only, and nothing that turns a string into HTML or code.
+    files: ['src/console/**/*.js'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\.\\.?/|preact$|preact/hooks$|htm$)', message: 'The console loads only its own modules and the view library its import map names.' }] }],
+      'no-restricted-properties': ['error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'write', 'writeln'].map((property) => ({ property, message: 'Build DOM through the view library: text is never parsed as HTML.' }))],
+      'no-eval': 'error',
+      'no-implied-eval': 'error',
+      'no-new-func': 'error',
+    },
+  },
+  {
     files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
