@@ -229,7 +229,7 @@ describe('the web console in Chromium', () => {
     await page.getByRole('button', { name: 'Explain' }).click();
     await page.locator('.answer').first().waitFor();
     await expectAccessible('flag');
-    await screenshot(page, 'flag');
+    await screenshot(page, 'flag', { fullPage: true });
 
     expect(await page.getByRole('link', { name: 'beta-users' }).getAttribute('href')).toBe('#/segments/beta-users');
     await page.getByRole('link', { name: 'payments-v2' }).click();

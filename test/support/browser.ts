@@ -87,9 +87,12 @@ export async function seriousAccessibilityViolations(page: Page): Promise<AxeVio
   return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
 }
 
-/** Saves docs/images/console-<name>.png when UPDATE_SCREENSHOTS=1; otherwise takes nothing, so a run leaves the checkout as it was. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/**
+ * Saves docs/images/console-<name>.png when UPDATE_SCREENSHOTS=1; otherwise takes nothing, so a run
+ * leaves the checkout as it was. The window by default; `fullPage` for a page worth showing whole.
+ */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS_DIR, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS_DIR, `console-${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOTS_DIR, `console-${name}.png`), fullPage: options.fullPage ?? false });
 }
