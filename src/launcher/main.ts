@@ -144,6 +144,7 @@ try {
       '',
       `  Feature-flag service ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
       `  API          ${api.url}   (health: ${api.url}/health)`,
+      `  Console      ${api.url}/ui/   (sign in with a token)`,
       `  Temporal UI  ${temporalUiUrl ?? '(external Temporal: set TEMPORAL_UI_URL to print it)'}`,
       `  Temporal     ${temporalAddress}, namespace ${config.temporalNamespace}, task queue ${config.taskQueue}`,
       `  Admin token  ${tokenHint}`,

@@ -93,6 +93,9 @@ describe('npm start (the launcher)', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', database: { ok: true }, temporal: { ok: true } });
     expect((await fetch(uiUrl!)).status).toBe(200);
+    const [, consoleUrl] = await waitForOutput(first, /Console\s+(http:\/\/\S+)/);
+    expect(consoleUrl).toBe(`${apiUrl}/ui/`);
+    expect(await (await fetch(consoleUrl!)).text()).toContain('<title>Flagship console</title>');
     expect(processesUsing(dataDir).some((line) => line.includes('src/worker/main.ts'))).toBe(true);
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     expect(adminToken).toMatch(/^ffs_/);
