@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
+import { OWNER_KINDS } from '../data/actor.ts';
 import { SCOPES } from '../data/tokens.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
@@ -12,15 +13,27 @@ export function meRoutes(_deps: ApiDependencies, registry: RouteRegistry): Route
   const router = new Router();
   registry.add(router, {
     method: 'get', operationId: 'getMe', path: '/v1/me', tag: 'tokens', scope: SCOPES,
-    summary: 'The calling token: its name (the actor recorded for its changes), scopes and project limit.',
+    summary: 'The calling token: its id and name, its owner (the actor recorded for its changes, whom approvals compare), scopes and project limit.',
     responses: {
       200: {
         description: 'The caller.',
-        schema: z.object({ tokenId: z.string(), name: z.string(), scopes: z.array(z.enum(SCOPES)), projectIds: z.array(z.string()).nullable() }),
+        schema: z.object({
+          tokenId: z.string(),
+          name: z.string(),
+          owner: z.object({ id: z.string(), name: z.string(), kind: z.enum(OWNER_KINDS) }),
+          scopes: z.array(z.enum(SCOPES)),
+          projectIds: z.array(z.string()).nullable(),
+        }),
       },
     },
     async handler(ctx, { principal }) {
-      ctx.body = { tokenId: principal.tokenId, name: principal.name, scopes: [...principal.scopes], projectIds: principal.projectIds };
+      ctx.body = {
+        tokenId: principal.tokenId,
+        name: principal.name,
+        owner: { id: principal.actor.id, name: principal.actor.name, kind: principal.ownerKind },
+        scopes: [...principal.scopes],
+        projectIds: principal.projectIds,
+      };
     },
   });
   return router;

@@ -64,7 +64,7 @@ function Shell({ me, onSignOut }) {
           ${NAVIGATION.map((item) => html`<li><a href=${`#/${item.section}`} aria-current=${section === item.section ? 'page' : undefined}>${item.label}</a></li>`)}
         </ul>
       </nav>
-      <p class="who">Signed in as <strong data-testid="signed-in-as">${me.name}</strong>
+      <p class="who">Signed in as <strong data-testid="signed-in-as">${me.owner.name}</strong> <span class="token-name">(token ${me.name})</span>
         <button type="button" class="link" onClick=${onSignOut}>Sign out</button></p>
     </header>
     <main id="main" ref=${main} tabindex="-1">${pageFor(route, me)}</main>`;

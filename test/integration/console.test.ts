@@ -59,9 +59,11 @@ describe('the web console in Chromium', () => {
   let page: Page;
   let origin: string;
   const tokens: Record<'alice' | 'bob' | 'sre', string> = { alice: '', bob: '', sre: '' };
+  /** Each token belongs to a person of its own (the owner id is the token's name): the actors approvals compare. */
+  const people: Record<keyof typeof tokens, string> = { alice: 'Alice', bob: 'Bob', sre: 'Sam (SRE)' };
 
   async function createToken(name: keyof typeof tokens, scopes: string[]): Promise<void> {
-    const created = await harness.api.request('POST', '/v1/tokens', { body: { name, scopes } });
+    const created = await harness.api.request('POST', '/v1/tokens', { body: { name, owner: { id: name, name: people[name] }, scopes } });
     if (created.status !== 201) throw new Error(`creating token ${name}: ${created.status} ${JSON.stringify(created.body)}`);
     tokens[name] = created.body.token;
   }
@@ -75,7 +77,7 @@ describe('the web console in Chromium', () => {
     await page.goto(`${origin}/ui/`);
     await page.getByLabel('API token').fill(tokens[name]);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('signed-in-as').filter({ hasText: name }).waitFor();
+    await page.getByTestId('signed-in-as').filter({ hasText: people[name] }).waitFor();
   }
 
   async function signOut(): Promise<void> {
@@ -141,7 +143,7 @@ describe('the web console in Chromium', () => {
 
     await page.getByLabel('API token').fill(tokens.alice);
     await page.keyboard.press('Enter');
-    await page.getByTestId('signed-in-as').filter({ hasText: 'alice' }).waitFor();
+    await page.getByTestId('signed-in-as').filter({ hasText: 'Alice' }).waitFor();
     expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([tokens.alice]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     expect(await browser.context.cookies()).toEqual([]);
@@ -254,7 +256,7 @@ describe('the web console in Chromium', () => {
     await page.goto(`${origin}/ui/#/flags/new-checkout`);
     const history = page.locator('.audit-entry');
     await history.first().waitFor();
-    expect(await history.first().textContent()).toContain('flag.updated → version 2 by alice');
+    expect(await history.first().textContent()).toContain('flag.updated → version 2 by Alice');
 
     // The same in the JSON editor, for experts.
     await page.goto(`${origin}/ui/#/flags/new-checkout/edit`);

@@ -97,12 +97,18 @@ describe('segments, tokens, audit and request limits', () => {
     });
 
     it('tells any live token who it is (GET /v1/me), whatever its scope, and never echoes the secret', async () => {
-      const evaluator = await api.request('POST', '/v1/tokens', { body: { name: 'svc-me', scopes: ['feature_flag:evaluate'], projectIds: ['p9'] } });
+      const evaluator = await api.request('POST', '/v1/tokens', { body: { name: 'svc-me', owner: { id: 'checkout', name: 'Checkout service', kind: 'service' }, scopes: ['feature_flag:evaluate'], projectIds: ['p9'] } });
       const me = await api.request('GET', '/v1/me', { token: evaluator.body.token });
       expect(me.status).toBe(200);
-      expect(me.body).toEqual({ tokenId: evaluator.body.id, name: 'svc-me', scopes: ['feature_flag:evaluate'], projectIds: ['p9'] });
+      expect(me.body).toEqual({
+        tokenId: evaluator.body.id,
+        name: 'svc-me',
+        owner: { id: 'checkout', name: 'Checkout service', kind: 'service' },
+        scopes: ['feature_flag:evaluate'],
+        projectIds: ['p9'],
+      });
       expect(JSON.stringify(me.body)).not.toContain(evaluator.body.token);
-      expect((await api.request('GET', '/v1/me')).body).toMatchObject({ name: 'admin', projectIds: null });
+      expect((await api.request('GET', '/v1/me')).body).toMatchObject({ owner: { id: 'admin' }, projectIds: null });
       expect((await api.request('GET', '/v1/me', { token: null })).status).toBe(401);
       await api.request('DELETE', `/v1/tokens/${evaluator.body.id}`);
       expect((await api.request('GET', '/v1/me', { token: evaluator.body.token })).status).toBe(401);

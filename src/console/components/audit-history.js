@@ -6,7 +6,7 @@ import { DiffTable, ErrorMessage, Time, useLoad } from './common.js';
 
 function Entry({ entry }) {
   return html`<li class="audit-entry">
-    <p><strong>${entry.action}</strong>${entry.version ? ` → version ${entry.version}` : ''} by ${entry.actor}${entry.approver ? `, approved by ${entry.approver}` : ''}, <${Time} iso=${entry.at} /></p>
+    <p><strong>${entry.action}</strong>${entry.version ? ` → version ${entry.version}` : ''} by ${entry.actorName ?? entry.actor}${entry.approver ? `, approved by ${entry.approver}` : ''}, <${Time} iso=${entry.at} /></p>
     <${DiffTable} diff=${entry.diff} caption=${`Changes of ${entry.action}${entry.version ? ` (version ${entry.version})` : ''}`} />
   </li>`;
 }

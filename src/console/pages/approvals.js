@@ -19,7 +19,8 @@ function Decision({ request, me, onDecided }) {
   const [comment, setComment] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const own = request.requestedBy === me.name;
+  // Approvals compare people (token owners), not tokens: any token of the requester is the requester.
+  const own = request.requestedBy === me.owner.id;
   const mayApprove = hasScope(me, 'feature_flag:approve');
   async function decide(action) {
     setBusy(true);
