@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative } from 'node:path';
 import Router from '@koa/router';
@@ -38,6 +38,21 @@ function asset(body: Buffer, path: string): Asset {
   const type = CONTENT_TYPES[extname(path)];
   if (!type) throw new Error(`the console cannot serve ${path}: no content type for its extension`);
   return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
+
+/**
+ * The folder of an installed package: up from its entry point to the package.json that names it.
+ * (Not `require.resolve('<name>/package.json')`: htm's exports do not allow that subpath in Node.)
+ */
+function packageDir(name: string): string {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(name));
+  while (dir !== dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`cannot find the folder of the package ${name}`);
 }
 
 function consoleFiles(dir: string): string[] {
@@ -81,11 +96,7 @@ function inlineScripts(html: string): string[] {
 export function consoleRoutes(): Router {
   const assets = new Map<string, Asset>();
   for (const file of consoleFiles(CONSOLE_DIR)) assets.set(file, asset(readFileSync(join(CONSOLE_DIR, file)), file));
-  const require = createRequire(import.meta.url);
-  for (const vendor of VENDOR_FILES) {
-    const packageDir = dirname(require.resolve(`${vendor.packageName}/package.json`));
-    assets.set(vendor.served, asset(readFileSync(join(packageDir, vendor.file)), vendor.served));
-  }
+  for (const vendor of VENDOR_FILES) assets.set(vendor.served, asset(readFileSync(join(packageDir(vendor.packageName), vendor.file)), vendor.served));
   const page = assets.get('index.html');
   if (!page) throw new Error(`the console's index.html is missing from ${CONSOLE_DIR}`);
   const hashes = inlineScripts(page.body.toString('utf8')).map((script) => createHash('sha256').update(script).digest('base64'));
