@@ -100,11 +100,10 @@ export function consoleRoutes(): Router {
   const page = assets.get('index.html');
   if (!page) throw new Error(`the console's index.html is missing from ${CONSOLE_DIR}`);
   const hashes = inlineScripts(page.body.toString('utf8')).map((script) => createHash('sha256').update(script).digest('base64'));
+  // The API's security headers are already set on every answer; the page's policy replaces the
+  // JSON answers' `default-src 'none'`, which would refuse the page its own scripts.
   const headers = {
     'Content-Security-Policy': consolePolicy(hashes),
-    'X-Content-Type-Options': 'nosniff',
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Resource-Policy': 'same-origin',
     // Revalidated on every load (the ETag makes that a 304): a new version reaches users at once.

@@ -119,6 +119,8 @@ describe('the web console in Chromium', () => {
     expect(policy).not.toContain('unsafe');
     expect(index.headers.get('x-frame-options')).toBe('DENY');
     expect(index.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(index.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(index.headers.get('x-request-id')).toMatch(/\S/);
     expect(html).not.toMatch(/https?:\/\//);
     const etag = index.headers.get('etag') ?? '';
     expect((await fetch(`${origin}/ui/`, { headers: { 'if-none-match': etag } })).status).toBe(304);
@@ -129,6 +131,10 @@ describe('the web console in Chromium', () => {
       const response = await fetch(`${origin}${path}`);
       expect({ path, status: response.status }).toEqual({ path, status: 404 });
     }
+    // Anything but a read is the API's method_not_allowed, and an error answer keeps the API's own policy.
+    const post = await fetch(`${origin}/ui/`, { method: 'POST' });
+    expect({ status: post.status, allow: post.headers.get('allow'), code: ((await post.json()) as Json).error.code }).toEqual({ status: 405, allow: 'GET, HEAD, OPTIONS', code: 'method_not_allowed' });
+    expect((await fetch(`${origin}/ui/nothing.js`)).headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
   });
 
   it('signs in with a token, from the keyboard, keeping it in this tab only; a refused token is said so', async () => {
