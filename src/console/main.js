@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, onTokenRefused, session } from './api.js';
 import { html, render } from './html.js';
 import { ApprovalsPage } from './pages/approvals.js';
+import { FlagCreatePage } from './pages/flag-create.js';
 import { FlagEditPage } from './pages/flag-edit.js';
 import { FlagListPage } from './pages/flag-list.js';
 import { FlagPage } from './pages/flag.js';
@@ -31,6 +32,7 @@ const NAVIGATION = [
 function pageFor(route, me) {
   const [section = 'flags', key, action] = route.parts;
   const props = { me, params: route.params };
+  if (section === 'new-flag') return html`<${FlagCreatePage} ...${props} />`;
   if (section === 'flags' && key && action === 'edit') return html`<${FlagEditPage} ...${props} flagKey=${key} />`;
   if (section === 'flags' && key) return html`<${FlagPage} ...${props} flagKey=${key} />`;
   if (section === 'segments' && key) return html`<${SegmentPage} ...${props} segmentKey=${key} />`;
@@ -50,6 +52,8 @@ function Shell({ me, onSignOut }) {
     return () => removeEventListener('hashchange', changed);
   }, []);
   const section = route.parts[0] ?? 'flags';
+  // A new flag is made from the Flags section: it stays the current one.
+  const current = section === 'new-flag' ? 'flags' : section;
   const routeKey = route.parts.join('/');
   useEffect(() => {
     // A new page moves keyboard and screen-reader focus to it, as a page load would.
@@ -61,7 +65,7 @@ function Shell({ me, onSignOut }) {
       <p class="brand"><a href="#/flags">Flagship</a></p>
       <nav aria-label="Sections">
         <ul>
-          ${NAVIGATION.map((item) => html`<li><a href=${`#/${item.section}`} aria-current=${section === item.section ? 'page' : undefined}>${item.label}</a></li>`)}
+          ${NAVIGATION.map((item) => html`<li><a href=${`#/${item.section}`} aria-current=${current === item.section ? 'page' : undefined}>${item.label}</a></li>`)}
         </ul>
       </nav>
       <p class="who">Signed in as <strong data-testid="signed-in-as">${me.owner.name}</strong> <span class="token-name">(token ${me.name})</span>

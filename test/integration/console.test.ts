@@ -290,6 +290,66 @@ describe('the web console in Chromium', () => {
     await expectAccessible('segment');
   });
 
+  it('creates a flag in a form: the API refuses a bad one field by field, writes nothing, then creates the fixed one; a key is never reused', async () => {
+    await page.goto(`${origin}/ui/#/flags`);
+    await page.getByRole('link', { name: 'New flag' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New flag' }).waitFor();
+    await page.getByLabel('Key', { exact: true }).fill('Checkout Banner');
+    await page.getByLabel('Type', { exact: true }).selectOption('string');
+    await page.getByLabel('Description', { exact: true }).fill('The banner above the checkout, in two wordings');
+    await page.getByLabel('Tags', { exact: true }).fill('checkout, not a tag');
+    await page.getByLabel('Default value', { exact: true }).fill('control');
+    await page.getByRole('button', { name: 'Add a variant' }).click();
+    await page.getByLabel('Variant 1 name').fill('short');
+    await page.getByLabel('Variant 1 value').fill('Pay now');
+    await page.getByRole('button', { name: 'Add a variant' }).click();
+    await page.getByLabel('Variant 2 name').fill('long wording');
+    await page.getByLabel('Variant 2 value').fill('Pay now, ship today');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+
+    await page.getByRole('alert').filter({ hasText: 'The API refused the flag' }).waitFor();
+    const key = page.getByLabel('Key', { exact: true });
+    expect(await key.getAttribute('aria-invalid')).toBe('true');
+    expect(await key.getAttribute('aria-describedby')).toBe('c-key-error c-key-help');
+    expect(await page.locator('#c-key-error').textContent()).toContain('must match pattern');
+    expect(await page.evaluate('document.activeElement.id')).toBe('c-key');
+    expect(await page.locator('#c-tags-error').textContent()).toMatch(/^Tag 2: /);
+    const rows = page.locator('.variant-row');
+    expect(await rows.nth(0).locator('.field-error').count()).toBe(0);
+    expect(await rows.nth(1).locator('.field-error').textContent()).toBe('Invalid key in record');
+    expect(await page.getByLabel('Variant 2 name').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Default value', { exact: true }).getAttribute('aria-invalid')).toBe('false');
+    expect((await harness.api.request('GET', `/v1/flags?q=${encodeURIComponent('in two wordings')}`)).body.items).toEqual([]);
+    await expectAccessible('flag-create');
+    await screenshot(page, 'flag-create', { fullPage: true });
+
+    await key.fill('checkout-banner');
+    await page.getByLabel('Tags', { exact: true }).fill('checkout, banner');
+    await page.getByLabel('Variant 2 name').fill('long');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.getByRole('heading', { level: 1, name: 'checkout-banner' }).waitFor();
+    expect(page.url()).toMatch(/#\/flags\/checkout-banner$/);
+    expect(await harness.flag('checkout-banner')).toMatchObject({
+      version: 1, type: 'string', enabled: true, description: 'The banner above the checkout, in two wordings', tags: ['checkout', 'banner'],
+      defaultValue: 'control', variants: { short: 'Pay now', long: 'Pay now, ship today' }, createdBy: 'alice',
+    });
+
+    // Two variants of one name would be one in the body: the form says so and sends nothing.
+    await page.goto(`${origin}/ui/#/new-flag`);
+    await page.getByLabel('Key', { exact: true }).fill('checkout-banner');
+    await page.getByRole('button', { name: 'Add a variant' }).click();
+    await page.getByLabel('Variant 1 name').fill('same');
+    await page.getByRole('button', { name: 'Add a variant' }).click();
+    await page.getByLabel('Variant 2 name').fill('same');
+    expect(await page.locator('.variant-row').nth(1).locator('.field-error').textContent()).toBe('Another variant is named same.');
+    expect(await page.getByRole('button', { name: 'Create flag' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Remove variant 2' }).click();
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.locator('#c-key-error').waitFor();
+    expect(await page.locator('#c-key-error').textContent()).toContain('flag "checkout-banner" already exists');
+    expect((await harness.flag('checkout-banner')).version).toBe(1);
+  });
+
   it('resolves a version conflict: says someone changed the flag meanwhile, shows both sides, and re-applies the change onto the new version', async () => {
     await harness.createFlag('conflicted', { description: 'before' });
     await page.goto(`${origin}/ui/#/flags/conflicted/edit`);
@@ -412,7 +472,7 @@ describe('the web console in Chromium', () => {
 
   it('works in a narrow window: nothing is wider than the screen, every page passes axe', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
-    for (const hash of ['#/flags', '#/flags/new-checkout', '#/flags/new-checkout/edit', '#/approvals', '#/rollouts', '#/killswitches', '#/segments']) {
+    for (const hash of ['#/flags', '#/flags/new-checkout', '#/flags/new-checkout/edit', '#/new-flag', '#/approvals', '#/rollouts', '#/killswitches', '#/segments']) {
       await page.goto(`${origin}/ui/${hash}`);
       await page.locator('main h1').waitFor();
       await eventually(() => page.locator('[role="status"]').first().textContent({ timeout: 200 }).catch(() => ''), (text) => !/Loading|Searching/.test(text ?? ''), 10_000);

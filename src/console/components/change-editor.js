@@ -7,8 +7,8 @@ import { html } from '../html.js';
 import { applyPatch, diffJson, mergePatch } from '../diff.js';
 import { DiffTable, ErrorMessage, Time } from './common.js';
 
-/** A JSON-valued field: keeps what is typed, hands on only what parses. */
-export function JsonField({ id, label, value, help, onChange, onProblem, rows = 6 }) {
+/** A JSON-valued field: keeps what is typed, hands on only what parses. `error` is what the API said about it. */
+export function JsonField({ id, label, value, help, error, onChange, onProblem, rows = 6 }) {
   const [text, setText] = useState(() => (value === undefined ? '' : JSON.stringify(value, null, 2)));
   const [problem, setProblem] = useState(null);
   function input(event) {
@@ -32,9 +32,9 @@ export function JsonField({ id, label, value, help, onChange, onProblem, rows = 
   }
   return html`<div class="field">
     <label for=${id}>${label}</label>
-    <textarea id=${id} rows=${rows} spellcheck="false" value=${text} onInput=${input} aria-invalid=${problem ? 'true' : 'false'}
+    <textarea id=${id} rows=${rows} spellcheck="false" value=${text} onInput=${input} aria-invalid=${problem || error ? 'true' : 'false'}
       aria-describedby=${`${id}-note`}></textarea>
-    <p id=${`${id}-note`} class=${problem ? 'field-error' : 'help'}>${problem ?? help ?? ''}</p>
+    <p id=${`${id}-note`} class=${problem || error ? 'field-error' : 'help'}>${problem ?? error ?? help ?? ''}</p>
   </div>`;
 }
 

@@ -114,3 +114,14 @@ export function Dialog({ title, onClose, children }) {
 export function Status({ children }) {
   return html`<p class="status" role="status">${children}</p>`;
 }
+
+/** aria attributes of a field with an optional error (`${id}-error`) and help text (`${id}-help`). */
+export function describedBy(id, { error, help }) {
+  const ids = [error && `${id}-error`, help && `${id}-help`].filter(Boolean);
+  return { 'aria-invalid': error ? 'true' : 'false', 'aria-describedby': ids.length > 0 ? ids.join(' ') : undefined };
+}
+
+/** What the API said about a field, next to it. */
+export function FieldError({ id, error }) {
+  return error ? html`<p id=${`${id}-error`} class="field-error">${error}</p>` : null;
+}

@@ -5,6 +5,7 @@ import { api } from '../api.js';
 import { html } from '../html.js';
 import { ChangeEditor, JsonField } from '../components/change-editor.js';
 import { ErrorMessage, useLoad } from '../components/common.js';
+import { ValueField } from '../components/value-field.js';
 
 const SERVICE_FIELDS = ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy'];
 
@@ -16,27 +17,6 @@ export function flagDefinition(flag) {
 function without(object, field) {
   const { [field]: _removed, ...rest } = object;
   return rest;
-}
-
-/** A value of the flag's type; optional ones can be left unset. */
-function ValueField({ id, label, type, value, optional, help, onChange, onProblem }) {
-  if (type === 'json') return html`<${JsonField} id=${id} label=${label} value=${value} help=${help} rows=${4} onChange=${onChange} onProblem=${onProblem} />`;
-  const unset = value === undefined;
-  if (type === 'boolean') {
-    return html`<div class="field"><label for=${id}>${label}</label>
-      <select id=${id} value=${unset ? '' : String(value)} aria-describedby=${help ? `${id}-help` : undefined}
-        onChange=${(event) => onChange(event.currentTarget.value === '' ? undefined : event.currentTarget.value === 'true')}>
-        ${optional && html`<option value="">not set</option>`}<option value="true">true</option><option value="false">false</option>
-      </select>${help && html`<p id=${`${id}-help`} class="help">${help}</p>`}</div>`;
-  }
-  return html`<div class="field"><label for=${id}>${label}</label>
-    <input id=${id} type=${type === 'number' ? 'number' : 'text'} step="any" value=${unset ? '' : String(value)} required=${!optional}
-      aria-describedby=${help ? `${id}-help` : undefined}
-      onInput=${(event) => {
-        const text = event.currentTarget.value;
-        if (text === '' && optional) onChange(undefined);
-        else onChange(type === 'number' ? Number(text) : text);
-      }} />${help && html`<p id=${`${id}-help`} class="help">${help}</p>`}</div>`;
 }
 
 function lines(text) {

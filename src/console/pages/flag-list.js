@@ -2,7 +2,7 @@
 // 10,000 flags in milliseconds through its trigram index) and aborts the request before it, so the
 // list always shows the answer to what is in the boxes now.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, queryString } from '../api.js';
+import { api, hasScope, queryString } from '../api.js';
 import { html } from '../html.js';
 import { ErrorMessage, Status, TableWrap, Time, useLoad } from '../components/common.js';
 
@@ -49,7 +49,7 @@ function FlagRow({ flag }) {
   </tr>`;
 }
 
-export function FlagListPage({ params }) {
+export function FlagListPage({ me, params }) {
   const [filters, setFilters] = useState(() => filtersFrom(params));
   // Cursors of the pages seen so far: the first page has none.
   const [pages, setPages] = useState([undefined]);
@@ -76,7 +76,8 @@ export function FlagListPage({ params }) {
   }
 
   const items = list.data?.items ?? [];
-  return html`<h1>Flags</h1>
+  return html`<div class="title-row"><h1>Flags</h1>
+      ${hasScope(me, 'feature_flag:manage') && html`<a class="button primary" href="#/new-flag">New flag</a>`}</div>
     <form class="filters" role="search" aria-label="Flags" onSubmit=${(event) => event.preventDefault()}>
       ${FILTERS.map((filter) => html`<${FilterField} filter=${filter} value=${filters[filter.name]} onChange=${change} />`)}
     </form>
