@@ -16,6 +16,7 @@ import { killswitchRoutes } from './killswitch-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { meRoutes } from './me-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
+import { OfrepEventStreams, ofrepEventStreamRoutes } from './ofrep-event-streams.ts';
 import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
 import { requestId } from './request-id.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
@@ -60,11 +61,13 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     },
   });
 
+  const ofrepStreams = new OfrepEventStreams({ flagSet: deps.flagSet, tokens: deps.tokens, limits: deps.outboxTail });
   const routers = [
     service,
     healthRoutes(deps, registry),
     evaluationRoutes(deps, registry),
-    ofrepRoutes(deps, registry),
+    ofrepRoutes(deps, registry, ofrepStreams),
+    ofrepEventStreamRoutes(ofrepStreams, registry),
     exposureRoutes(deps, registry),
     managementRoutes(deps, registry),
     eventRoutes(deps, registry),

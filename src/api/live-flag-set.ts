@@ -45,6 +45,7 @@ export class LiveFlagSet {
   readonly #options: LiveFlagSetOptions;
   readonly #catchUp: CatchUp;
   #changeCount = 0;
+  readonly #changeListeners = new Set<() => void>();
 
   private constructor(options: LiveFlagSetOptions, state: FlagSetState, source: FlagSetSource) {
     this.#options = options;
@@ -210,8 +211,18 @@ export class LiveFlagSet {
     return this.#changeCount;
   }
 
+  /**
+   * Calls `listener` whenever an answer may have changed (OFREP event streams), after the new set is
+   * installed, so a client told to re-fetch finds the change here. Returns the unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
   #changed(): void {
     this.#changeCount += 1;
+    for (const listener of this.#changeListeners) listener();
   }
 
   /** Reads and applies every change after the set's version; concurrent calls coalesce into one more run. */

@@ -75,6 +75,16 @@ export class LiveTokenSet {
     return this.#byHash.get(tokenHash);
   }
 
+  /**
+   * A live token by its id, with the SHA-256 of its secret: a key only this service holds, which
+   * signs links made for that token (an OFREP event stream's URL) without putting the secret in them.
+   */
+  byId(tokenId: string): { principal: Principal; tokenHash: string } | undefined {
+    const tokenHash = this.#hashById.get(tokenId);
+    const principal = tokenHash === undefined ? undefined : this.#byHash.get(tokenHash);
+    return principal && tokenHash !== undefined ? { principal, tokenHash } : undefined;
+  }
+
   get size(): number {
     return this.#byHash.size;
   }

@@ -7,8 +7,9 @@ import { evaluate, type EvaluationResult, type Reason } from '../engine/index.ts
 import { AppError, isAppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { isMalformedBody } from './error-middleware.ts';
-import { answerJson, checkProject, createBulkEvaluator } from './evaluation-routes.ts';
-import { contextSchema, isBoundedContext } from './context-limits.ts';
+import { checkProject, createBulkEvaluator } from './evaluation-routes.ts';
+import { contextSchema } from './context-limits.ts';
+import { FLAG_SET_ID, ofrepBulkEnvelope, type OfrepEventStreams } from './ofrep-event-streams.ts';
 import type { RouteRegistry } from './route.ts';
 
 /** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
@@ -26,14 +27,23 @@ const OFREP_PREFIX = '/ofrep/';
 type OfrepMetadata = Record<string, string | number | boolean>;
 
 /** One OFREP success body: our reason, rule and version ride along as flat metadata (the client drops nested values). */
-export function toOfrep(result: EvaluationResult): { key: string; value: unknown; reason: string; variant?: string; metadata: OfrepMetadata } {
-  // Built field by field rather than with spreads: this runs once per flag of every OFREP answer.
-  const metadata: OfrepMetadata = { reason: result.reason, flagVersion: result.flagVersion };
-  if (result.ruleId !== undefined) metadata.ruleId = result.ruleId;
-  if (result.prerequisiteKey !== undefined) metadata.prerequisiteKey = result.prerequisiteKey;
-  if (result.inRollout !== undefined) metadata.inRollout = result.inRollout;
-  if (result.variant === null) return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASON[result.reason], metadata };
-  return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASON[result.reason], variant: result.variant, metadata };
+export function toOfrep(result: EvaluationResult) {
+  return {
+    key: result.flagKey,
+    value: result.value,
+    reason: OPENFEATURE_REASON[result.reason],
+    ...(result.variant === null ? {} : { variant: result.variant }),
+    metadata: {
+      // What OpenFeature's telemetry reads (feature_flag.set.id, feature_flag.version).
+      flagSetId: FLAG_SET_ID,
+      version: result.flagVersion,
+      reason: result.reason,
+      flagVersion: result.flagVersion,
+      ...(result.ruleId === undefined ? {} : { ruleId: result.ruleId }),
+      ...(result.prerequisiteKey === undefined ? {} : { prerequisiteKey: result.prerequisiteKey }),
+      ...(result.inRollout === undefined ? {} : { inRollout: result.inRollout }),
+    },
+  };
 }
 
 /**
@@ -89,10 +99,15 @@ const ofrepSuccess = z.object({
   variant: z.string().optional(),
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
 });
+/** A client told to re-fetch by the event stream names what it was told; the answer is the same without them (they defeat shared caches). */
+const ofrepBulkQuery = z.object({
+  flagConfigEtag: z.string().max(64).optional().describe('The `etag` of the refetchEvaluation event that prompted this request.'),
+  flagConfigLastModified: z.string().max(64).optional().describe('The `lastModified` of that event, if it had one.'),
+});
 const ofrepError = z.object({ key: z.string(), errorCode: z.enum(['PARSE_ERROR', 'INVALID_CONTEXT', 'FLAG_NOT_FOUND', 'GENERAL']), errorDetails: z.string() });
 
 /** The OpenFeature Remote Evaluation Protocol, so OpenFeature's OFREP providers work unchanged. */
-export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
+export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, streams: OfrepEventStreams): Router {
   const router = new Router();
   const tag = 'ofrep';
   const bulk = createBulkEvaluator(deps);
@@ -133,8 +148,16 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     method: 'post', operationId: 'ofrepEvaluateFlags', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
     summary: 'OFREP bulk evaluation of every active flag; the ETag changes whenever any result for this context does.',
     body: ofrepRequest,
+    query: ofrepBulkQuery,
     responses: {
-      200: { description: 'Every active flag evaluated.', schema: z.object({ flags: z.array(ofrepSuccess) }) },
+      200: {
+        description: 'Every active flag evaluated, the flag set\'s metadata, and the event stream that tells of changes (OFREP ADR-0008).',
+        schema: z.object({
+          flags: z.array(ofrepSuccess),
+          metadata: z.object({ flagSetId: z.string() }),
+          eventStreams: z.array(z.object({ type: z.literal('sse'), endpoint: z.object({ requestUri: z.string() }) })),
+        }),
+      },
       304: { description: 'Results unchanged for this context.' },
       400: { description: 'OFREP error: INVALID_CONTEXT or PARSE_ERROR.', schema: ofrepError },
     },
@@ -150,7 +173,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
       deps.metrics.countCacheLookup('ofrep_bulk', answer !== undefined);
       if (!answer) {
         const results = bulk.evaluateAll(body.context, undefined);
-        const json = JSON.stringify({ flags: results.map(toOfrep) });
+        const json = JSON.stringify({ flags: results.map(toOfrep), metadata: { flagSetId: FLAG_SET_ID } });
         // Hashing the results, not the flag set's version, keeps the ETag still when a change does
         // not touch this context's answers and moves it whenever one does.
         answer = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`, results };
@@ -165,7 +188,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
         return;
       }
       ctx.type = 'application/json';
-      ctx.body = json;
+      ctx.body = ofrepBulkEnvelope(json, streams.announce(principal));
     },
   });
 

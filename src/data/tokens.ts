@@ -13,6 +13,8 @@ export const SCOPES = [
   'feature_flag:killswitch',
   'feature_flag:metrics',
   'feature_flag:admin',
+  /** A front-end's token: OFREP evaluation only, answering values and variants (see docs/openfeature.md). */
+  'feature_flag:browser',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -60,6 +60,8 @@ export class OutboxTail {
   #floor = 0;
   #head: number | undefined;
   #streams = 0;
+  /** Open streams that read the outbox: the reader runs while there is one. */
+  #following = 0;
   readonly #perToken = new Map<string, number>();
   #running: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -73,7 +75,7 @@ export class OutboxTail {
     this.#options = options;
   }
 
-  /** How many streams are open. */
+  /** How many streams are open, of every kind. */
   get streams(): number {
     return this.#streams;
   }
@@ -89,11 +91,31 @@ export class OutboxTail {
   }
 
   /**
-   * Takes a place for a stream of `tokenId`, or refuses: past the per-token cap with 429
-   * `too_many_requests` (that token has enough streams open here), past the process's cap with 503
-   * `unavailable` (another API process may have room).
+   * Takes a place for a stream of `tokenId` that follows the outbox, or refuses (see `lease`).
    */
   open(tokenId: string): StreamLease {
+    const lease = this.lease(tokenId);
+    this.#following += 1;
+    this.#ensureRunning();
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#following -= 1;
+        lease.release();
+      },
+    };
+  }
+
+  /**
+   * Takes a place for a stream of `tokenId` without following the outbox (OFREP's change streams
+   * are fed by the flag set), or refuses: past the per-token cap with 429 `too_many_requests` (that
+   * token has enough streams open here), past the process's cap with 503 `unavailable` (another
+   * API process may have room). Every kind of stream counts against the same caps: they share the
+   * process's sockets and memory.
+   */
+  lease(tokenId: string): StreamLease {
     const ofToken = this.#perToken.get(tokenId) ?? 0;
     if (ofToken >= this.#options.maxStreamsPerToken) {
       throw new AppError('too_many_requests', `this token has ${ofToken} event streams open on this API process, the most it may; close one (or use another token)`, { limit: this.#options.maxStreamsPerToken, scope: 'token' });
@@ -103,7 +125,6 @@ export class OutboxTail {
     }
     this.#streams += 1;
     this.#perToken.set(tokenId, ofToken + 1);
-    this.#ensureRunning();
     let released = false;
     return {
       release: () => {
@@ -181,7 +202,7 @@ export class OutboxTail {
   async #run(): Promise<void> {
     const pollMs = this.#options.pollMs ?? (this.#options.changeFeed ? 5_000 : 1_000);
     let failures = 0;
-    while (!this.#closed && this.#streams > 0) {
+    while (!this.#closed && this.#following > 0) {
       const seen = this.#notices.generation;
       let read = 0;
       try {
