@@ -51,6 +51,8 @@ export interface Config {
   outboundAllow: string | undefined;
   /** Sends Strict-Transport-Security with this max-age when set (behind TLS only). */
   hstsMaxAgeSeconds: number | undefined;
+  /** Origins whose pages may read OFREP answers (CORS): `*`, or exact origins. */
+  ofrepCorsOrigins: '*' | string[];
   /** Serves /metrics on this port without a token instead of on the API port behind feature_flag:metrics. */
   metricsPort: number | undefined;
   /** Level of access-log lines. */
@@ -130,6 +132,22 @@ function optionalSecondsFromEnv(env: NodeJS.ProcessEnv, name: string): number | 
   return value;
 }
 
+function originsFromEnv(env: NodeJS.ProcessEnv, name: string): '*' | string[] {
+  const raw = stringFromEnv(env, name) ?? '*';
+  if (raw.trim() === '*') return '*';
+  return raw.split(',').map((part) => part.trim()).filter((part) => part !== '').map((origin) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // An origin is compared as text with the browser's Origin header: it must be written exactly as browsers send it.
+    if (!parsed || parsed.origin !== origin) throw new Error(`${name} must be * or a comma-separated list of origins like https://app.example.com, got "${origin}"`);
+    return origin;
+  });
+}
+
 function allowListFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = stringFromEnv(env, name);
   try {
@@ -180,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMetricsPort: env.FLAGS_WORKER_METRICS_PORT ? intFromEnv(env, 'FLAGS_WORKER_METRICS_PORT', 0) : undefined,
     outboundAllow: allowListFromEnv(env, 'FLAGS_OUTBOUND_ALLOW'),
     hstsMaxAgeSeconds: optionalSecondsFromEnv(env, 'FLAGS_HSTS_MAX_AGE'),
+    ofrepCorsOrigins: originsFromEnv(env, 'FLAGS_OFREP_CORS_ORIGINS'),
     metricsPort: env.FLAGS_METRICS_PORT ? intFromEnv(env, 'FLAGS_METRICS_PORT', 0) : undefined,
     accessLogLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_LEVEL', 'info'),
     accessLogEvaluationLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_EVALUATION_LEVEL', 'debug'),

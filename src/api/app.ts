@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { accessLog, type AccessLogOptions } from './access-log.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { ofrepCors, type CorsOrigins } from './browser-evaluation.ts';
 import { changeRoutes } from './change-routes.ts';
 import { consoleRoutes } from './console-routes.ts';
 import { evaluationFastPath } from './evaluation-fast-path.ts';
@@ -34,6 +35,8 @@ export interface AppOptions {
   accessLog?: AccessLogOptions;
   /** /metrics is served on a port of its own (see serveMetrics), so the API port does not serve it. */
   metricsOnOwnPort?: boolean;
+  /** Origins whose pages may read OFREP answers (FLAGS_OFREP_CORS_ORIGINS); every origin when absent. */
+  ofrepCorsOrigins?: CorsOrigins | undefined;
 }
 
 /** Builds the Koa application from its dependencies; the caller owns every pool and client passed in. */
@@ -45,6 +48,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
   app.use(accessLog(deps.log, options.accessLog ?? { level: 'info', evaluationLevel: 'debug' }));
   app.use(deps.metrics.http.middleware());
   app.use(errorMiddleware(deps.log, deps.databaseStatus));
+  app.use(ofrepCors(options.ofrepCorsOrigins ?? '*'));
   app.use(ofrepErrors);
   app.use(jsonBody({ maxBytes: deps.maxBodyBytes }));
 

@@ -19,6 +19,8 @@ export interface Principal {
   ownerKind: OwnerKind;
   scopes: ReadonlySet<Scope>;
   projectIds: readonly string[] | null;
+  /** A front-end's token that requires signed contexts, with the secret when this process has it (see browser-evaluation.ts). */
+  contextSigning?: { secret: string | undefined };
 }
 
 /** Built once per token when the token set learns of it, never per request. */
@@ -30,6 +32,7 @@ export function toPrincipal(token: LiveToken): Principal {
     ownerKind: token.owner.kind,
     scopes: new Set(token.scopes),
     projectIds: token.projectIds,
+    ...(token.signedContext ? { contextSigning: { secret: token.contextSigningSecret } } : {}),
   };
 }
 

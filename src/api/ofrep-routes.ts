@@ -9,6 +9,7 @@ import type { ApiDependencies } from './dependencies.ts';
 import { isMalformedBody } from './error-middleware.ts';
 import { checkProject, createBulkEvaluator } from './evaluation-routes.ts';
 import { contextSchema } from './context-limits.ts';
+import { checkSignedContext, createBrowserBulk, evaluateForBrowser, isBrowserOnly, toBrowserOfrep } from './browser-evaluation.ts';
 import { FLAG_SET_ID, ofrepBulkEnvelope, type OfrepEventStreams } from './ofrep-event-streams.ts';
 import type { RouteRegistry } from './route.ts';
 
@@ -23,6 +24,8 @@ const OPENFEATURE_REASON = {
 } as const satisfies Record<Reason, string>;
 
 const OFREP_PREFIX = '/ofrep/';
+/** Front-end tokens (feature_flag:browser) may call OFREP and nothing else; they are answered values and variants only. */
+const OFREP_SCOPES = ['feature_flag:evaluate', 'feature_flag:browser'] as const;
 
 type OfrepMetadata = Record<string, string | number | boolean>;
 
@@ -54,15 +57,6 @@ export function toOfrep(result: EvaluationResult) {
  */
 export async function ofrepErrors(ctx: Context, next: Next): Promise<void> {
   if (!ctx.path.startsWith(OFREP_PREFIX)) return next();
-  ctx.set('Access-Control-Allow-Origin', '*');
-  ctx.set('Access-Control-Expose-Headers', 'ETag');
-  if (ctx.method === 'OPTIONS') {
-    ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
-    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-None-Match');
-    ctx.set('Access-Control-Max-Age', '600');
-    ctx.status = 204;
-    return;
-  }
   try {
     await next();
   } catch (error) {
@@ -111,6 +105,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
   const router = new Router();
   const tag = 'ofrep';
   const bulk = createBulkEvaluator(deps);
+  const browserBulk = createBrowserBulk(deps);
   // A polling OFREP client sends the same context again and again: its serialised answer and ETag
   // are kept, so a repeat costs a lookup, and a 304 not even the serialising. The results ride along
   // (8 bytes each: they are the engine's shared objects) to be counted when served again. 64 MB at
@@ -122,7 +117,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
   let answersForChange = deps.flagSet.changeCount;
 
   registry.add(router, {
-    method: 'post', operationId: 'ofrepEvaluateFlag', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'ofrepEvaluateFlag', path: '/ofrep/v1/evaluate/flags/:key', tag, scope: OFREP_SCOPES,
     summary: 'OFREP single-flag evaluation.',
     params: z.object({ key: z.string().min(1).max(128) }),
     body: ofrepRequest,
@@ -135,17 +130,19 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
     async handler(ctx, { params, body, principal }) {
       const started = performance.now();
       checkProject(principal, body.context);
+      checkSignedContext(principal, body.context);
       const set = deps.flagSet.current;
-      const result = evaluate(set, params.key, body.context);
+      const browser = isBrowserOnly(principal);
+      const result = browser ? evaluateForBrowser(set, params.key, body.context) : evaluate(set, params.key, body.context);
       if (!result) throw new AppError('not_found', `flag "${params.key}" does not exist or is archived`);
       deps.metrics.evaluations.count(set, result, 'ofrep');
-      answerJson(ctx, toOfrep(result));
+      ctx.body = browser ? toBrowserOfrep(result) : toOfrep(result);
       deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
     },
   });
 
   registry.add(router, {
-    method: 'post', operationId: 'ofrepEvaluateFlags', path: '/ofrep/v1/evaluate/flags', tag, scope: 'feature_flag:evaluate',
+    method: 'post', operationId: 'ofrepEvaluateFlags', path: '/ofrep/v1/evaluate/flags', tag, scope: OFREP_SCOPES,
     summary: 'OFREP bulk evaluation of every active flag; the ETag changes whenever any result for this context does.',
     body: ofrepRequest,
     query: ofrepBulkQuery,
@@ -164,12 +161,13 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
     async handler(ctx, { body, principal }) {
       const started = performance.now();
       checkProject(principal, body.context);
+      checkSignedContext(principal, body.context);
       if (answersForChange !== deps.flagSet.changeCount) {
         answers.clear();
         answersForChange = deps.flagSet.changeCount;
       }
       const key = JSON.stringify(body.context);
-      let answer = answers.get(key);
+      let answer = isBrowserOnly(principal) ? browserBulk.answer(body.context) : answers.get(key);
       deps.metrics.countCacheLookup('ofrep_bulk', answer !== undefined);
       if (!answer) {
         const results = bulk.evaluateAll(body.context, undefined);

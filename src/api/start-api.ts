@@ -14,9 +14,10 @@ export interface RunningApi {
 }
 
 /** The edge settings of an API process, from its configuration. */
-export function edgeOptions(config: Pick<Config, 'hstsMaxAgeSeconds' | 'metricsPort' | 'accessLogLevel' | 'accessLogEvaluationLevel'>) {
+export function edgeOptions(config: Pick<Config, 'hstsMaxAgeSeconds' | 'metricsPort' | 'accessLogLevel' | 'accessLogEvaluationLevel' | 'ofrepCorsOrigins'>) {
   return {
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    ofrepCorsOrigins: config.ofrepCorsOrigins,
     metricsPort: config.metricsPort,
     accessLog: { level: config.accessLogLevel, evaluationLevel: config.accessLogEvaluationLevel },
   };

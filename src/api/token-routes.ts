@@ -17,6 +17,7 @@ const tokenSchema = z.object({
   owner: ownerSchema.describe('The person or service the token belongs to: the actor of every change made with it.'),
   scopes: z.array(z.enum(SCOPES)),
   projectIds: z.array(z.string()).nullable(),
+  signedContext: z.boolean().describe('A front-end\'s token whose contexts must carry targetingKeySignature.'),
   builtIn: z.boolean().describe('The built-in admin token, made at start from FLAGS_ADMIN_TOKEN.'),
   createdAt: z.string(),
   createdBy: z.string(),
@@ -40,13 +41,17 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
       }),
       scopes: z.array(z.enum(SCOPES)).min(1),
       projectIds: z.array(z.string().min(1).max(128)).min(1).max(1000).nullable().optional().describe('Limits evaluation to these context.projectId values.'),
-    }),
-    responses: { 201: { description: 'The token and its secret.', schema: tokenSchema.extend({ token: z.string() }) } },
+      signedContext: z.boolean().optional().describe('feature_flag:browser only: every context must carry targetingKeySignature, the hex HMAC-SHA256 of its targetingKey keyed with the contextSigningSecret returned here once.'),
+    }).superRefine(refuseUnsafeBrowserToken),
+    responses: { 201: { description: 'The token and its secret (and, for signedContext, the secret the customer\'s backend signs contexts with).', schema: tokenSchema.extend({ token: z.string(), contextSigningSecret: z.string().optional() }) } },
     async handler(ctx, { body, principal }) {
-      const { token, secret } = await createToken(deps.db, body, { actor: principal.actor, authority: principal });
-      deps.tokens.created({ id: token.id, name: token.name, owner: token.owner, tokenHash: hashToken(secret), scopes: token.scopes, projectIds: token.projectIds });
+      const { token, secret, contextSigningSecret } = await createToken(deps.db, body, { actor: principal.actor, authority: principal });
+      deps.tokens.created({
+        id: token.id, name: token.name, owner: token.owner, tokenHash: hashToken(secret), scopes: token.scopes, projectIds: token.projectIds,
+        signedContext: token.signedContext, ...(contextSigningSecret ? { contextSigningSecret } : {}),
+      });
       ctx.status = 201;
-      ctx.body = { ...token, token: secret };
+      ctx.body = { ...token, token: secret, ...(contextSigningSecret ? { contextSigningSecret } : {}) };
     },
   });
 
@@ -73,4 +78,17 @@ export function tokenRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
   });
 
   return router;
+}
+
+/**
+ * A front-end's token ships inside a web page, so anyone can read it: it must hold no other scope
+ * and be limited to projects, or it would open more than the evaluations of the pages that carry it.
+ */
+function refuseUnsafeBrowserToken(body: { scopes: readonly string[]; projectIds?: readonly string[] | null | undefined; signedContext?: boolean | undefined }, ctx: z.RefinementCtx): void {
+  if (!body.scopes.includes('feature_flag:browser')) {
+    if (body.signedContext) ctx.addIssue({ code: 'custom', path: ['signedContext'], message: 'only a feature_flag:browser token evaluates signed contexts' });
+    return;
+  }
+  if (body.scopes.length > 1) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'feature_flag:browser is a front-end\'s token, readable by anyone who loads the page: it cannot be combined with another scope' });
+  if (!body.projectIds) ctx.addIssue({ code: 'custom', path: ['projectIds'], message: 'a feature_flag:browser token must be limited to projects' });
 }

@@ -45,6 +45,8 @@ export interface TokenRecord {
   scopes: Scope[];
   /** Evaluation is limited to these project ids; null means every project. */
   projectIds: string[] | null;
+  /** A front-end's token whose contexts must carry a signed targetingKey. */
+  signedContext: boolean;
   /** Made by the service from FLAGS_ADMIN_TOKEN, not through the API. */
   builtIn: boolean;
   createdAt: string;
@@ -60,13 +62,14 @@ const tokenRow = z.object({
   owner_kind: z.enum(OWNER_KINDS),
   scopes: z.array(z.enum(SCOPES)),
   project_ids: z.array(z.string()).nullable(),
+  signed_context: z.boolean(),
   built_in: z.boolean(),
   created_at: z.number(),
   created_by: z.string(),
   revoked_at: z.number().nullable(),
 });
 
-const TOKEN_COLUMNS = sql.fragment`id, name, owner_id, owner_name, owner_kind, scopes, project_ids, built_in, created_at, created_by, revoked_at`;
+const TOKEN_COLUMNS = sql.fragment`id, name, owner_id, owner_name, owner_kind, scopes, project_ids, context_signing_secret IS NOT NULL AS signed_context, built_in, created_at, created_by, revoked_at`;
 
 function toTokenRecord(row: z.infer<typeof tokenRow>): TokenRecord {
   return {
@@ -75,6 +78,7 @@ function toTokenRecord(row: z.infer<typeof tokenRow>): TokenRecord {
     owner: { id: row.owner_id, name: row.owner_name, kind: row.owner_kind },
     scopes: row.scopes,
     projectIds: row.project_ids,
+    signedContext: row.signed_context,
     builtIn: row.built_in,
     createdAt: new Date(row.created_at).toISOString(),
     createdBy: row.created_by,
@@ -94,6 +98,9 @@ export interface LiveToken {
   tokenHash: string;
   scopes: Scope[];
   projectIds: string[] | null;
+  /** Whether contexts must carry a signed targetingKey; the secret is held only where it was read from the database. */
+  signedContext?: boolean;
+  contextSigningSecret?: string;
 }
 
 export const liveTokenSchema = z.object({
@@ -103,6 +110,7 @@ export const liveTokenSchema = z.object({
   tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
   scopes: z.array(z.enum(SCOPES)),
   projectIds: z.array(z.string()).nullable(),
+  signedContext: z.boolean().optional(),
 });
 
 const liveTokenRow = z.object({
@@ -114,6 +122,7 @@ const liveTokenRow = z.object({
   token_hash: z.string(),
   scopes: z.array(z.enum(SCOPES)),
   project_ids: z.array(z.string()).nullable(),
+  context_signing_secret: z.string().nullable(),
   live: z.boolean(),
 });
 
@@ -125,10 +134,11 @@ function toLiveToken(row: z.infer<typeof liveTokenRow>): LiveToken {
     tokenHash: row.token_hash,
     scopes: row.scopes,
     projectIds: row.project_ids,
+    ...(row.context_signing_secret === null ? {} : { signedContext: true, contextSigningSecret: row.context_signing_secret }),
   };
 }
 
-const LIVE_TOKEN_COLUMNS = sql.fragment`id, name, owner_id, owner_name, owner_kind, token_hash, scopes, project_ids, revoked_at IS NULL AS live`;
+const LIVE_TOKEN_COLUMNS = sql.fragment`id, name, owner_id, owner_name, owner_kind, token_hash, scopes, project_ids, context_signing_secret, revoked_at IS NULL AS live`;
 const TOKEN_CHANGE = sql.fragment`type LIKE 'token.%'`;
 const idRow = z.object({ id: z.number().nullable() });
 
@@ -205,6 +215,8 @@ export interface TokenInput {
   owner: { id: string; name?: string | undefined; kind?: OwnerKind | undefined };
   scopes: Scope[];
   projectIds?: string[] | null;
+  /** A front-end's token that requires signed contexts: a secret for the customer's backend is made and returned once. */
+  signedContext?: boolean;
 }
 
 /**
@@ -213,7 +225,7 @@ export interface TokenInput {
  * after revocation and not in another case, and neither a name nor an owner may pose as the
  * service's own (the built-in `admin`, `system`, the workflows).
  */
-export async function createToken(db: DatabasePool, input: TokenInput, by: { actor: Actor; authority: Authority }): Promise<{ token: TokenRecord; secret: string }> {
+export async function createToken(db: DatabasePool, input: TokenInput, by: { actor: Actor; authority: Authority }): Promise<{ token: TokenRecord; secret: string; contextSigningSecret?: string }> {
   const scopes = [...new Set(input.scopes)];
   const projectIds = input.projectIds ?? null;
   assertWithin(by.authority, { name: input.name, scopes, projectIds }, 'mint');
@@ -233,20 +245,21 @@ export async function createToken(db: DatabasePool, input: TokenInput, by: { act
         issues: [{ path: 'name', message: 'already used' }],
       });
     }
-    const token = await insertToken(tx, { name: input.name, owner, scopes, projectIds, builtIn: false, secret }, by.actor);
-    return { token, secret };
+    const contextSigningSecret = input.signedContext ? `ffc_${randomBytes(32).toString('base64url')}` : undefined;
+    const token = await insertToken(tx, { name: input.name, owner, scopes, projectIds, builtIn: false, secret, contextSigningSecret }, by.actor);
+    return { token, secret, ...(contextSigningSecret ? { contextSigningSecret } : {}) };
   });
 }
 
 async function insertToken(
   tx: WriteTransaction,
-  input: { name: string; owner: TokenOwner; scopes: readonly Scope[]; projectIds: readonly string[] | null; builtIn: boolean; secret: string },
+  input: { name: string; owner: TokenOwner; scopes: readonly Scope[]; projectIds: readonly string[] | null; builtIn: boolean; secret: string; contextSigningSecret?: string | undefined },
   actor: Actor,
 ): Promise<TokenRecord> {
   const row = await tx.one(sql.type(tokenRow)`
-    INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, project_ids, built_in, created_by)
+    INSERT INTO tokens (id, name, owner_id, owner_name, owner_kind, token_hash, scopes, project_ids, context_signing_secret, built_in, created_by)
     VALUES (${newTokenId()}, ${input.name}, ${input.owner.id}, ${input.owner.name}, ${input.owner.kind}, ${hashToken(input.secret)},
-            ${sql.array([...input.scopes], 'text')}, ${input.projectIds ? sql.array([...input.projectIds], 'text') : null}, ${input.builtIn}, ${actor.id})
+            ${sql.array([...input.scopes], 'text')}, ${input.projectIds ? sql.array([...input.projectIds], 'text') : null}, ${input.contextSigningSecret ?? null}, ${input.builtIn}, ${actor.id})
     RETURNING ${TOKEN_COLUMNS}`);
   const token = toTokenRecord(row);
   await appendAudit(tx, { actor, action: 'token.created', entityType: 'token', entityKey: token.id, before: null, after: token });

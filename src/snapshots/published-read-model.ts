@@ -1,7 +1,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { FlagSetState } from '../data/flag-set-source.ts';
-import { liveTokenSchema, type TokenSetState } from '../data/tokens.ts';
+import { liveTokenSchema, type LiveToken, type TokenSetState } from '../data/tokens.ts';
 import type { Logger } from '../log.ts';
 import { verifySnapshot } from '../sdk/verify-snapshot.ts';
 import type { SnapshotSigner } from './signing-key.ts';
@@ -28,10 +28,22 @@ export function buildTokenList(state: TokenSetState, signer: SnapshotSigner, now
   const document: z.infer<typeof tokenListSchema> = {
     version: state.version,
     generatedAt: new Date(now).toISOString(),
-    tokens: [...state.tokens].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    tokens: [...state.tokens].sort((a, b) => (a.id < b.id ? -1 : 1)).map(withoutContextSigningSecret),
   };
   const body = Buffer.from(JSON.stringify(document));
   return { version: state.version, body, signature: sign(null, body, signer.privateKey).toString('base64') };
+}
+
+/**
+ * A published list leaves the database's protection (a folder, a bucket): it says that a token
+ * requires signed contexts, never with which secret. A process started from it refuses those
+ * tokens' evaluations until PostgreSQL answers, rather than accepting unsigned ones.
+ */
+function withoutContextSigningSecret(token: LiveToken): LiveToken {
+  const published: LiveToken = { ...token };
+  delete published.contextSigningSecret;
+  if (!published.signedContext) delete published.signedContext;
+  return published;
 }
 
 /** The version of a token list (already verified or not); null when it cannot be read. */

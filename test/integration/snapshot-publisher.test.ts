@@ -171,5 +171,13 @@ describe('the S3 snapshot store', () => {
     const tokens = { version: 7, tokens: [{ id: 'tok_1', name: 'svc', owner: { id: 'svc', name: 'Service', kind: 'service' as const }, tokenHash: hashToken('ffs_secret'), scopes: ['feature_flag:evaluate' as const], projectIds: ['p1'] }] };
     expect(await store.putTokenList(buildTokenList(tokens, signer, Date.now()))).toBe(`s3://flags-snapshots/prod/${TOKEN_LIST_NAME}`);
     expect(await readPublishedTokenList(store, publicKey, testLog)).toEqual(tokens);
+
+    // A front-end token that requires signed contexts is published as such, its signing secret never.
+    const browser = { id: 'tok_2', name: 'web', owner: { id: 'web', name: 'Web', kind: 'service' as const }, tokenHash: hashToken('ffs_web'), scopes: ['feature_flag:browser' as const], projectIds: ['p1'], signedContext: true, contextSigningSecret: 'ffc_never-published' };
+    const list = buildTokenList({ version: 8, tokens: [browser] }, signer, Date.now());
+    expect(list.body.toString()).not.toContain('ffc_never-published');
+    await store.putTokenList(list);
+    const { contextSigningSecret: _secret, ...published } = browser;
+    expect(await readPublishedTokenList(store, publicKey, testLog)).toEqual({ version: 8, tokens: [published] });
   });
 });
