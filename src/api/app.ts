@@ -23,6 +23,7 @@ import { requestId } from './request-id.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
 import { openApiDocument, RouteRegistry } from './route.ts';
 import { securityHeaders } from './security-headers.ts';
+import { trackingRoutes } from './tracking-routes.ts';
 import { unmatchedRoute } from './unmatched-route.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     ofrepRoutes(deps, registry, ofrepStreams),
     ofrepEventStreamRoutes(ofrepStreams, registry),
     exposureRoutes(deps, registry),
+    trackingRoutes(deps, registry),
     managementRoutes(deps, registry),
     eventRoutes(deps, registry),
     webhookRoutes(deps, registry),

@@ -37,9 +37,9 @@ export function toOfrep(result: EvaluationResult) {
     reason: OPENFEATURE_REASON[result.reason],
     ...(result.variant === null ? {} : { variant: result.variant }),
     metadata: {
-      // What OpenFeature's telemetry reads (feature_flag.set.id, feature_flag.version).
+      // What OpenFeature's telemetry reads (feature_flag.set.id, and feature_flag.version, a string by the conventions).
       flagSetId: FLAG_SET_ID,
-      version: result.flagVersion,
+      version: String(result.flagVersion),
       reason: result.reason,
       flagVersion: result.flagVersion,
       ...(result.ruleId === undefined ? {} : { ruleId: result.ruleId }),

@@ -3,6 +3,7 @@ import { evaluate as evaluateFlag, evaluateAll as evaluateFlags, type Evaluation
 import { changedFlagKeys, compileSnapshot, type CompiledSnapshot } from './compile-snapshot.ts';
 import { followEventStream, type EventStream } from './event-stream.ts';
 import { createExposureReporter, type ExposureReporter } from './exposure-reporter.ts';
+import { createTrackingReporter, type TrackingReporter } from './tracking-reporter.ts';
 import type {
   BulkEvaluation,
   ClientEvents,
@@ -66,6 +67,7 @@ export class FlagsClient {
   readonly #readyWaiters = new Set<() => void>();
   #held: HeldSnapshot | null = null;
   #exposures: ExposureReporter | null = null;
+  #tracking: TrackingReporter | null = null;
   #stream: EventStream | undefined;
   #streaming = false;
   #streamError: SdkErrorInfo | null = null;
@@ -103,6 +105,9 @@ export class FlagsClient {
     if (options.exposures) {
       const exposureOptions = options.exposures === true ? {} : options.exposures;
       this.#exposures = createExposureReporter(exposureOptions, { send: (batch) => this.#sendExposures(batch) }, (message) => this.#logger?.warn(message));
+    }
+    if (options.tracking) {
+      this.#tracking = createTrackingReporter(options.tracking === true ? {} : options.tracking, { send: (batch) => this.#sendBatch('/v1/tracking-events', 'tracking events', { events: batch }, batch.length) });
     }
     void this.refresh();
     if (options.stream) this.#startStream(options.stream === true ? {} : options.stream);
@@ -243,6 +248,24 @@ export class FlagsClient {
     return this.#held ? bootstrapDocument(this.#held.verified) : undefined;
   }
 
+  /**
+   * Records a user action for analytics (OpenFeature's tracking API): sent in batches to the
+   * service when `tracking` is on, otherwise ignored. Never throws, never waits.
+   */
+  track(eventName: string, context: EvaluationContext, details?: Record<string, unknown>): void {
+    try {
+      this.#tracking?.track(eventName, context, details);
+    } catch {
+      // Analytics never breaks the caller.
+    }
+  }
+
+  /** Sends queued tracking events now; what was sent, dropped and is still queued. */
+  async flushTracking(): Promise<{ sent: number; dropped: number; queued: number } | null> {
+    await this.#tracking?.flush();
+    return this.#tracking?.stats() ?? null;
+  }
+
   /** Sends queued exposures now. */
   async flushExposures(): Promise<void> {
     await this.#exposures?.flush();
@@ -257,7 +280,7 @@ export class FlagsClient {
     this.#stream?.close();
     this.#streaming = false;
     for (const waiter of this.#readyWaiters) waiter();
-    await this.#exposures?.close();
+    await Promise.all([this.#exposures?.close(), this.#tracking?.close()]);
   }
 
   // ───────────────────────────── loading ─────────────────────────────
@@ -464,23 +487,27 @@ export class FlagsClient {
 
   // ───────────────────────────── exposures ─────────────────────────────
 
-  async #sendExposures(batch: ExposureRecord[]): Promise<'sent' | 'retry' | 'rejected'> {
+  #sendExposures(batch: ExposureRecord[]): Promise<'sent' | 'retry' | 'rejected'> {
+    return this.#sendBatch('/v1/exposures', 'exposures', { exposures: batch }, batch.length);
+  }
+
+  async #sendBatch(path: string, what: string, body: unknown, count: number): Promise<'sent' | 'retry' | 'rejected'> {
     let response: Response;
     try {
-      response = await this.#fetch(`${this.#baseUrl}/v1/exposures`, {
+      response = await this.#fetch(`${this.#baseUrl}${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ exposures: batch }),
+        body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      this.#logger?.warn(`sending ${batch.length} exposures failed: ${describeFetchError(error)}; kept for a retry`);
+      this.#logger?.warn(`sending ${count} ${what} failed: ${describeFetchError(error)}; kept for a retry`);
       return 'retry';
     }
     const text = await response.text().catch(() => '');
     if (response.ok) return 'sent';
     if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-      this.#logger?.warn(`the service refused ${batch.length} exposures (HTTP ${response.status}); dropped`, { body: text.slice(0, 500) });
+      this.#logger?.warn(`the service refused ${count} ${what} (HTTP ${response.status}); dropped`, { body: text.slice(0, 500) });
       return 'rejected';
     }
     return 'retry';

@@ -7,6 +7,7 @@
  */
 export { createClient, fetchBootstrap, FlagsClient } from './client.ts';
 export { SnapshotError } from './verify-snapshot.ts';
+export { createEnvToggleMigration, type EnvToggleMigrationOptions, type ToggleDisagreement } from './env-toggle-migration.ts';
 export { changedFlagKeys } from './compile-snapshot.ts';
 export { BOOTSTRAP_FORMAT } from './types.ts';
 export type {
@@ -37,4 +38,6 @@ export type {
   SnapshotChange,
   SnapshotDocument,
   StreamOptions,
+  TrackingOptions,
+  TrackingRecord,
 } from './types.ts';

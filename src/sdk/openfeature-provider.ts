@@ -9,8 +9,11 @@ import {
   type Provider,
   type ResolutionDetails,
   type ResolutionReason,
+  type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import { createClient, type FlagsClient } from './client.ts';
+
+export { OpenTelemetryHook } from './telemetry-hook.ts';
 import type { ClientOptions, Evaluation, EvaluationContext, FlagValue, Reason } from './types.ts';
 
 /** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
@@ -23,6 +26,13 @@ const OPENFEATURE_REASON = {
   error: StandardResolutionReasons.ERROR,
 } as const satisfies Record<Reason, ResolutionReason>;
 
+/**
+ * The flag set's id in flag metadata (OpenFeature telemetry's feature_flag.set.id): the same one the
+ * service's OFREP answers carry, so server and browser evaluations of one deployment are told apart
+ * from other vendors' alike.
+ */
+export const FLAG_SET_ID = 'flagship';
+
 export interface FlagsProviderOptions {
   /** How long `initialize` waits for the first snapshot before the provider reports an error (default 10 s); loading goes on and READY follows. */
   readyTimeoutMs?: number;
@@ -32,7 +42,10 @@ export interface FlagsProviderOptions {
  * An OpenFeature server provider on top of the SDK client: local evaluation from the signed
  * snapshot behind the standard API (`OpenFeature.setProviderAndWait(new FlagsProvider(options))`).
  * Emits CONFIGURATION_CHANGED with the flags whose answer may have changed, STALE while the service
- * is unreachable, and READY again when it is back.
+ * is unreachable and the last good snapshot answers, ERROR when a refresh fails with no snapshot to
+ * answer from, and READY again on recovery. `track()` goes to the service when the client's
+ * `tracking` option is on. Evaluations of keys no flag has are counted (`unknownFlagKeys()`): they
+ * usually mean a typo in code.
  */
 export class FlagsProvider implements Provider {
   readonly metadata = { name: 'flags-sdk' } as const;
@@ -45,6 +58,7 @@ export class FlagsProvider implements Provider {
   readonly #readyTimeoutMs: number;
   readonly #unsubscribe: (() => void)[] = [];
   #initialized = false;
+  readonly #unknownFlagKeys = new Map<string, number>();
 
   /** Give it client options (it creates and closes its client) or a client you own. */
   constructor(clientOrOptions: FlagsClient | ClientOptions, options: FlagsProviderOptions = {}) {
@@ -62,6 +76,10 @@ export class FlagsProvider implements Provider {
       }),
       this.client.on('stale', (state) => this.events.emit(ProviderEvents.Stale, { message: state.lastError?.message ?? 'the flag service is unreachable' })),
       this.client.on('recovered', () => this.events.emit(ProviderEvents.Ready)),
+      this.client.on('error', (error) => {
+        // With a snapshot held, a failed refresh is staleness (reported above), not an error.
+        if (this.#initialized && !this.client.state().hasSnapshot) this.events.emit(ProviderEvents.Error, { message: error.message, metadata: { code: error.code } });
+      }),
     );
   }
 
@@ -95,14 +113,35 @@ export class FlagsProvider implements Provider {
     return this.#resolve(flagKey, defaultValue as unknown as FlagValue, context) as unknown as ResolutionDetails<T>;
   }
 
+  /** OpenFeature's tracking API: queued and sent in batches to `POST /v1/tracking-events`. */
+  track(trackingEventName: string, context: OpenFeatureContext, trackingEventDetails: TrackingEventDetails): void {
+    this.client.track(trackingEventName, toContext(context), trackingEventDetails);
+  }
+
+  /** How often each key that no flag has was asked for since the provider started (at most 1,000 keys). */
+  unknownFlagKeys(): ReadonlyMap<string, number> {
+    return this.#unknownFlagKeys;
+  }
+
   #resolve<T extends FlagValue>(flagKey: string, defaultValue: T, context: OpenFeatureContext): ResolutionDetails<T> {
-    return toResolution(this.client.evaluate(flagKey, toContext(context), defaultValue)) as ResolutionDetails<T>;
+    const evaluation = this.client.evaluate(flagKey, toContext(context), defaultValue);
+    if (evaluation.errorCode === 'FLAG_NOT_FOUND') this.#countUnknown(flagKey);
+    return toResolution(evaluation) as ResolutionDetails<T>;
+  }
+
+  #countUnknown(flagKey: string): void {
+    const count = this.#unknownFlagKeys.get(flagKey);
+    // Bounded: a key made from user input must not grow the map without end.
+    if (count === undefined && this.#unknownFlagKeys.size >= 1_000) return;
+    this.#unknownFlagKeys.set(flagKey, (count ?? 0) + 1);
   }
 }
 
 /** Our evaluation in OpenFeature's shape: metadata keeps our reason, rule and version as flat scalars. */
 export function toResolution(evaluation: Evaluation): ResolutionDetails<FlagValue> {
-  const flagMetadata: FlagMetadata = { reason: evaluation.reason, flagVersion: evaluation.flagVersion };
+  // flagSetId and version are what OpenFeature's telemetry reads (feature_flag.set.id, and
+  // feature_flag.version, which the conventions make a string).
+  const flagMetadata: FlagMetadata = { flagSetId: FLAG_SET_ID, version: String(evaluation.flagVersion), reason: evaluation.reason, flagVersion: evaluation.flagVersion };
   if (evaluation.ruleId !== undefined) flagMetadata.ruleId = evaluation.ruleId;
   if (evaluation.prerequisiteKey !== undefined) flagMetadata.prerequisiteKey = evaluation.prerequisiteKey;
   if (evaluation.inRollout !== undefined) flagMetadata.inRollout = evaluation.inRollout;

@@ -97,6 +97,25 @@ export interface ExposureOptions {
   identityHashKey?: string;
 }
 
+export interface TrackingOptions {
+  /** How often queued events are sent (default 10 s); a full batch is sent at once. */
+  flushIntervalMs?: number;
+  /** Events per request, at most 1,000 (the service's limit; default 500). */
+  maxBatchSize?: number;
+  /** Events held while the service is unreachable; past it new ones are dropped and counted (default 10,000). */
+  maxQueueSize?: number;
+}
+
+/** One `track()` call as sent to `POST /v1/tracking-events`. */
+export interface TrackingRecord {
+  eventName: string;
+  userId?: string;
+  projectId?: string;
+  value?: number;
+  attributes?: Record<string, string | number | boolean>;
+  at: string;
+}
+
 export interface StreamOptions {
   /**
    * A token that may read the stream. `GET /v1/events` needs `feature_flag:manage`, which the
@@ -131,6 +150,8 @@ export interface ClientOptions {
   stream?: boolean | StreamOptions;
   /** Report `flag.exposure` events to the service. Off by default. */
   exposures?: boolean | ExposureOptions;
+  /** Send OpenFeature `track()` calls to the service (`tracking.events` in the outbox). Off by default. */
+  tracking?: boolean | TrackingOptions;
   /** Per-request time limit (default 10 s). */
   requestTimeoutMs?: number;
   /** No network at all: evaluate the bootstrap only (tests, air-gapped tools). */

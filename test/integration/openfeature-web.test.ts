@@ -68,11 +68,11 @@ describe('the published OFREP web provider follows the OFREP event stream', () =
       eventStreams: [{ type: 'sse', endpoint: { requestUri: expect.stringMatching(/^\/ofrep\/v1\/event-stream\?ticket=/) } }],
     });
     const banner = (first!.body as { flags: { key: string; metadata: unknown }[] }).flags.find((flag) => flag.key === 'web-banner');
-    expect(banner?.metadata).toMatchObject({ flagSetId: 'flagship', version: 1 });
+    expect(banner?.metadata).toMatchObject({ flagSetId: 'flagship', version: '1' });
     // The stream holds a place among this process's streams; the bulk request is the only one made.
     await eventually(() => api.deps.outboxTail.streams, (streams) => streams === 1, 5_000);
     expect(OpenFeature.getClient().getBooleanValue('web-banner', true)).toBe(false);
-    expect(OpenFeature.getClient().getBooleanDetails('web-banner', true).flagMetadata).toMatchObject({ flagSetId: 'flagship', version: 1 });
+    expect(OpenFeature.getClient().getBooleanDetails('web-banner', true).flagMetadata).toMatchObject({ flagSetId: 'flagship', version: '1' });
   });
 
   it('sees a flag change within a second, told by the stream, without polling', async () => {

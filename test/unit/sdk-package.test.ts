@@ -15,8 +15,8 @@ const SDK_EXPORTS = {
   './engine': { types: './dist/engine/index.d.ts', default: './dist/engine/index.js' },
 };
 
-/** What the built SDK and engine may import: nothing server-side. */
-const ALLOWED_IMPORTS = /^(\.{1,2}\/|node:|zod$|re2js$|lru-cache$|@openfeature\/server-sdk$)/;
+/** What the built SDK and engine may import: nothing server-side (OpenTelemetry's API is a no-op without an SDK). */
+const ALLOWED_IMPORTS = /^(\.{1,2}\/|node:|zod$|re2js$|lru-cache$|@openfeature\/server-sdk$|@opentelemetry\/api$)/;
 
 function run(command: string, args: string[], cwd: string): string {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
