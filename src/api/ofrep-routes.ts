@@ -10,7 +10,7 @@ import { isMalformedBody } from './error-middleware.ts';
 import { checkProject, createBulkEvaluator } from './evaluation-routes.ts';
 import { contextSchema } from './context-limits.ts';
 import { checkSignedContext, createBrowserBulk, evaluateForBrowser, isBrowserOnly, toBrowserOfrep } from './browser-evaluation.ts';
-import { FLAG_SET_ID, ofrepBulkEnvelope, type OfrepEventStreams } from './ofrep-event-streams.ts';
+import { FLAG_SET_ID, OFREP_EVENT_STREAM_PATH, type OfrepEventStreams } from './ofrep-event-streams.ts';
 import type { RouteRegistry } from './route.ts';
 
 /** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
@@ -56,7 +56,8 @@ export function toOfrep(result: EvaluationResult) {
  * their 401/403, which the client maps by status.
  */
 export async function ofrepErrors(ctx: Context, next: Next): Promise<void> {
-  if (!ctx.path.startsWith(OFREP_PREFIX)) return next();
+  // The event stream is no evaluation: its errors keep the service's own shape.
+  if (!ctx.path.startsWith(OFREP_PREFIX) || ctx.path === OFREP_EVENT_STREAM_PATH) return next();
   try {
     await next();
   } catch (error) {
@@ -177,7 +178,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
         answer = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`, results };
         answers.set(key, answer);
       }
-      const { json, etag } = answer;
+      const { etag } = answer;
       deps.metrics.evaluations.countAll(deps.flagSet.current, answer.results, 'ofrep_bulk');
       deps.metrics.evaluations.observeSeconds('ofrep_bulk', (performance.now() - started) / 1000);
       ctx.set('ETag', etag);
@@ -186,7 +187,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
         return;
       }
       ctx.type = 'application/json';
-      ctx.body = ofrepBulkEnvelope(json, streams.announce(principal));
+      ctx.body = streams.bulkBody(answer, principal);
     },
   });
 
