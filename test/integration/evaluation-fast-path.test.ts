@@ -26,7 +26,7 @@ describe('the evaluation fast path', () => {
 
     const ofrep = await api.request('POST', '/ofrep/v1/evaluate/flags/dark-mode', { body: { context: { targetingKey: 'u-1' } } });
     expect(ofrep.status).toBe(200);
-    expect(ofrep.body).toEqual({ key: 'dark-mode', value: true, reason: 'DEFAULT', metadata: { reason: 'default', flagVersion: 1 } });
+    expect(ofrep.body).toEqual({ key: 'dark-mode', value: true, reason: 'DEFAULT', metadata: { flagSetId: 'flagship', version: '1', reason: 'default', flagVersion: 1 } });
     expect(ofrep.headers.get('access-control-allow-origin')).toBe('*');
     expect(ofrep.headers.get('x-frame-options')).toBe('DENY');
 
