@@ -31,7 +31,7 @@ Connection: --url/--token, else FLAGSHIP_URL/FLAGSHIP_TOKEN, else the profile
 (--profile, FLAGSHIP_PROFILE, or the current one) in ~/.config/flagship/config.yaml (FLAGSHIP_CONFIG).
 An explicit --profile wins over FLAGSHIP_URL/FLAGSHIP_TOKEN.`;
 
-export function createProgram(env: NodeJS.ProcessEnv): Command {
+export function createProgram(env: NodeJS.ProcessEnv): { program: Command; session: Session } {
   const program = new Command('flagship')
     .description('Manage Flagship feature flags from a terminal or a pipeline: flags as code, imports, rollouts, approvals, killswitches, audit.')
     .version(VERSION)
@@ -65,15 +65,15 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
     }
   };
   configure(program);
-  return program;
+  return { program, session };
 }
 
 /** Runs one invocation and answers its exit code; every failure is one line on stderr. */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const program = createProgram(env);
+  const { program, session } = createProgram(env);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return session.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;

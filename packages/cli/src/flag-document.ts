@@ -46,6 +46,22 @@ export function canonical(kind: Kind, definition: Record<string, unknown>): Defi
   return result as Definition;
 }
 
+/** Nested keys in the order people read a rule or condition in; other keys follow alphabetically. */
+const NESTED_KEY_ORDER = ['id', 'key', 'flagKey', 'attribute', 'segment', 'op', 'value', 'variant', 'weight', 'percentage', 'distribution', 'min', 'max', 'bucketBy', 'negate', 'conditions', 'serve'];
+
+function rank(key: string): number {
+  const index = NESTED_KEY_ORDER.indexOf(key);
+  return index === -1 ? NESTED_KEY_ORDER.length : index;
+}
+
+/** The same value with the keys of every nested object in a stable order (the database keeps none). */
+export function stableOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stableOrder);
+  if (!value || typeof value !== 'object') return value;
+  const keys = Object.keys(value).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(keys.map((key) => [key, stableOrder((value as Record<string, unknown>)[key])]));
+}
+
 /** The definition as a document writes it: document order, server metadata and default values left out. */
 export function compact(kind: Kind, definition: Record<string, unknown>): Definition {
   const defaults = kind === 'flag' ? flagDefaults(definition) : SEGMENT_DEFAULTS;
@@ -53,7 +69,7 @@ export function compact(kind: Kind, definition: Record<string, unknown>): Defini
   const result: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(full)) {
     if (field !== 'key' && defaults[field] !== undefined && sameJson(defaults[field], value)) continue;
-    result[field] = value;
+    result[field] = stableOrder(value);
   }
   return result as Definition;
 }

@@ -23,6 +23,8 @@ const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 class Unsupported extends Error {}
 
+const FRACTIONAL = '"fractional" buckets with flagd\'s own hashing; the same users would land in other buckets here (use a Flagship rollout or distribution instead)';
+
 type Condition = Record<string, unknown>;
 
 export function translateFlagd(source: unknown): FlagdTranslation {
@@ -69,6 +71,7 @@ function translateFlag(key: string, flag: unknown, evaluators: Record<string, un
         break;
       }
       if (branch === null || branch === undefined) break;
+      if (isPlainObject(branch) && 'fractional' in branch) throw new Unsupported(FRACTIONAL);
       if (!isPlainObject(branch) || !Array.isArray(branch.if) || Object.keys(branch).length !== 1) throw new Unsupported(`targeting ${describe(branch)} is not an "if" of conditions and variant names`);
       const parts = branch.if as unknown[];
       for (let index = 0; index + 1 < parts.length; index += 2) {
@@ -170,7 +173,7 @@ function comparison(logic: unknown): Condition {
       if (attribute && typeof args[1] === 'number' && args.length === 2) return { attribute, op: 'range', value: { max: args[1] } };
       break;
     case 'fractional':
-      throw new Unsupported('"fractional" buckets with flagd\'s own hashing; the same users would land in other buckets here (use a Flagship rollout or distribution instead)');
+      throw new Unsupported(FRACTIONAL);
     default:
       throw new Unsupported(`the operator "${operator}" does not map`);
   }

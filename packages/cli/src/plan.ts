@@ -1,5 +1,5 @@
 import type { ApiClient } from './api-client.ts';
-import { byKey, canonical, sameJson, type Definition, type FlagDocument, type Kind } from './flag-document.ts';
+import { byKey, canonical, compact, sameJson, type Definition, type FlagDocument, type Kind } from './flag-document.ts';
 
 /** One field that a change sets, at leaf level where both sides have the same shape. */
 export interface FieldChange {
@@ -49,15 +49,18 @@ export function computePlan(document: FlagDocument, server: ServerState, options
   const changes: PlannedChange[] = [];
   for (const segment of document.segments) {
     const current = server.segments.get(segment.key);
-    const diff = diffDefinitions(current ? canonical('segment', current) : null, canonical('segment', segment));
-    if (!current) changes.push({ kind: 'segment', key: segment.key, action: 'create', baseVersion: null, needsApproval: false, diff });
-    else if (diff.length) changes.push({ kind: 'segment', key: segment.key, action: 'update', baseVersion: current.version, needsApproval: false, diff });
+    if (!current) {
+      changes.push({ kind: 'segment', key: segment.key, action: 'create', baseVersion: null, needsApproval: false, diff: created('segment', segment) });
+      continue;
+    }
+    const diff = diffDefinitions(canonical('segment', current), canonical('segment', segment));
+    if (diff.length) changes.push({ kind: 'segment', key: segment.key, action: 'update', baseVersion: current.version, needsApproval: false, diff });
   }
   for (const flag of document.flags) {
     const current = server.flags.get(flag.key);
     const desired = canonical('flag', flag);
     if (!current) {
-      changes.push({ kind: 'flag', key: flag.key, action: 'create', baseVersion: null, needsApproval: false, diff: diffDefinitions(null, desired) });
+      changes.push({ kind: 'flag', key: flag.key, action: 'create', baseVersion: null, needsApproval: false, diff: created('flag', flag) });
       continue;
     }
     const diff = diffDefinitions(canonical('flag', current), desired);
@@ -76,6 +79,11 @@ export function computePlan(document: FlagDocument, server: ServerState, options
     }
   }
   return { url: options.url, changes };
+}
+
+/** A new definition's fields as the document gives them, defaults left out. */
+function created(kind: Kind, definition: Definition): FieldChange[] {
+  return Object.entries(compact(kind, definition)).map(([path, after]) => ({ path, after }));
 }
 
 /** Leaf-level differences: objects by key, lists element by element when their lengths agree. */

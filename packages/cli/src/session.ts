@@ -15,6 +15,8 @@ export interface GlobalOptions {
 /** What a command needs from the invocation: where to write, and a client for the chosen deployment. */
 export class Session {
   readonly env: NodeJS.ProcessEnv;
+  /** What the invocation exits with when the command finishes without an error (a pending approval, a plan with changes). */
+  exitCode = 0;
   readonly #program: Command;
   #terminal: Terminal | undefined;
 

@@ -146,7 +146,7 @@ export function registerAuditCommands(program: Command, session: Session): void 
       terminal.progress(null);
       if (resumeFrom) {
         terminal.note(`exported ${count} entries; more remain: resume with --cursor ${resumeFrom}`);
-        if (interrupted) process.exitCode = 130;
+        if (interrupted) session.exitCode = 130;
       } else {
         terminal.note(`exported ${count} entries`);
       }

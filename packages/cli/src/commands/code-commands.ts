@@ -49,7 +49,7 @@ export function registerCodeCommands(program: Command, session: Session): void {
       const plan = computePlan(document, await readServerState(client), { prune: options.prune === true, url: client.connection.url });
       if (options.save) writeFileSync(options.save, `${JSON.stringify(plan, null, 2)}\n`);
       printPlan(session, plan);
-      if (options.detailedExitcode && plan.changes.length) process.exitCode = 10;
+      if (options.detailedExitcode && plan.changes.length) session.exitCode = 10;
     });
 
   program
@@ -84,7 +84,7 @@ export function registerCodeCommands(program: Command, session: Session): void {
       const pending = results.filter((result) => result.outcome === 'approval_pending');
       if (terminal.format !== 'table') printResult(terminal, { results });
       else terminal.out(`\nApplied ${results.length - pending.length} of ${results.length} changes${pending.length ? `; ${pending.length} wait for approval (flagship changes ls --status pending)` : ''}.`);
-      if (pending.length) process.exitCode = EXIT.approvalPending;
+      if (pending.length) session.exitCode = EXIT.approvalPending;
     });
 }
 

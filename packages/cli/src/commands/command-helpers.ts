@@ -57,7 +57,7 @@ export function reportFiled(session: Session, answer: ApiAnswer<unknown>): boole
   if (!filed) return false;
   session.terminal.note(`High-impact flag ${filed.flagKey}: change request ${filed.id} filed; it waits for a second person with feature_flag:approve (expires ${filed.expiresAt}).`);
   session.terminal.note(`Approve with: flagship changes approve ${filed.id}`);
-  process.exitCode = EXIT.approvalPending;
+  session.exitCode = EXIT.approvalPending;
   return true;
 }
 

@@ -30,7 +30,7 @@ export function registerImportCommands(program: Command, session: Session): void
       if (refusals.length && !options.skipUnsupported) throw new CliError(`${source} has ${refusals.length} flag(s) that do not translate, nothing was written: ${refusals.join('; ')}`);
       for (const refusal of refusals) session.terminal.note(`left out ${refusal}`);
       emit(session, translation.document, options);
-      if (refusals.length) process.exitCode = EXIT.failure;
+      if (refusals.length) session.exitCode = EXIT.failure;
     });
 
   withTarget(importCommand.command('snapshot <source>').description('From a Flagship snapshot file (flagship snapshot get), e.g. to restore or to seed another deployment'))
