@@ -19,6 +19,7 @@ import { meRoutes } from './me-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { OfrepEventStreams, ofrepEventStreamRoutes } from './ofrep-event-streams.ts';
 import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
+import { openFeatureManifestRoutes } from './openfeature-manifest-routes.ts';
 import { requestId } from './request-id.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
 import { openApiDocument, RouteRegistry } from './route.ts';
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     evaluationRoutes(deps, registry),
     ofrepRoutes(deps, registry, ofrepStreams),
     ofrepEventStreamRoutes(ofrepStreams, registry),
+    openFeatureManifestRoutes(deps, registry),
     exposureRoutes(deps, registry),
     trackingRoutes(deps, registry),
     managementRoutes(deps, registry),

@@ -217,3 +217,32 @@ describe('flagship import flagd', () => {
     }
   });
 });
+
+describe('GET /openfeature/v0/manifest', () => {
+  it('lists the active flags for OpenFeature code generation, and is in the OpenAPI document', async () => {
+    const harness = await startRolloutHarness({ worker: false });
+    try {
+      for (const flag of [
+        { key: 'retries', type: 'number', defaultValue: 3, description: 'How often to retry' },
+        { key: 'ratio', type: 'number', defaultValue: 0.5 },
+        { key: 'theme', type: 'json', defaultValue: { color: 'blue' } },
+        { key: 'gone', type: 'boolean', defaultValue: false },
+      ]) expect((await harness.api.request('POST', '/v1/flags', { body: flag })).status).toBe(201);
+      expect((await harness.api.request('POST', '/v1/flags/gone/archive', { body: {} })).status).toBe(200);
+      const manifest = await harness.api.request('GET', '/openfeature/v0/manifest');
+      expect(manifest.status).toBe(200);
+      expect(manifest.body).toEqual({
+        flags: [
+          { key: 'ratio', name: 'ratio', type: 'float', description: null, defaultValue: 0.5 },
+          { key: 'retries', name: 'retries', type: 'integer', description: 'How often to retry', defaultValue: 3 },
+          { key: 'theme', name: 'theme', type: 'object', description: null, defaultValue: { color: 'blue' } },
+        ],
+      });
+      expect((await harness.api.request('GET', '/openfeature/v0/manifest', { token: null })).status).toBe(401);
+      const openapi = await harness.api.request('GET', '/openapi.json', { token: null });
+      expect(openapi.body.paths['/openfeature/v0/manifest'].get.operationId).toBe('getOpenFeatureManifest');
+    } finally {
+      await harness.close();
+    }
+  });
+});
