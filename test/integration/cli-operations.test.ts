@@ -1,11 +1,12 @@
 // Operations with the real CLI against the real service and a real worker: kill and release a
 // category, pause a rollout, file and approve a high-impact change as two people, export 10,000
 // audit entries streamed with bounded memory and resumed from a cursor; bad arguments fail in one line.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { parse } from 'yaml';
 import { runCli, type CliRun } from '../support/cli.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type RolloutHarness } from '../support/rollout-harness.ts';
@@ -116,6 +117,53 @@ describe('flagship operations', () => {
     const csv = await runCli(['audit', 'export', '--actor', 'bulk-loader', '--format', 'csv', '--max-pages', '1', '--page-size', '2'], { env: { FLAGSHIP_URL: harness.api.baseUrl, FLAGSHIP_TOKEN: harness.api.adminToken } });
     expect(csv.stdout.split('\n')[0]).toBe('id,at,actor,actorName,tokenId,approver,action,entityType,entityKey,version,diff,hash');
     expect(csv.stdout.trimEnd().split('\n')).toHaveLength(3);
+  });
+
+  it('login checks the token and stores it as a profile; an explicit --profile wins over FLAGSHIP_URL', async () => {
+    const config = join(folder, 'profiles', 'config.yaml');
+    const env = { FLAGSHIP_CONFIG: config };
+    const refused = await runCli(['login', '--profile', 'staging', '--url', harness.api.baseUrl], { env, input: 'ffs_not-a-token\n' });
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('does not accept this token; nothing was stored');
+    // A token from stdin, as a pipeline hands it over; an approver's token is a good token too.
+    const stored = await runCli(['login', '--profile', 'staging', '--url', harness.api.baseUrl], { env, input: `${tokens.oncall}\n` });
+    expect(stored.code).toBe(0);
+    expect(parse(readFileSync(config, 'utf8'))).toEqual({ currentProfile: 'staging', profiles: { staging: { url: harness.api.baseUrl, token: tokens.oncall } } });
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    expect((await runCli(['login', '--profile', 'admin', '--url', harness.api.baseUrl, '--token', harness.api.adminToken], { env })).code).toBe(0);
+
+    // The current profile (staging: the oncall token) cannot list flags; --profile admin can,
+    // even with FLAGSHIP_URL pointing somewhere unreachable.
+    expect((await runCli(['flags', 'ls'], { env })).code).toBe(5);
+    const explicit = await runCli(['--profile', 'admin', 'flags', 'ls', '-o', 'json'], { env: { ...env, FLAGSHIP_URL: 'http://127.0.0.1:9', FLAGSHIP_TOKEN: 'nope' } });
+    expect(explicit.code).toBe(0);
+    expect(Array.isArray(JSON.parse(explicit.stdout))).toBe(true);
+    // Without --profile the environment comes before the current profile.
+    const fromEnv = await runCli(['flags', 'ls'], { env: { ...env, FLAGSHIP_URL: harness.api.baseUrl, FLAGSHIP_TOKEN: harness.api.adminToken } });
+    expect(fromEnv.code).toBe(0);
+    expect((await runCli(['--profile', 'nope', 'flags', 'ls'], { env })).code).toBe(2);
+  });
+
+  it('verifies a downloaded snapshot against the public key, refuses a tampered one, and imports it as a document the server already matches', async () => {
+    const snapshot = join(folder, 'snapshot.json');
+    expect((await as('admin')('snapshot', 'get', '-f', snapshot)).code).toBe(0);
+    const verified = await as('admin')('snapshot', 'verify', snapshot, '-o', 'json');
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ verified: true, source: snapshot });
+    expect((await as('admin')('snapshot', 'verify', '-o', 'json')).code).toBe(0);
+
+    const tampered = join(folder, 'tampered.json');
+    // One space more: the same JSON to a parser, other bytes to the signature.
+    writeFileSync(tampered, readFileSync(snapshot, 'utf8').replace('{', '{ '));
+    writeFileSync(`${tampered}.sig`, readFileSync(`${snapshot}.sig`));
+    const refused = await as('admin')('snapshot', 'verify', tampered);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('does NOT verify');
+
+    const document = join(folder, 'from-snapshot.yaml');
+    expect((await as('admin')('import', 'snapshot', snapshot, '-f', document)).code).toBe(0);
+    const plan = await as('admin')('plan', '-f', document, '-o', 'json');
+    expect(JSON.parse(plan.stdout).changes).toEqual([]);
   });
 
   it('answers bad arguments with one line and a non-zero exit', async () => {

@@ -7,10 +7,11 @@ import { pathKey } from './command-helpers.ts';
 interface Killswitch {
   category: string;
   engaged: boolean;
-  flags: string[] | { key: string }[];
-  reason?: string | null;
-  updatedAt?: string | null;
-  updatedBy?: string | null;
+  /** The category's active flags. */
+  flags: string[];
+  reason: string | null;
+  updatedAt: string | null;
+  updatedBy: string | null;
 }
 
 /** `kill` and `release` a killswitch category, and `killswitches` to list them. */
@@ -24,7 +25,7 @@ export function registerKillswitchCommands(program: Command, session: Session): 
         if (!options.reason.trim()) throw usageError('--reason must say why');
         const verb = action === 'kill' ? 'engage' : 'release';
         const answer = await session.client().request<Killswitch>('POST', `/v1/killswitches/${pathKey(category)}/${verb}`, { body: { reason: options.reason } });
-        printResult(session.terminal, answer.body as unknown as Record<string, unknown>);
+        printResult(session.terminal, answer.body);
       });
   }
 
@@ -32,14 +33,13 @@ export function registerKillswitchCommands(program: Command, session: Session): 
     .command('killswitches')
     .description('List the killswitch categories, their state and their flags')
     .action(async () => {
-      const answer = await session.client().get<{ items: Killswitch[] } | Killswitch[]>('/v1/killswitches');
-      const items = Array.isArray(answer) ? answer : answer.items;
+      const { items } = await session.client().get<{ items: Killswitch[] }>('/v1/killswitches');
       printResult(session.terminal, items, [
         { header: 'CATEGORY', value: (item) => item.category },
         { header: 'ENGAGED', value: (item) => (item.engaged ? 'yes' : 'no') },
-        { header: 'FLAGS', value: (item) => item.flags.map((flag) => (typeof flag === 'string' ? flag : flag.key)).join(',') },
-        { header: 'BY', value: (item) => item.updatedBy ?? null },
-        { header: 'REASON', value: (item) => item.reason ?? null },
+        { header: 'FLAGS', value: (item) => item.flags.join(',') },
+        { header: 'BY', value: (item) => item.updatedBy },
+        { header: 'REASON', value: (item) => item.reason },
       ]);
     });
 }

@@ -23,8 +23,8 @@ export function registerTokenCommands(program: Command, session: Session): void 
     .command('ls')
     .description('Live tokens')
     .action(async () => {
-      const answer = await session.client().get<{ items: Token[] } | Token[]>('/v1/tokens');
-      printResult(session.terminal, Array.isArray(answer) ? answer : answer.items, [
+      const { items } = await session.client().get<{ items: Token[] }>('/v1/tokens');
+      printResult(session.terminal, items, [
         { header: 'ID', value: (token) => token.id },
         { header: 'NAME', value: (token) => token.name },
         { header: 'OWNER', value: (token) => `${token.owner.id} (${token.owner.kind})` },
