@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { usageError } from '../exit-codes.ts';
+import { FLAG_FIELDS } from '../flag-document.ts';
 import { printResult, type Column } from '../output.ts';
 import type { Session } from '../session.ts';
 import { assignments, collect, pathKey, readMapping, reportFiled } from './command-helpers.ts';
@@ -26,6 +27,15 @@ const FLAG_COLUMNS: Column<Flag>[] = [
   { header: 'HIGH-IMPACT', value: (flag) => (flag.highImpact ? 'yes' : '') },
   { header: 'TAGS', value: (flag) => flag.tags.join(',') },
 ];
+
+const METADATA_FIELDS = ['state', 'version', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'];
+
+/** A flag's fields in the contract's order, then its metadata (the database keeps no order). */
+function flagView(flag: Record<string, unknown>): Record<string, unknown> {
+  const order = [...FLAG_FIELDS, ...METADATA_FIELDS];
+  const rank = (key: string) => (order.includes(key) ? order.indexOf(key) : order.length);
+  return Object.fromEntries(Object.entries(flag).sort(([a], [b]) => rank(a) - rank(b)));
+}
 
 function parseTyped(type: string, text: string): unknown {
   if (type === 'string') return text;
@@ -65,7 +75,7 @@ export function registerFlagCommands(program: Command, session: Session): void {
     .command('get <key>')
     .description('Read a flag (archived ones too)')
     .action(async (key: string) => {
-      printResult(session.terminal, await session.client().get<Record<string, unknown>>(`/v1/flags/${pathKey(key)}`));
+      printResult(session.terminal, flagView(await session.client().get<Record<string, unknown>>(`/v1/flags/${pathKey(key)}`)));
     });
 
   flags
@@ -95,7 +105,7 @@ export function registerFlagCommands(program: Command, session: Session): void {
       };
       if (body.defaultValue === undefined) throw usageError(`a ${type} flag needs --default`);
       const answer = await session.client().request<Record<string, unknown>>('POST', '/v1/flags', { body });
-      printResult(session.terminal, answer.body);
+      printResult(session.terminal, flagView(answer.body));
     });
 
   flags
@@ -124,7 +134,7 @@ export function registerFlagCommands(program: Command, session: Session): void {
         body: { ...patch, ...(options.reason ? { approval: { reason: options.reason } } : {}) },
         headers: { 'if-match': `"${version}"`, 'content-type': 'application/merge-patch+json' },
       });
-      if (!reportFiled(session, answer)) printResult(session.terminal, answer.body);
+      if (!reportFiled(session, answer)) printResult(session.terminal, flagView(answer.body));
     });
 
   for (const action of ['archive', 'restore'] as const) {
@@ -136,7 +146,7 @@ export function registerFlagCommands(program: Command, session: Session): void {
         const answer = await session.client().request<Record<string, unknown>>('POST', `/v1/flags/${pathKey(key)}/${action}`, {
           body: options.reason ? { approval: { reason: options.reason } } : {},
         });
-        if (!reportFiled(session, answer)) printResult(session.terminal, answer.body);
+        if (!reportFiled(session, answer)) printResult(session.terminal, flagView(answer.body));
       });
   }
 }
