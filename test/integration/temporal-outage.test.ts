@@ -21,10 +21,11 @@ import { startChildWorker, type ChildWorker } from '../support/rollout-worker.ts
 /** The configured bound, plus the time to answer once it is up (the request's own database reads, HTTP). */
 const ANSWER_WITHIN_MS = DEFAULT_TEMPORAL_CALL_TIMEOUT_MS + 500;
 /**
- * Reads of our own records must not wait on Temporal: far under its call bound proves that on a loaded
- * CI machine too. The issue's 100 ms is a timing goal (docs/rollouts.md gives the figure), not a test's bound.
+ * What answers without Temporal (a rollout read, a killswitch engage) must come back before Temporal's
+ * call bound would have run out: that proves it did not wait on Temporal, however loaded the machine.
+ * The issue's 100 ms for a read is a timing goal (docs/rollouts.md gives the figure), not a test's bound.
  */
-const READ_WITHIN_MS = 1_000;
+const WITHOUT_TEMPORAL_WITHIN_MS = DEFAULT_TEMPORAL_CALL_TIMEOUT_MS;
 /** What the issue asks of every API process once Temporal is back. */
 const RECOVERED_WITHIN_MS = 5_000;
 
@@ -112,7 +113,7 @@ describe('rollouts while Temporal is away, and after it returns', () => {
       const reads = [];
       for (let attempt = 0; attempt < 5; attempt += 1) reads.push(await call(api, 'GET', '/v1/flags/steady/rollout'));
       expect(reads.map((read) => read.status)).toEqual([200, 200, 200, 200, 200]);
-      expect(Math.max(...reads.map((read) => read.ms))).toBeLessThan(READ_WITHIN_MS);
+      expect(Math.max(...reads.map((read) => read.ms))).toBeLessThan(WITHOUT_TEMPORAL_WITHIN_MS);
     }
 
     const [paused, started, engaged, filed] = await Promise.all([
@@ -130,7 +131,7 @@ describe('rollouts while Temporal is away, and after it returns', () => {
     expect(await rollout('planned-during-outage')).toMatchObject({ id: started.body.error.details.rolloutId, state: 'scheduled', runId: null });
     // Committed without waiting on Temporal; the answer names what the worker pauses next.
     expect(engaged.status).toBe(200);
-    expect(engaged.ms).toBeLessThan(1_000);
+    expect(engaged.ms).toBeLessThan(WITHOUT_TEMPORAL_WITHIN_MS);
     expect(engaged.body).toMatchObject({ engaged: true, changed: true, rollouts: { pausing: [{ flagKey: 'steady' }] } });
     expect((await call(first, 'POST', '/v1/evaluate', { flagKey: 'steady', context: { userId: 'u-1' } })).body).toMatchObject({ reason: 'off' });
     // A change request filed meanwhile is recorded too, and its approval workflow starts later.
