@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import { createAuditActivities, type AuditActivityDependencies } from './audit-activities.ts';
 import { createChangeActivities } from './change-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
+import { createScheduledChangeActivities } from './scheduled-change-activities.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
 import { createSnapshotActivities, type SnapshotActivityDependencies } from './snapshot-activities.ts';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createRolloutActivities(deps),
     ...createChangeActivities(deps),
+    ...createScheduledChangeActivities(deps),
     ...(deps.snapshots ? createSnapshotActivities({ db: deps.db, log: deps.log, ...deps.snapshots }) : {}),
     ...(deps.auditCheckpoints ? createAuditActivities({ db: deps.db, log: deps.log, ...deps.auditCheckpoints }) : {}),
   };

@@ -22,6 +22,7 @@ import { ofrepErrors, ofrepRoutes } from './ofrep-routes.ts';
 import { openFeatureManifestRoutes } from './openfeature-manifest-routes.ts';
 import { requestId } from './request-id.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
+import { scheduledChangeRoutes } from './scheduled-change-routes.ts';
 import { openApiDocument, RouteRegistry } from './route.ts';
 import { securityHeaders } from './security-headers.ts';
 import { trackingRoutes } from './tracking-routes.ts';
@@ -81,6 +82,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     eventRoutes(deps, registry),
     webhookRoutes(deps, registry),
     rolloutRoutes(deps, registry),
+    scheduledChangeRoutes(deps, registry),
     changeRoutes(deps, registry),
     killswitchRoutes(deps, registry),
     meRoutes(deps, registry),

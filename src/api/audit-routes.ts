@@ -15,7 +15,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     method: 'get', operationId: 'listAuditEntries', path: '/v1/audit', tag, scope: 'feature_flag:manage',
     summary: 'Audit entries, newest first, filtered by entity, actor (or approver) and action.',
     query: z.object({
-      entityType: z.enum(['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request']).optional(),
+      entityType: z.enum(['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request', 'scheduled_change']).optional(),
       entityKey: z.string().max(128).optional(),
       actor: z.string().max(128).optional(),
       action: z.string().max(64).optional(),

@@ -16,6 +16,7 @@ import {
   getChangeRequest,
   setChangeRequestRunId,
   type ChangeRequestRecord,
+  type NewChangeRequest,
 } from '../data/change-requests.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import {
@@ -157,6 +158,14 @@ export interface ChangeFiling {
   approval?: ApprovalOptions;
   /** Checks of the change against the flag under the write lock beyond the data layer's own (a plan's validation). */
   check?: (flag: Flag) => void;
+  /** Kind `schedule`: what the request writes in its own transaction (see NewChangeRequest.prepare). */
+  prepare?: NewChangeRequest['prepare'];
+  /** The request's id, when what `prepare` writes must name it. */
+  id?: string;
+}
+
+export function newChangeRequestId(): string {
+  return `cr_${randomUUID()}`;
 }
 
 function workflowInput(record: ChangeRequestRecord): ChangeRequestWorkflowInput {
@@ -223,7 +232,7 @@ export async function startAwaitingChangeRequest(deps: Deps, record: ChangeReque
 export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promise<ChangeRequestRecord> {
   const deadline = temporalDeadline(deps.temporal);
   const expiresIn = expiryMs(filing.approval);
-  const id = `cr_${randomUUID()}`;
+  const id = filing.id ?? newChangeRequestId();
   const reason = filing.approval?.reason ?? (typeof filing.change.plan === 'object' ? ((filing.change.plan as { reason?: string }).reason ?? undefined) : undefined);
   const record = await createChangeRequest(deps.db, {
     id,
@@ -236,6 +245,7 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     expiresAt: Date.now() + expiresIn,
     workflowId: changeRequestWorkflowId(id),
     ...(filing.check ? { check: filing.check } : {}),
+    ...(filing.prepare ? { prepare: filing.prepare } : {}),
   });
   try {
     await startWorkflow(deps, record, deadline);

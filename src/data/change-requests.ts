@@ -9,6 +9,7 @@ import { auditView, canonical, getFlag, patchFlagIn, prepareStateChange, prepare
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout, createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
+import { approveScheduledChangesIn } from './scheduled-changes.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 
@@ -16,7 +17,7 @@ const changeRow = z.object({
   id: z.string(),
   seq: z.number(),
   flag_key: z.string(),
-  kind: z.enum(['patch', 'archive', 'restore', 'rollout']),
+  kind: z.enum(['patch', 'archive', 'restore', 'rollout', 'schedule']),
   change: z.record(z.string(), z.unknown()),
   content_hash: z.string(),
   base_version: z.number(),
@@ -189,6 +190,11 @@ export interface NewChangeRequest {
   requester: Actor;
   /** Further checks of the change against the flag under the write lock (a rollout plan's validation); throws to refuse. */
   check?: (flag: Flag) => void;
+  /**
+   * For kind `schedule`: checks the changes and writes what waits for the approval (the scheduled
+   * changes, pending) in the request's transaction; returns the diff the reviewer sees.
+   */
+  prepare?: (tx: WriteTransaction, flag: Flag) => Promise<JsonChange[]>;
 }
 
 /**
@@ -213,6 +219,9 @@ export async function createChangeRequest(db: DatabasePool, input: NewChangeRequ
       const target = input.kind === 'archive' ? 'archived' : 'active';
       const current = await prepareStateChange(tx, input.flagKey, target, input.baseVersion);
       diff = [{ path: 'state', before: current.state, after: target }];
+    } else if (input.kind === 'schedule') {
+      if (!input.prepare) throw new Error('a schedule change request is filed with its prepare step');
+      diff = await input.prepare(tx, flag);
     } else {
       if (flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" is archived`);
       await assertNoRunningRollout(tx, input.flagKey);
@@ -358,6 +367,10 @@ async function applyInside(tx: WriteTransaction, request: ChangeRequestRecord, a
     case 'archive':
     case 'restore':
       return { flag: await setFlagStateIn(tx, request.flagKey, request.kind === 'archive' ? 'archived' : 'active', request.baseVersion, options), rollout: null };
+    case 'schedule':
+      // Approval is given when the change is scheduled; the flag is changed when it fires.
+      await approveScheduledChangesIn(tx, request, approver);
+      return { flag: null, rollout: null };
     case 'rollout': {
       const flag = await getFlag(tx, request.flagKey);
       if (!flag) throw new AppError('not_found', `flag "${request.flagKey}" does not exist`);

@@ -115,7 +115,7 @@ const prerequisiteRow = z.object({ key: z.string(), state: z.enum(['active', 'ar
  * or that would close a prerequisite loop, judged on the committed state: under the exclusive write
  * lock, or, for a patch that changes its references, under the references lock (docs/write-path.md).
  */
-async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinition): Promise<void> {
+export async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDefinition): Promise<void> {
   const referencedFlags = definition.prerequisites.map((prerequisite) => prerequisite.flagKey);
   const referencedSegments = segmentKeysOf(definition);
   // A flag without prerequisites has no edge out, so it can close no loop and needs no graph; most
@@ -286,18 +286,10 @@ export async function preparePatch(
   expectedVersion: number,
   options: Pick<PatchOptions, 'eventType' | 'guard'> = {},
 ): Promise<{ current: Flag; definition: FlagDefinition | null }> {
-  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a flag\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
-  for (const owned of ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy']) {
-    if (owned in patch) throw new AppError('validation_error', `"${owned}" is owned by the service and cannot be patched`, { issues: [{ path: owned, message: 'read-only' }] });
-  }
+  assertPatchable(key, patch);
   const current = await currentAtVersion(tx, key, expectedVersion);
   if (current.state === 'archived') throw new AppError('validation_error', `flag "${key}" is archived; restore it before changing it`);
-  const merged = definitionOf(current) as unknown as Record<string, unknown>;
-  for (const [field, value] of Object.entries(patch)) {
-    if (value === null) delete merged[field];
-    else merged[field] = value;
-  }
-  const definition = validated(merged);
+  const definition = mergePatch(definitionOf(current), patch);
   if (JSON.stringify(canonical(definitionOf(current))) === JSON.stringify(canonical(definition))) return { current, definition: null };
   await options.guard?.(current, definition);
   // A running rollout plan owns the flag's rollout; its own steps are the only changes to it.
@@ -307,6 +299,24 @@ export async function preparePatch(
   if (referencesOf(current) !== referencesOf(definition)) await lockReferences(tx);
   await checkAgainstWorld(tx, definition);
   return { current, definition };
+}
+
+/** Refuses a patch that would change the key or a field the service owns. */
+export function assertPatchable(key: string, patch: Record<string, unknown>): void {
+  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a flag\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
+  for (const owned of ['state', 'version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy']) {
+    if (owned in patch) throw new AppError('validation_error', `"${owned}" is owned by the service and cannot be patched`, { issues: [{ path: owned, message: 'read-only' }] });
+  }
+}
+
+/** A JSON merge patch applied to a definition (a top-level `null` removes the field), validated as a whole. */
+export function mergePatch(definition: FlagDefinition, patch: Record<string, unknown>): FlagDefinition {
+  const merged = { ...definition } as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === null) delete merged[field];
+    else merged[field] = value;
+  }
+  return validated(merged);
 }
 
 /** A stored flag's definition: what a client could send back to recreate it. */

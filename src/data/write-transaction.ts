@@ -150,7 +150,7 @@ export interface AuditInput {
   /** The id of the second person of a two-person change. */
   approver?: string;
   action: string;
-  entityType: 'flag' | 'segment' | 'killswitch' | 'token' | 'webhook' | 'rollout' | 'change_request';
+  entityType: 'flag' | 'segment' | 'killswitch' | 'token' | 'webhook' | 'rollout' | 'change_request' | 'scheduled_change';
   entityKey: string;
   version?: number;
   before: unknown;

@@ -11,8 +11,8 @@ export function changeRequestWorkflowId(requestId: string): string {
   return `change:${requestId}`;
 }
 
-/** What a change request proposes: a merge patch, archiving, restoring, or a rollout plan. */
-export type ChangeKind = 'patch' | 'archive' | 'restore' | 'rollout';
+/** What a change request proposes: a merge patch, archiving, restoring, a rollout plan, or scheduled changes. */
+export type ChangeKind = 'patch' | 'archive' | 'restore' | 'rollout' | 'schedule';
 
 /**
  * `pending` until a second person decides or it expires; `approved` while the change is being

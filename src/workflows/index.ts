@@ -2,4 +2,5 @@
 export { auditCheckpointWorkflow } from './audit-checkpoint-workflow.ts';
 export { changeRequestWorkflow } from './change-request-workflow.ts';
 export { rolloutWorkflow } from './rollout-workflow.ts';
+export { scheduledChangeWorkflow } from './scheduled-change-workflow.ts';
 export { snapshotPublisherWorkflow } from './snapshot-publisher-workflow.ts';

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { createRolloutActivities } from '../../src/activities/rollout-activities.ts';
+import type { createScheduledChangeActivities } from '../../src/activities/scheduled-change-activities.ts';
 import { findTemporalTestServer } from '../../src/launcher/temporal-cli.ts';
 import type { CatchUpPolicy, RolloutStatus, RolloutWorkflowInput } from '../../src/workflows/rollout-definitions.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
@@ -17,9 +18,11 @@ import { quietTemporal } from '../support/logger.ts';
 
 type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 type FakeActivities = Pick<RolloutActivities, 'applyRolloutStep' | 'checkRolloutGate' | 'recordRolloutTransition' | 'finishRollout'>;
+type ScheduledChangeActivities = ReturnType<typeof createScheduledChangeActivities>;
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 interface AppliedStep {
   percentage: number;
@@ -54,7 +57,11 @@ describe('rollout plans on the time-skipping test server', () => {
     quietTemporal();
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
     // The test server starts with no custom search attributes; register the project's own.
-    const types = { Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, Double: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE };
+    const types = {
+      Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      Double: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+      Datetime: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    };
     const declared = JSON.parse(readFileSync(new URL('../../temporal/search-attributes.json', import.meta.url), 'utf8')) as Record<string, keyof typeof types>;
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
@@ -164,5 +171,36 @@ describe('rollout plans on the time-skipping test server', () => {
     for (const step of applied.slice(1, 4)) expect(step.at - resumedAt).toBeLessThan(MINUTE);
     expect(applied.every((step) => step.minimumDwell === undefined)).toBe(true);
     expect(held.nextStep === null || held.nextStep.minimumDwell === null).toBe(true);
+  });
+
+  it('applies a change at the time stored for it: a move to 30 days ahead whose wake-up was lost is waited for, in workflow time', async () => {
+    const start = await env.currentTimeMs();
+    // The row says 30 days (a reschedule committed); the workflow was started for 10 days and never told.
+    const storedRunAt = start + 30 * DAY;
+    const fired: number[] = [];
+    const activities: ScheduledChangeActivities = {
+      async fireScheduledChange() {
+        const at = await env.currentTimeMs();
+        fired.push(at);
+        return storedRunAt - at > 1_000 ? { status: 'waiting', runAt: storedRunAt } : { status: 'applied', flagVersion: 2 };
+      },
+      async cancelScheduledChangeFromTemporal() {
+        throw new Error('nothing cancels this change');
+      },
+    };
+    const taskQueue = `time-skipping-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) }, activities });
+    const realStart = Date.now();
+    const result = await worker.runUntil(env.client.workflow.execute('scheduledChangeWorkflow', {
+      taskQueue,
+      workflowId: `scheduled-change:sc_${randomUUID()}`,
+      args: [{ scheduledChangeId: 'sc_moved', flagKey: 'moved-change', runAt: start + 10 * DAY, createdBy: 'alice', fields: ['enabled'] }],
+    }));
+    expect(Date.now() - realStart).toBeLessThan(60_000);
+    expect(result).toEqual({ status: 'applied', flagVersion: 2 });
+    expect(fired).toHaveLength(2);
+    expect(fired[0]! - (start + 10 * DAY)).toBeGreaterThanOrEqual(0);
+    expect(fired[1]! - storedRunAt).toBeGreaterThanOrEqual(0);
+    expect(fired[1]! - storedRunAt).toBeLessThan(60_000);
   });
 });

@@ -1,0 +1,40 @@
+-- The flag lifecycle (docs/lifecycle.md).
+--
+-- Scheduled changes: a merge patch applied to a flag at a time of the requester's choosing by a
+-- durable workflow (`scheduled-change:<id>`, src/workflows/scheduled-change-workflow.ts). This table
+-- is the truth the workflow consults when its timer fires: a cancel or a reschedule commits here
+-- first (with its audit entry and event), and the workflow is only told to wake up.
+
+CREATE TABLE IF NOT EXISTS scheduled_changes (
+  id                text PRIMARY KEY,
+  -- Insertion order: lists page by it.
+  seq               bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  flag_key          text NOT NULL REFERENCES flags (key),
+  patch             jsonb NOT NULL,
+  -- The flag version the change was scheduled against.
+  base_version      integer NOT NULL,
+  -- For each field the patch sets, the value it expects to find when it fires: the flag's value at
+  -- base_version, or what the earlier changes of the same request leave. A field that holds anything
+  -- else by then is a conflict; other fields may have moved (the change is re-based onto them).
+  expected          jsonb NOT NULL,
+  run_at            timestamptz NOT NULL,
+  status            text NOT NULL CHECK (status IN ('pending_approval', 'scheduled', 'applied', 'failed', 'cancelled')),
+  created_by        text NOT NULL,
+  reason            text,
+  -- A high-impact flag's change waits for this change request's approval (kind `schedule`).
+  change_request_id text,
+  approved_by       text,
+  workflow_id       text NOT NULL,
+  -- Applied: { "flagVersion": n, "rebasedFrom"?: n }. Failed: { code, message, details }.
+  result            jsonb,
+  failure           jsonb,
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now(),
+  finished_at       timestamptz
+);
+CREATE INDEX IF NOT EXISTS scheduled_changes_flag_idx ON scheduled_changes (flag_key, seq);
+CREATE INDEX IF NOT EXISTS scheduled_changes_open_idx ON scheduled_changes (run_at) WHERE status IN ('pending_approval', 'scheduled');
+
+-- A change request may now approve a flag's scheduled changes (kind `schedule`).
+ALTER TABLE change_requests DROP CONSTRAINT IF EXISTS change_requests_kind_check;
+ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kind IN ('patch', 'archive', 'restore', 'rollout', 'schedule'));
