@@ -38,3 +38,10 @@ CREATE INDEX IF NOT EXISTS scheduled_changes_open_idx ON scheduled_changes (run_
 -- A change request may now approve a flag's scheduled changes (kind `schedule`).
 ALTER TABLE change_requests DROP CONSTRAINT IF EXISTS change_requests_kind_check;
 ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kind IN ('patch', 'archive', 'restore', 'rollout', 'schedule'));
+
+-- Retention: an archived flag is purged once it has been archived longer than
+-- FLAGS_ARCHIVE_RETENTION_DAYS. Flags archived before this column existed count from their last
+-- change, which for an archived flag is its archiving (an archived flag cannot be edited).
+ALTER TABLE flags ADD COLUMN IF NOT EXISTS archived_at timestamptz;
+UPDATE flags SET archived_at = updated_at WHERE state = 'archived' AND archived_at IS NULL;
+CREATE INDEX IF NOT EXISTS flags_archived_at_idx ON flags (archived_at) WHERE state = 'archived';

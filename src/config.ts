@@ -38,6 +38,8 @@ export interface Config {
   auditSigningKey: string | undefined;
   /** How often the worker's schedule checkpoints the audit log's head outside the database. */
   auditCheckpointSeconds: number;
+  /** Archived flags older than this are purged by the worker's daily retention schedule. */
+  archiveRetentionDays: number;
   /** Object storage for published snapshots; without a bucket they go to `<dataDir>/snapshots`. */
   snapshotS3: { bucket: string; prefix: string | undefined; endpoint: string | undefined; region: string | undefined } | undefined;
   /** When set, a standalone worker serves its Prometheus metrics (rollout steps) on this port. */
@@ -177,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     snapshotSigningKey: stringFromEnv(env, 'FLAGS_SNAPSHOT_SIGNING_KEY'),
     auditSigningKey: stringFromEnv(env, 'FLAGS_AUDIT_SIGNING_KEY'),
     auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
+    archiveRetentionDays: boundedFromEnv(env, 'FLAGS_ARCHIVE_RETENTION_DAYS', 365, [1, 36_500]),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
     writeTimeoutMs: boundedFromEnv(env, 'FLAGS_WRITE_TIMEOUT_MS', 1_500, [100, 60_000]),
     eventStreams: {

@@ -2,6 +2,7 @@ import type { DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
 import { createAuditActivities, type AuditActivityDependencies } from './audit-activities.ts';
 import { createChangeActivities } from './change-activities.ts';
+import { createRetentionActivities } from './retention-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
 import { createScheduledChangeActivities } from './scheduled-change-activities.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRolloutActivities(deps),
     ...createChangeActivities(deps),
     ...createScheduledChangeActivities(deps),
+    ...createRetentionActivities(deps),
     ...(deps.snapshots ? createSnapshotActivities({ db: deps.db, log: deps.log, ...deps.snapshots }) : {}),
     ...(deps.auditCheckpoints ? createAuditActivities({ db: deps.db, log: deps.log, ...deps.auditCheckpoints }) : {}),
   };

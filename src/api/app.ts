@@ -14,6 +14,7 @@ import { exposureRoutes } from './exposure-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import { jsonBody } from './json-body.ts';
 import { killswitchRoutes } from './killswitch-routes.ts';
+import { lifecycleRoutes } from './lifecycle-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { meRoutes } from './me-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
@@ -83,6 +84,7 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     webhookRoutes(deps, registry),
     rolloutRoutes(deps, registry),
     scheduledChangeRoutes(deps, registry),
+    lifecycleRoutes(deps, registry),
     changeRoutes(deps, registry),
     killswitchRoutes(deps, registry),
     meRoutes(deps, registry),

@@ -45,6 +45,8 @@ export interface ApiDependencies {
   outbound: Pick<OutboundClient, 'refusal'>;
   /** Where rollout and approval workflows are started and signalled. */
   temporal: TemporalDependencies;
+  /** Archived flags older than this many days are purged (FLAGS_ARCHIVE_RETENTION_DAYS): what the retention preview assumes. */
+  archiveRetentionDays?: number;
   /** What verify holds the audit log against: the signing key's public half and the checkpoints kept outside the database. */
   audit: { verifier: AuditVerifier; checkpoints: AuditCheckpointStore };
 }

@@ -253,6 +253,14 @@ export class LiveFlagSet {
         recompiled += users;
       }
     }
+    // A purged key may be created again from version 1: what was held of the old flag is forgotten first.
+    for (const key of changes.purged) {
+      this.#flagVersions.delete(key);
+      if (this.#flags.delete(key)) {
+        this.#set = this.#set.withoutFlag(key);
+        changed = true;
+      }
+    }
     // This process's own writes are applied already (read-your-write): not compiled, not counted, again.
     for (const flag of changes.flags) {
       if (this.#applyFlag(flag)) {

@@ -25,6 +25,7 @@ const api = await startApi({
   snapshotStore: snapshotPublishing(config).store,
   writeTimeoutMs: config.writeTimeoutMs,
   eventStreams: config.eventStreams,
+  archiveRetentionDays: config.archiveRetentionDays,
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,

@@ -49,6 +49,8 @@ export interface ApiDependencyOptions {
   outboundPolicy: OutboundPolicy;
   /** How often the flag set compares its version with the database. */
   flagSetCheckIntervalMs?: number;
+  /** FLAGS_ARCHIVE_RETENTION_DAYS, for the retention preview; the default is config.ts's. */
+  archiveRetentionDays?: number;
 }
 
 /**
@@ -169,5 +171,6 @@ function buildDependencies(parts: {
       ...(options.temporalUiUrl ? { uiUrl: options.temporalUiUrl } : {}),
     },
     audit: { verifier: auditSigner, checkpoints: createFolderCheckpointStore(join(options.dataDir, AUDIT_CHECKPOINTS_DIR)) },
+    archiveRetentionDays: options.archiveRetentionDays ?? loadConfig({}).archiveRetentionDays,
   };
 }

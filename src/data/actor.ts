@@ -21,8 +21,8 @@ export const BUILT_IN_ADMIN_ID = 'admin';
 
 /** What the service records as the actor when it acts by itself: nobody may mint a token in these names. */
 const RESERVED_IDS = new Set([BUILT_IN_ADMIN_ID, 'system', 'temporal-ui']);
-/** Workflows act as `rollout:<flag>` and `change:<request>`. */
-const RESERVED_PREFIXES = ['rollout:', 'change:'];
+/** Workflows act as `rollout:<flag>` and `change:<request>`, schedules as `schedule:<id>`. */
+const RESERVED_PREFIXES = ['rollout:', 'change:', 'schedule:'];
 
 export function isReservedActorId(id: string): boolean {
   const lower = id.toLowerCase();

@@ -33,6 +33,8 @@ export interface FlagSetChanges {
   segments: Map<string, Segment | null>;
   /** The engaged categories, when a killswitch changed. */
   killswitches: Set<string> | null;
+  /** Keys of flags purged meanwhile: their versions start again at 1 if the key is created again. */
+  purged: string[];
 }
 
 const idRow = z.object({ id: z.number().nullable() });
@@ -68,7 +70,7 @@ export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
  */
 export async function flagSetChangesSince(db: DatabasePool, version: number, limit = 5_000): Promise<FlagSetChanges | 'too_many'> {
   const newest = await currentFlagSetVersion(db);
-  if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null };
+  if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null, purged: [] };
   const changed = await db.any(sql.type(changedRow)`
     SELECT DISTINCT split_part(type, '.', 1) AS kind, entity_key FROM outbox
     WHERE id > ${version} AND id <= ${newest} AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
@@ -88,5 +90,10 @@ export async function flagSetChangesSince(db: DatabasePool, version: number, lim
       killswitchChanged = true;
     }
   }
-  return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null };
+  // Rare (a retention run): one indexed look at the same window, only when a flag changed.
+  const purged = changed.some((row) => row.kind === 'flag')
+    ? await db.anyFirst(sql.type(z.object({ entity_key: z.string() }))`
+        SELECT DISTINCT entity_key FROM outbox WHERE id > ${version} AND id <= ${newest} AND type = 'flag.purged' AND entity_key IS NOT NULL`)
+    : [];
+  return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null, purged: [...purged] };
 }

@@ -367,7 +367,8 @@ export async function setFlagStateIn(
   const current = await prepareStateChange(tx, key, state, expectedVersion);
   await options.guard?.(current);
   const row = await tx.one(sql.type(flagRow)`
-    UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor.id}
+    UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor.id},
+      archived_at = ${state === 'archived' ? sql.fragment`now()` : null}
     WHERE key = ${key} RETURNING ${FLAG_COLUMNS}`);
   const flag = toFlag(row);
   await insertChange(tx, {

@@ -108,6 +108,7 @@ try {
     snapshotStore: snapshotPublishing(config).store,
     writeTimeoutMs: config.writeTimeoutMs,
     eventStreams: config.eventStreams,
+    archiveRetentionDays: config.archiveRetentionDays,
     temporalAddress,
     temporalNamespace: config.temporalNamespace,
     taskQueue: config.taskQueue,

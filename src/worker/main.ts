@@ -34,6 +34,7 @@ const worker = await startWorker({
   temporalCallTimeoutMs: config.temporalCallTimeoutMs,
   reconcileIntervalMs: config.reconcileIntervalMs,
   snapshotSignalIntervalMs: config.snapshotSignalIntervalMs,
+  retention: { archiveRetentionDays: config.archiveRetentionDays },
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

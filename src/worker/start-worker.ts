@@ -14,6 +14,7 @@ import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { ensureAuditCheckpointSchedule } from './audit-checkpoint-schedule.ts';
+import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { startSnapshotTrigger } from './snapshot-trigger.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
 import { startWorkflowReconciler } from './workflow-reconciler.ts';
@@ -54,6 +55,8 @@ export async function startWorker(options: {
   temporalCallTimeoutMs?: number;
   reconcileIntervalMs?: number;
   snapshotSignalIntervalMs?: number;
+  /** Purges long-archived flags (its daily schedule) when given. */
+  retention?: { archiveRetentionDays: number; scheduleId?: string };
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner, applicationName: 'flags-worker', writeTimeoutMs: options.writeTimeoutMs });
@@ -64,6 +67,16 @@ export async function startWorker(options: {
     try {
       const scheduleId = await ensureAuditCheckpointSchedule(client, { taskQueue: options.taskQueue, intervalSeconds: options.auditCheckpoints.intervalSeconds, ...(options.auditCheckpoints.scheduleId ? { scheduleId: options.auditCheckpoints.scheduleId } : {}) });
       options.log.info({ scheduleId, everySeconds: options.auditCheckpoints.intervalSeconds, store: options.auditCheckpoints.store.location }, 'audit log checkpoints scheduled');
+    } catch (error) {
+      await clientConnection.close();
+      await db.end();
+      throw error;
+    }
+  }
+  if (options.retention) {
+    try {
+      const scheduleId = await ensureRetentionSchedule(client, { taskQueue: options.taskQueue, ...options.retention });
+      options.log.info({ scheduleId, archiveRetentionDays: options.retention.archiveRetentionDays }, 'retention of archived flags scheduled');
     } catch (error) {
       await clientConnection.close();
       await db.end();
