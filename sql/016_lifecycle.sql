@@ -45,3 +45,24 @@ ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kin
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS archived_at timestamptz;
 UPDATE flags SET archived_at = updated_at WHERE state = 'archived' AND archived_at IS NULL;
 CREATE INDEX IF NOT EXISTS flags_archived_at_idx ON flags (archived_at) WHERE state = 'archived';
+
+-- Insights: each API process counts evaluations per flag in memory and adds its counts here every
+-- few seconds (src/api/flag-insights.ts). One row per flag, hour, reason, rule, variant and served
+-- value (its JSON, cut to 200 characters; '' past the per-flag cap of distinct values). No foreign
+-- key: counts arrive after a flag is archived, and a purge removes them with the flag.
+CREATE TABLE IF NOT EXISTS flag_evaluation_counts (
+  flag_key text NOT NULL,
+  hour     timestamptz NOT NULL,
+  reason   text NOT NULL,
+  rule_id  text NOT NULL DEFAULT '',
+  variant  text NOT NULL DEFAULT '',
+  value    text NOT NULL DEFAULT '',
+  count    bigint NOT NULL,
+  PRIMARY KEY (flag_key, hour, reason, rule_id, variant, value)
+);
+CREATE INDEX IF NOT EXISTS flag_evaluation_counts_hour_idx ON flag_evaluation_counts (hour);
+
+CREATE TABLE IF NOT EXISTS flag_usage (
+  flag_key          text PRIMARY KEY,
+  last_evaluated_at timestamptz NOT NULL
+);

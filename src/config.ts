@@ -40,6 +40,12 @@ export interface Config {
   auditCheckpointSeconds: number;
   /** Archived flags older than this are purged by the worker's daily retention schedule. */
   archiveRetentionDays: number;
+  /** How often an API process adds its evaluation counts to the database; 0 counts nothing. */
+  insightsFlushSeconds: number;
+  /** A flag not evaluated for this long is stale. */
+  staleUnevaluatedDays: number;
+  /** A flag that served one value to everyone, unchanged, for this long is stale. */
+  staleSingleValueDays: number;
   /** Object storage for published snapshots; without a bucket they go to `<dataDir>/snapshots`. */
   snapshotS3: { bucket: string; prefix: string | undefined; endpoint: string | undefined; region: string | undefined } | undefined;
   /** When set, a standalone worker serves its Prometheus metrics (rollout steps) on this port. */
@@ -180,6 +186,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditSigningKey: stringFromEnv(env, 'FLAGS_AUDIT_SIGNING_KEY'),
     auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
     archiveRetentionDays: boundedFromEnv(env, 'FLAGS_ARCHIVE_RETENTION_DAYS', 365, [1, 36_500]),
+    insightsFlushSeconds: boundedFromEnv(env, 'FLAGS_INSIGHTS_FLUSH_SECONDS', 5, [0, 3_600]),
+    staleUnevaluatedDays: boundedFromEnv(env, 'FLAGS_STALE_UNEVALUATED_DAYS', 30, [1, 3_650]),
+    staleSingleValueDays: boundedFromEnv(env, 'FLAGS_STALE_SINGLE_VALUE_DAYS', 14, [1, 3_650]),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),
     writeTimeoutMs: boundedFromEnv(env, 'FLAGS_WRITE_TIMEOUT_MS', 1_500, [100, 60_000]),
     eventStreams: {

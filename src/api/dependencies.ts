@@ -8,6 +8,7 @@ import type { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
 import type { Authenticator } from './auth.ts';
+import type { FlagInsights } from './flag-insights.ts';
 import type { HealthDependencies } from './health.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
 import type { LiveTokenSet } from './live-token-set.ts';
@@ -47,6 +48,10 @@ export interface ApiDependencies {
   temporal: TemporalDependencies;
   /** Archived flags older than this many days are purged (FLAGS_ARCHIVE_RETENTION_DAYS): what the retention preview assumes. */
   archiveRetentionDays?: number;
+  /** Per-flag evaluation counts, flushed to the database off the evaluation path. */
+  insights?: FlagInsights;
+  /** When an active flag counts as stale (FLAGS_STALE_*_DAYS). */
+  stale?: { unevaluatedDays: number; singleValueDays: number };
   /** What verify holds the audit log against: the signing key's public half and the checkpoints kept outside the database. */
   audit: { verifier: AuditVerifier; checkpoints: AuditCheckpointStore };
 }

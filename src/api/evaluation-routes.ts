@@ -123,6 +123,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       const result = evaluate(set, body.flagKey, body.context);
       if (!result) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
       deps.metrics.evaluations.count(set, result, 'evaluate');
+      deps.insights?.count(set, result);
       deps.metrics.evaluations.observeSeconds('evaluate', (performance.now() - started) / 1000);
       recordSpan(result, false);
       answerJson(ctx, result);
@@ -141,6 +142,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       const missing = body.flagKeys ? body.flagKeys.filter((key) => !deps.flagSet.current.has(key)) : [];
       const cacheHit = bulk.lastWasHit;
       deps.metrics.evaluations.countAll(deps.flagSet.current, results, 'bulk');
+      deps.insights?.countAll(deps.flagSet.current, results);
       for (const result of results) recordSpan(result, cacheHit);
       deps.metrics.evaluations.observeSeconds('bulk', (performance.now() - started) / 1000);
       ctx.body = { flagSetVersion: deps.flagSet.version, results, missing };

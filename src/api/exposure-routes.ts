@@ -69,6 +69,16 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
         { appendsOnly: true },
       );
       deps.metrics.exposures.inc(body.exposures.length);
+      // SDKs evaluate locally: their exposures are a flag's evaluations too. Only flags this process
+      // holds are counted, under the version it holds, so reports cannot grow the counts' memory.
+      if (deps.insights) {
+        const set = deps.flagSet.current;
+        for (const exposure of body.exposures) {
+          const compiled = set.flags.get(exposure.flagKey);
+          if (!compiled) continue;
+          deps.insights.countExposure({ flagKey: exposure.flagKey, flagVersion: compiled.version, reason: exposure.reason, variant: exposure.variant ?? null, value: exposure.value ?? null, ...(exposure.ruleId ? { ruleId: exposure.ruleId } : {}) }, 1);
+        }
+      }
       ctx.status = 202;
       ctx.body = { eventId, accepted: body.exposures.length };
     },

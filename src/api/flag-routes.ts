@@ -8,6 +8,7 @@ import { listAudit } from '../data/audit.ts';
 import { AppError } from '../errors.ts';
 import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, requireApprovalFor, requireApprovalForPatch, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { staleFlagPage } from './lifecycle-routes.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion } from './versioning.ts';
@@ -69,11 +70,17 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       tag: z.string().max(64).optional(),
       prefix: z.string().max(128).optional(),
       q: z.string().min(1).max(200).optional().describe('Substring of the key, description or a tag (case-insensitive).'),
+      stale: z.enum(['true', 'false']).optional().describe('true: only stale active flags, each with "stale": { reason, since, lastEvaluatedAt, value } (docs/lifecycle.md); no other filter then.'),
       ...pageQuery(deps.maxPageSize),
     }),
     responses: { 200: { description: 'A page of flags and the cursor of the next page (null on the last).', schema: z.object({ items: z.array(flagSchema), nextCursor: z.string().nullable() }) } },
     async handler(ctx, { query }) {
       const after = decodeCursor<string>(query.cursor, 'string');
+      if (query.stale === 'true') {
+        if (query.state || query.tag || query.prefix || query.q) throw new AppError('validation_error', 'stale=true takes no other filter', { issues: [{ path: 'stale', message: 'alone' }] });
+        ctx.body = await staleFlagPage(deps, { limit: query.limit, ...(after ? { after } : {}) });
+        return;
+      }
       const page = await listFlags(deps.db, {
         limit: query.limit,
         ...(query.state ? { state: query.state } : {}),

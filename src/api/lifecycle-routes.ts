@@ -1,9 +1,39 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { loadConfig } from '../config.ts';
+import { getFlag } from '../data/flags.ts';
+import { flagInsights, INSIGHT_WINDOWS, listStaleFlags } from '../data/insights.ts';
 import { listPurgeCandidates, retentionCutoff } from '../data/retention.ts';
+import { AppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { RouteRegistry } from './route.ts';
+import { encodeCursor } from './versioning.ts';
+
+function iso(epochMs: number | null): string | null {
+  return epochMs === null ? null : new Date(epochMs).toISOString();
+}
+
+function staleSettings(deps: Pick<ApiDependencies, 'stale'>): { unevaluatedDays: number; singleValueDays: number } {
+  if (deps.stale) return deps.stale;
+  const config = loadConfig({});
+  return { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays };
+}
+
+/** A page of `GET /v1/flags?stale=true`: the stale flags in key order, each with why. */
+export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>, page: { limit: number; after?: string }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+  const stale = await listStaleFlags(deps.db, { ...staleSettings(deps), limit: page.limit + 1, ...(page.after ? { after: page.after } : {}) });
+  const listed = stale.slice(0, page.limit);
+  const items: Record<string, unknown>[] = [];
+  for (const entry of listed) {
+    const flag = await getFlag(deps.db, entry.key);
+    if (!flag) continue;
+    items.push({
+      ...flag,
+      stale: { reason: entry.reason, since: iso(entry.since), lastEvaluatedAt: iso(entry.lastEvaluatedAt), ...(entry.value === null ? {} : { value: JSON.parse(entry.value) as unknown }) },
+    });
+  }
+  return { items, nextCursor: stale.length > page.limit ? encodeCursor(listed.at(-1)?.key ?? null) : null };
+}
 
 /** The flag lifecycle beyond single flags: what retention would purge. */
 export function lifecycleRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
@@ -33,6 +63,24 @@ export function lifecycleRoutes(deps: ApiDependencies, registry: RouteRegistry):
         cutoff: new Date(cutoff).toISOString(),
         items: candidates.map((candidate) => ({ key: candidate.key, version: candidate.version, archivedAt: new Date(candidate.archivedAt).toISOString() })),
       };
+    },
+  });
+
+  const windowSchema = z.object({ total: z.number(), byReason: z.record(z.string(), z.number()), byRule: z.record(z.string(), z.number()), byVariant: z.record(z.string(), z.number()), byValue: z.record(z.string(), z.number()) });
+  registry.add(router, {
+    method: 'get', operationId: 'getFlagInsights', path: '/v1/flags/:key/insights', tag, scope: 'feature_flag:manage',
+    summary: 'How a flag is evaluated: counts by reason, rule, variant and served value over the last hour, day, week and month (whole hours), from every API process and the SDKs\' exposures, and when it was last evaluated.',
+    params: z.object({ key: z.string().min(1).max(128) }),
+    responses: {
+      200: {
+        description: 'The counts per window.',
+        schema: z.object({ flagKey: z.string(), lastEvaluatedAt: z.string().nullable(), windows: z.object(Object.fromEntries(Object.keys(INSIGHT_WINDOWS).map((name) => [name, windowSchema]))) }),
+      },
+    },
+    async handler(ctx, { params }) {
+      if (!(await getFlag(deps.db, params.key))) throw new AppError('not_found', `flag "${params.key}" does not exist`);
+      const insights = await flagInsights(deps.db, params.key);
+      ctx.body = { flagKey: params.key, lastEvaluatedAt: iso(insights.lastEvaluatedAt), windows: insights.windows };
     },
   });
 

@@ -26,6 +26,8 @@ const api = await startApi({
   writeTimeoutMs: config.writeTimeoutMs,
   eventStreams: config.eventStreams,
   archiveRetentionDays: config.archiveRetentionDays,
+  insightsFlushSeconds: config.insightsFlushSeconds,
+  stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,
   taskQueue: config.taskQueue,

@@ -130,6 +130,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
       const result = browser ? evaluateForBrowser(set, params.key, body.context) : evaluate(set, params.key, body.context);
       if (!result) throw new AppError('not_found', `flag "${params.key}" does not exist or is archived`);
       deps.metrics.evaluations.count(set, result, 'ofrep');
+      deps.insights?.count(set, result);
       if (browser) ctx.body = toBrowserOfrep(result);
       else answerJson(ctx, toOfrep(result));
       deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
@@ -174,6 +175,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
       }
       const { etag } = answer;
       deps.metrics.evaluations.countAll(deps.flagSet.current, answer.results, 'ofrep_bulk');
+      deps.insights?.countAll(deps.flagSet.current, answer.results);
       deps.metrics.evaluations.observeSeconds('ofrep_bulk', (performance.now() - started) / 1000);
       ctx.set('ETag', etag);
       if (ctx.get('if-none-match') === etag) {

@@ -8,6 +8,7 @@ import { DatabaseStatus } from '../data/database-status.ts';
 import { createDatabasePoolInBackground, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
 import { loadConfig } from '../config.ts';
+import { FlagInsights } from './flag-insights.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
@@ -51,6 +52,9 @@ export interface ApiDependencyOptions {
   flagSetCheckIntervalMs?: number;
   /** FLAGS_ARCHIVE_RETENTION_DAYS, for the retention preview; the default is config.ts's. */
   archiveRetentionDays?: number;
+  /** FLAGS_INSIGHTS_FLUSH_SECONDS and FLAGS_STALE_*_DAYS; the defaults are config.ts's. */
+  insightsFlushSeconds?: number;
+  stale?: { unevaluatedDays: number; singleValueDays: number };
 }
 
 /**
@@ -116,8 +120,19 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const streams = options.eventStreams ?? loadConfig({}).eventStreams;
     const outboxTail = new OutboxTail({ db: readDb, log, changeFeed, maxStreams: streams.max, maxStreamsPerToken: streams.perToken });
     opened.push(() => outboxTail.close());
+    const defaults = loadConfig({});
+    const flushSeconds = options.insightsFlushSeconds ?? defaults.insightsFlushSeconds;
+    const insights = flushSeconds > 0 ? new FlagInsights({ db, log, flushSeconds }) : undefined;
+    if (insights) opened.push(() => insights.close());
+    const stale = options.stale ?? { unevaluatedDays: defaults.staleUnevaluatedDays, singleValueDays: defaults.staleSingleValueDays };
     return {
-      deps: { ...buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }), outboxTail, eventStreamIdleMs: streams.idleSeconds * 1_000 },
+      deps: {
+        ...buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }),
+        outboxTail,
+        eventStreamIdleMs: streams.idleSeconds * 1_000,
+        ...(insights ? { insights } : {}),
+        stale,
+      },
       close: closeOpened,
     };
   } catch (error) {

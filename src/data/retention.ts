@@ -49,8 +49,8 @@ const countRow = z.object({ count: z.number() });
 
 /**
  * Purges one archived flag, if it is still a candidate under the write lock (a restore a moment ago
- * keeps it): its row, its rollout plans and their history, its change requests and scheduled
- * changes go, in one transaction with a `flag.purged` audit entry and event. The audit log keeps
+ * keeps it): its row, its rollout plans and their history, its change requests, scheduled changes
+ * and evaluation counts go, in one transaction with a `flag.purged` audit entry and event. The audit log keeps
  * every earlier entry of the flag, so its history stays readable and the chain verifies. The key
  * may then be created again (starting at version 1).
  */
@@ -68,6 +68,8 @@ export async function purgeArchivedFlag(db: DatabasePool, key: string, options: 
     const rollouts = await tx.oneFirst(sql.type(countRow)`WITH gone AS (DELETE FROM rollouts WHERE flag_key = ${key} RETURNING 1) SELECT count(*)::int AS count FROM gone`);
     const changeRequests = await tx.oneFirst(sql.type(countRow)`WITH gone AS (DELETE FROM change_requests WHERE flag_key = ${key} RETURNING 1) SELECT count(*)::int AS count FROM gone`);
     const scheduledChanges = await tx.oneFirst(sql.type(countRow)`WITH gone AS (DELETE FROM scheduled_changes WHERE flag_key = ${key} RETURNING 1) SELECT count(*)::int AS count FROM gone`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM flag_evaluation_counts WHERE flag_key = ${key}`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM flag_usage WHERE flag_key = ${key}`);
     await tx.query(sql.typeAlias('void')`DELETE FROM flags WHERE key = ${key}`);
     const removed = { rollouts, rolloutHistory, changeRequests, scheduledChanges };
     await appendAudit(tx, {

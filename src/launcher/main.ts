@@ -109,6 +109,8 @@ try {
     writeTimeoutMs: config.writeTimeoutMs,
     eventStreams: config.eventStreams,
     archiveRetentionDays: config.archiveRetentionDays,
+    insightsFlushSeconds: config.insightsFlushSeconds,
+    stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
     temporalAddress,
     temporalNamespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
