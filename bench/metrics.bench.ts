@@ -9,11 +9,17 @@
  * Each is timed with mitata (ns per evaluation, 10,000 flags, results rotating over them), then
  * run 2,000,000 times while counting the young-generation collections V8 makes: an allocation
  * per call shows as hundreds of them, none as zero. Also the cost of rendering /metrics.
+ * The last case adds what issue 15 put on the path: FlagInsights.count (per-flag counts by
+ * reason, rule, variant and value) after every flag was evaluated once, never flushed here, so the
+ * cost is the counting alone.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { do_not_optimize, measure } from 'mitata';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { EvaluationMetrics, PER_FLAG_METRICS_TAG } from '../src/api/evaluation-metrics.ts';
+import { FlagInsights } from '../src/api/flag-insights.ts';
+import type { DatabasePool } from '../src/data/pool.ts';
+import { createLogger } from '../src/log.ts';
 import { compileFlagSet, evaluate, validateFlag, type EvaluationResult, type Flag } from '../src/engine/index.ts';
 
 const FLAGS = 10_000;
@@ -57,6 +63,22 @@ function after(set: typeof untaggedSet) {
   };
 }
 
+function afterWithInsights(set: typeof untaggedSet) {
+  const counted = after(set);
+  // Never flushed (flushSeconds 0): no database is needed to measure the counting.
+  const insights = new FlagInsights({ db: null as unknown as DatabasePool, log: createLogger('silent', 'bench'), flushSeconds: 0 });
+  // A serving process has met its flags already: each flag version's grid is made on its first
+  // evaluation (once), so the timed loop measures counting, not 10,000 first sightings.
+  for (const result of results) insights.count(set, result);
+  return {
+    registry: counted.registry,
+    record(result: EvaluationResult) {
+      counted.record(result);
+      insights.count(set, result);
+    },
+  };
+}
+
 async function nsPerEvaluation(record: (result: EvaluationResult) => void, pick: (index: number) => EvaluationResult): Promise<number> {
   let index = 0;
   const stats = await measure(() => {
@@ -94,6 +116,7 @@ const cases = [
   { name: 'after: slots, no flag tagged', make: () => after(untaggedSet), pick: rotating },
   { name: 'after: slots, 100 flags tagged, rotating', make: () => after(taggedSet), pick: rotating },
   { name: 'after: slots, evaluated flag tagged', make: () => after(taggedSet), pick: alwaysTagged },
+  { name: 'after + per-flag insights (issue 15), rotating', make: () => afterWithInsights(untaggedSet), pick: rotating },
 ];
 
 console.log(`Recording one evaluation (${FLAGS.toLocaleString('en')} flags, results rotating over them)\n`);

@@ -25,18 +25,33 @@ interface Outcome {
 }
 
 /**
- * The counts of one flag version: a grid of (reason or rule) × outcome in a Float64Array, so
- * counting is two map lookups and an indexed addition. Outcomes are numbered as first seen.
+ * The counts of one flag version: cells of (reason or rule) × outcome. A flag answers with a
+ * handful of combinations, so the first four cells and a boolean's two outcomes are fields of this
+ * object itself: counting them touches this object and nothing else (with 10,000 flags in turn,
+ * each further object is another cache miss). More cells go to arrays; an outcome other than
+ * true or false is found in a map. Outcomes are numbered as first seen; a new cell or outcome is
+ * the only thing that allocates, once per combination.
  */
 class FlagCounts {
   readonly key: string;
   readonly version: number;
-  readonly slots: Float64Array;
   readonly ruleRows = new Map<string, number>();
   readonly ruleIds: string[] = [];
   readonly byVariant = new Map<string, number>();
   readonly byValue = new Map<unknown, number>();
   readonly outcomes: Outcome[] = [];
+  #trueColumn = -1;
+  #falseColumn = -1;
+  #cell0 = -1;
+  #count0 = 0;
+  #cell1 = -1;
+  #count1 = 0;
+  #cell2 = -1;
+  #count2 = 0;
+  #cell3 = -1;
+  #count3 = 0;
+  #moreCells: number[] = [];
+  #moreCounts: number[] = [];
 
   constructor(key: string, version: number, ruleIds: readonly string[]) {
     this.key = key;
@@ -45,13 +60,39 @@ class FlagCounts {
       this.ruleRows.set(id, FIXED_ROWS + this.ruleIds.length);
       this.ruleIds.push(id);
     }
-    this.slots = new Float64Array((FIXED_ROWS + this.ruleIds.length) * COLUMNS);
   }
 
   count(result: Counted, times: number): void {
     const row = result.reason === 'rule' ? (this.ruleRows.get(result.ruleId ?? '') ?? UNKNOWN_RULE_ROW) : REASON_ROWS[result.reason];
-    const column = result.variant === null ? this.byValue.get(result.value) : this.byVariant.get(result.variant);
-    this.slots[row * COLUMNS + (column ?? this.#newOutcome(result))]! += times;
+    const cell = row * COLUMNS + this.#column(result);
+    if (cell === this.#cell0) this.#count0 += times;
+    else if (cell === this.#cell1) this.#count1 += times;
+    else if (cell === this.#cell2) this.#count2 += times;
+    else if (cell === this.#cell3) this.#count3 += times;
+    else this.#countMore(cell, times);
+  }
+
+  #column(result: Counted): number {
+    const value = result.value;
+    if (result.variant !== null) return this.byVariant.get(result.variant) ?? this.#newOutcome(result);
+    if (value === true) return this.#trueColumn >= 0 ? this.#trueColumn : (this.#trueColumn = this.#newOutcome(result));
+    if (value === false) return this.#falseColumn >= 0 ? this.#falseColumn : (this.#falseColumn = this.#newOutcome(result));
+    return this.byValue.get(value) ?? this.#newOutcome(result);
+  }
+
+  #countMore(cell: number, times: number): void {
+    if (this.#cell0 < 0) [this.#cell0, this.#count0] = [cell, times];
+    else if (this.#cell1 < 0) [this.#cell1, this.#count1] = [cell, times];
+    else if (this.#cell2 < 0) [this.#cell2, this.#count2] = [cell, times];
+    else if (this.#cell3 < 0) [this.#cell3, this.#count3] = [cell, times];
+    else {
+      const index = this.#moreCells.indexOf(cell);
+      if (index >= 0) this.#moreCounts[index]! += times;
+      else {
+        this.#moreCells.push(cell);
+        this.#moreCounts.push(times);
+      }
+    }
   }
 
   /** Once per outcome: a variant, or a value (primitives by value; JSON by reference, as the compiled flag holds it). */
@@ -59,30 +100,34 @@ class FlagCounts {
     if (this.outcomes.length >= MAX_OUTCOMES) return OTHER_OUTCOME;
     const index = this.outcomes.length;
     this.outcomes.push({ variant: result.variant ?? '', value: (JSON.stringify(result.value) ?? 'null').slice(0, VALUE_TEXT_MAX) });
-    if (result.variant === null) this.byValue.set(result.value, index);
-    else this.byVariant.set(result.variant, index);
+    if (result.variant !== null) this.byVariant.set(result.variant, index);
+    else if (typeof result.value !== 'boolean') this.byValue.set(result.value, index);
     return index;
   }
 
   /** Its non-zero counts as rows, zeroed as they are read (one synchronous pass: no count is lost between). */
   drain(into: EvaluationCountRow[]): void {
-    const slots = this.slots;
-    for (let index = 0; index < slots.length; index += 1) {
-      const count = slots[index]!;
-      if (count === 0) continue;
-      slots[index] = 0;
-      const row = Math.floor(index / COLUMNS);
-      const column = index % COLUMNS;
+    const emit = (cell: number, count: number): void => {
+      if (cell < 0 || count === 0) return;
+      const row = Math.floor(cell / COLUMNS);
+      const column = cell % COLUMNS;
       const outcome = column === OTHER_OUTCOME ? { variant: '', value: '' } : this.outcomes[column]!;
       into.push({
         flagKey: this.key,
-        reason: row < FIXED_ROWS ? (row === UNKNOWN_RULE_ROW ? 'rule' : REASON_NAMES[row]!) : 'rule',
+        reason: row < UNKNOWN_RULE_ROW ? REASON_NAMES[row]! : 'rule',
         ruleId: row >= FIXED_ROWS ? this.ruleIds[row - FIXED_ROWS]! : '',
         variant: outcome.variant,
         value: outcome.value,
         count,
       });
-    }
+    };
+    emit(this.#cell0, this.#count0);
+    emit(this.#cell1, this.#count1);
+    emit(this.#cell2, this.#count2);
+    emit(this.#cell3, this.#count3);
+    this.#count0 = this.#count1 = this.#count2 = this.#count3 = 0;
+    this.#moreCells.forEach((cell, index) => emit(cell, this.#moreCounts[index]!));
+    this.#moreCounts.fill(0);
   }
 }
 
@@ -91,9 +136,10 @@ const REASON_NAMES: readonly string[] = Object.entries(REASON_ROWS).sort(([, a],
 /**
  * Evaluations per flag, reason, rule, variant and served value, counted in memory on the
  * evaluation path and added to PostgreSQL every `flushSeconds` off it (docs/lifecycle.md#insights).
- * Counting allocates nothing once a flag version's grid exists (made on its first evaluation) and
- * takes no lock: the flush reads and zeroes the grids in one synchronous pass between evaluations.
- * Memory is bounded by the flags evaluated: one grid per flag of at most (6 + 64 rules) × 17 slots.
+ * Counting allocates nothing once a flag version's counts exist (made on its first evaluation, a
+ * cell more on the first sight of a combination) and takes no lock: the flush reads and zeroes them
+ * in one synchronous pass between evaluations. Memory is bounded by the flags evaluated: per flag at
+ * most (6 + 64 rules) × 17 cells, in practice the handful of combinations it answers with.
  */
 export class FlagInsights {
   readonly #db: DatabasePool;
