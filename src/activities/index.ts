@@ -5,6 +5,7 @@ import { createChangeActivities } from './change-activities.ts';
 import { createRetentionActivities } from './retention-activities.ts';
 import { createRolloutActivities } from './rollout-activities.ts';
 import { createScheduledChangeActivities } from './scheduled-change-activities.ts';
+import { createStaleReportActivities } from './stale-report-activities.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
 import { createSnapshotActivities, type SnapshotActivityDependencies } from './snapshot-activities.ts';
 
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createChangeActivities(deps),
     ...createScheduledChangeActivities(deps),
     ...createRetentionActivities(deps),
+    ...createStaleReportActivities(deps),
     ...(deps.snapshots ? createSnapshotActivities({ db: deps.db, log: deps.log, ...deps.snapshots }) : {}),
     ...(deps.auditCheckpoints ? createAuditActivities({ db: deps.db, log: deps.log, ...deps.auditCheckpoints }) : {}),
   };

@@ -19,6 +19,15 @@ function staleSettings(deps: Pick<ApiDependencies, 'stale'>): { unevaluatedDays:
   return { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays };
 }
 
+/** A served value as counted: its JSON, cut at 200 characters (then shown as the text it is). */
+function parseServed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** A page of `GET /v1/flags?stale=true`: the stale flags in key order, each with why. */
 export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>, page: { limit: number; after?: string }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
   const stale = await listStaleFlags(deps.db, { ...staleSettings(deps), limit: page.limit + 1, ...(page.after ? { after: page.after } : {}) });
@@ -29,7 +38,7 @@ export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>,
     if (!flag) continue;
     items.push({
       ...flag,
-      stale: { reason: entry.reason, since: iso(entry.since), lastEvaluatedAt: iso(entry.lastEvaluatedAt), ...(entry.value === null ? {} : { value: JSON.parse(entry.value) as unknown }) },
+      stale: { reason: entry.reason, since: iso(entry.since), lastEvaluatedAt: iso(entry.lastEvaluatedAt), ...(entry.value === null ? {} : { value: parseServed(entry.value) }) },
     });
   }
   return { items, nextCursor: stale.length > page.limit ? encodeCursor(listed.at(-1)?.key ?? null) : null };

@@ -78,57 +78,71 @@ export async function flagInsights(db: DatabasePool, flagKey: string): Promise<{
   return { lastEvaluatedAt: lastEvaluatedAt ?? null, windows };
 }
 
-export type StaleReason = 'not_evaluated' | 'single_value';
+export type StaleReason = 'not_evaluated' | 'single_value' | 'past_lifetime';
 
 export interface StaleFlag {
   key: string;
   reason: StaleReason;
-  /** not_evaluated: when it last was (null: never); single_value: the one value served. */
+  owner: string | null;
+  /** When it was last evaluated (null: never, to this service's knowledge). */
   lastEvaluatedAt: number | null;
+  /** single_value: the one value served (its JSON). */
   value: string | null;
+  /** Since when the reason holds: the last evaluation (or creation), the last change, or the creation. */
   since: number;
 }
 
-const staleRow = z.object({ key: z.string(), reason: z.enum(['not_evaluated', 'single_value']), last_evaluated_at: z.number().nullable(), value: z.string().nullable(), since: z.number() });
+const staleRow = z.object({
+  key: z.string(),
+  reason: z.enum(['not_evaluated', 'single_value', 'past_lifetime']),
+  owner: z.string().nullable(),
+  last_evaluated_at: z.number().nullable(),
+  value: z.string().nullable(),
+  since: z.number(),
+});
 
 /**
- * Active flags that look ready to be removed from code, with the reason:
+ * Active flags that look ready to be removed from code, each once, with the first reason that holds:
  * - `not_evaluated`: not evaluated for `unevaluatedDays` (or never, and created longer ago);
  * - `single_value`: evaluated in the last `singleValueDays`, every time with the same value and
- *   variant, and unchanged for as long (fully rolled out, or fully off).
- * A flag that is both is listed as not_evaluated.
+ *   variant, and unchanged for as long (fully rolled out, or fully off);
+ * - `past_lifetime`: a temporary flag older than the `expectedLifetime` (days) it was created with.
+ * A flag whose `expectedLifetime` is `permanent` is never stale.
  */
 export async function listStaleFlags(db: DatabasePool, options: { unevaluatedDays: number; singleValueDays: number; limit: number; after?: string }): Promise<StaleFlag[]> {
   const rows = await db.any(sql.type(staleRow)`
-    WITH unevaluated AS (
-      SELECT f.key, 'not_evaluated'::text AS reason, u.last_evaluated_at, NULL::text AS value, coalesce(u.last_evaluated_at, f.created_at) AS since
+    WITH candidates AS (
+      SELECT f.key, f.created_at, f.updated_at, f.definition->>'owner' AS owner, f.definition->'expectedLifetime' AS lifetime, u.last_evaluated_at
       FROM flags f LEFT JOIN flag_usage u ON u.flag_key = f.key
-      WHERE f.state = 'active' AND coalesce(u.last_evaluated_at, f.created_at) < now() - make_interval(days => ${options.unevaluatedDays})
+      WHERE f.state = 'active' AND coalesce(f.definition->>'expectedLifetime', '') <> 'permanent'
+        ${options.after ? sql.fragment`AND f.key > ${options.after}` : sql.fragment``}
     ), served AS (
       SELECT c.flag_key, min(c.value) AS value, count(DISTINCT (c.variant, c.value)) AS outcomes
       FROM flag_evaluation_counts c
       WHERE c.hour >= date_trunc('hour', now() - make_interval(days => ${options.singleValueDays}))
       GROUP BY c.flag_key
-    ), single AS (
-      SELECT f.key, 'single_value'::text AS reason, u.last_evaluated_at, s.value, f.updated_at AS since
-      FROM flags f JOIN served s ON s.flag_key = f.key LEFT JOIN flag_usage u ON u.flag_key = f.key
-      WHERE f.state = 'active' AND s.outcomes = 1 AND s.value <> '' AND f.updated_at < now() - make_interval(days => ${options.singleValueDays})
-        AND f.key NOT IN (SELECT key FROM unevaluated)
+    ), judged AS (
+      SELECT k.key, k.owner, k.last_evaluated_at, s.value,
+        CASE
+          WHEN coalesce(k.last_evaluated_at, k.created_at) < now() - make_interval(days => ${options.unevaluatedDays}) THEN 'not_evaluated'
+          WHEN s.outcomes = 1 AND s.value <> '' AND k.updated_at < now() - make_interval(days => ${options.singleValueDays}) THEN 'single_value'
+          WHEN jsonb_typeof(k.lifetime) = 'number' AND k.created_at < now() - make_interval(days => (k.lifetime)::text::int) THEN 'past_lifetime'
+        END AS reason,
+        k.created_at, k.updated_at
+      FROM candidates k LEFT JOIN served s ON s.flag_key = k.key
     )
-    SELECT key, reason, last_evaluated_at, value, since FROM (SELECT * FROM unevaluated UNION ALL SELECT * FROM single) stale
-    ${options.after ? sql.fragment`WHERE key > ${options.after}` : sql.fragment``}
+    SELECT key, reason, owner, last_evaluated_at, CASE WHEN reason = 'single_value' THEN value END AS value,
+      CASE reason WHEN 'not_evaluated' THEN coalesce(last_evaluated_at, created_at) WHEN 'single_value' THEN updated_at ELSE created_at END AS since
+    FROM judged WHERE reason IS NOT NULL
     ORDER BY key LIMIT ${options.limit}`);
-  return rows.map((row) => ({ key: row.key, reason: row.reason, lastEvaluatedAt: row.last_evaluated_at, value: row.value, since: row.since }));
+  return rows.map((row) => ({ key: row.key, reason: row.reason, owner: row.owner, lastEvaluatedAt: row.last_evaluated_at, value: row.value, since: row.since }));
 }
 
 /** How many active flags are stale, by reason; the metrics read it at each scrape. */
-export async function countFlagsByLifecycle(db: DatabasePool, options: { unevaluatedDays: number; singleValueDays: number }): Promise<{ active: number; archived: number; staleNotEvaluated: number; staleSingleValue: number }> {
+export async function countFlagsByLifecycle(db: DatabasePool, options: { unevaluatedDays: number; singleValueDays: number }): Promise<{ active: number; archived: number; stale: Record<StaleReason, number> }> {
   const states = await db.one(sql.type(z.object({ active: z.number(), archived: z.number() }))`
     SELECT count(*) FILTER (WHERE state = 'active')::int AS active, count(*) FILTER (WHERE state = 'archived')::int AS archived FROM flags`);
-  const stale = await listStaleFlags(db, { ...options, limit: 100_000 });
-  return {
-    ...states,
-    staleNotEvaluated: stale.filter((flag) => flag.reason === 'not_evaluated').length,
-    staleSingleValue: stale.filter((flag) => flag.reason === 'single_value').length,
-  };
+  const stale: Record<StaleReason, number> = { not_evaluated: 0, single_value: 0, past_lifetime: 0 };
+  for (const flag of await listStaleFlags(db, { ...options, limit: 1_000_000 })) stale[flag.reason] += 1;
+  return { ...states, stale };
 }

@@ -164,6 +164,9 @@ export const flagInputSchema = z
     rollout: rolloutSchema.optional(),
     killswitch: flagKey.optional().describe('Killswitch category; engaging it turns this flag off.'),
     highImpact: z.boolean().default(false).describe('Changes need a second person\'s approval.'),
+    owner: z.string().min(1).max(200).optional().describe('Who answers for the flag (a person or a team); the weekly flag.stale event is sent per owner.'),
+    expectedLifetime: z.union([z.literal('permanent'), z.number().int().min(1).max(3_650)]).optional()
+      .describe('"permanent" (an operational toggle: never stale), or the days a temporary flag is expected to live; older, it is stale.'),
   })
   .describe('A feature flag as a client writes it.');
 

@@ -138,6 +138,10 @@ export interface FlagDefinition {
   /** The killswitch category this flag belongs to; engaging the category turns the flag off. */
   killswitch?: string;
   highImpact: boolean;
+  /** Who answers for the flag; stale flags are announced per owner. */
+  owner?: string;
+  /** `permanent`: never stale; a number: the days a temporary flag is expected to live. */
+  expectedLifetime?: 'permanent' | number;
 }
 
 /** A stored flag: the definition plus what the service owns. */

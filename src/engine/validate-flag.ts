@@ -188,6 +188,8 @@ export function validateFlag(input: unknown, options: ValidateFlagOptions = {}):
     ...(rollout === undefined ? {} : { rollout }),
     ...(data.killswitch === undefined ? {} : { killswitch: data.killswitch }),
     highImpact: data.highImpact,
+    ...(data.owner === undefined ? {} : { owner: data.owner }),
+    ...(data.expectedLifetime === undefined ? {} : { expectedLifetime: data.expectedLifetime }),
   };
   return { ok: true, value: definition };
 }

@@ -35,6 +35,7 @@ const worker = await startWorker({
   reconcileIntervalMs: config.reconcileIntervalMs,
   snapshotSignalIntervalMs: config.snapshotSignalIntervalMs,
   retention: { archiveRetentionDays: config.archiveRetentionDays },
+  staleReport: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   log,
 });
 log.info({ taskQueue: config.taskQueue }, 'worker polling');

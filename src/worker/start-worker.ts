@@ -15,6 +15,7 @@ import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { ensureAuditCheckpointSchedule } from './audit-checkpoint-schedule.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
+import { ensureStaleReportSchedule } from './stale-report-schedule.ts';
 import { startSnapshotTrigger } from './snapshot-trigger.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
 import { startWorkflowReconciler } from './workflow-reconciler.ts';
@@ -57,6 +58,8 @@ export async function startWorker(options: {
   snapshotSignalIntervalMs?: number;
   /** Purges long-archived flags (its daily schedule) when given. */
   retention?: { archiveRetentionDays: number; scheduleId?: string };
+  /** Announces stale flags per owner (its weekly schedule) when given. */
+  staleReport?: { unevaluatedDays: number; singleValueDays: number; scheduleId?: string };
 }): Promise<RunningWorker> {
   installTemporalRuntime(options.log, options.log.level);
   const db = await createDatabasePool(options.databaseUrl, { auditSigner: options.auditSigner, applicationName: 'flags-worker', writeTimeoutMs: options.writeTimeoutMs });
@@ -73,10 +76,17 @@ export async function startWorker(options: {
       throw error;
     }
   }
-  if (options.retention) {
+  if (options.retention || options.staleReport) {
     try {
-      const scheduleId = await ensureRetentionSchedule(client, { taskQueue: options.taskQueue, ...options.retention });
-      options.log.info({ scheduleId, archiveRetentionDays: options.retention.archiveRetentionDays }, 'retention of archived flags scheduled');
+      if (options.retention) {
+        const scheduleId = await ensureRetentionSchedule(client, { taskQueue: options.taskQueue, ...options.retention });
+        options.log.info({ scheduleId, archiveRetentionDays: options.retention.archiveRetentionDays }, 'retention of archived flags scheduled');
+      }
+      if (options.staleReport) {
+        const { scheduleId: id, ...stale } = options.staleReport;
+        const scheduleId = await ensureStaleReportSchedule(client, { taskQueue: options.taskQueue, stale, ...(id ? { scheduleId: id } : {}) });
+        options.log.info({ scheduleId, ...stale }, 'weekly stale-flag report scheduled');
+      }
     } catch (error) {
       await clientConnection.close();
       await db.end();

@@ -5,3 +5,4 @@ export { retentionWorkflow } from './retention-workflow.ts';
 export { rolloutWorkflow } from './rollout-workflow.ts';
 export { scheduledChangeWorkflow } from './scheduled-change-workflow.ts';
 export { snapshotPublisherWorkflow } from './snapshot-publisher-workflow.ts';
+export { staleFlagReportWorkflow } from './stale-report-workflow.ts';
