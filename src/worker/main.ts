@@ -46,7 +46,10 @@ const metricsPort = config.workerMetricsPort;
 const status =
   metricsPort === undefined
     ? undefined
-    : await openWorkerStatusMetrics({ databaseUrl: config.databaseUrl, temporalAddress: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, log });
+    : await openWorkerStatusMetrics({
+        databaseUrl: config.databaseUrl, temporalAddress: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, log,
+        stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
+      });
 const metricsServer =
   metricsPort === undefined || status === undefined
     ? undefined

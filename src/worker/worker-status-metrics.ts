@@ -1,5 +1,6 @@
 import { Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { countFlagsByLifecycle } from '../data/insights.ts';
 import { activeRolloutStatus, pendingApprovals, rolloutCounts, snapshotPublicationStatus, type ActiveRolloutStatus } from '../data/operations-status.ts';
 import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
@@ -23,6 +24,8 @@ export interface WorkerStatusOptions {
   log: Logger;
   /** How long one scrape waits for PostgreSQL or Temporal before it reports the part as down. */
   timeoutMs?: number;
+  /** When a flag is stale (FLAGS_STALE_*_DAYS); without it, stale flags are not counted. */
+  stale?: { unevaluatedDays: number; singleValueDays: number };
 }
 
 /**
@@ -31,7 +34,7 @@ export interface WorkerStatusOptions {
  * snapshot lags the flag set, and the task queue's backlog (what scales the workers) with
  * Temporal's and PostgreSQL's reachability. Read from the database and from Temporal rather than
  * counted by whichever worker ran an activity, so every worker reports the same and a restarted one
- * reports at once. Costs four small queries and two Temporal calls per scrape, none in between.
+ * reports at once. Costs a few small queries and two Temporal calls per scrape, none in between.
  * The process's own metrics (CPU, memory, event loop) are on the same registry.
  */
 export async function openWorkerStatusMetrics(options: WorkerStatusOptions): Promise<{ registry: Registry; close(): Promise<void> }> {
@@ -61,6 +64,8 @@ export async function openWorkerStatusMetrics(options: WorkerStatusOptions): Pro
     taskQueueBacklog: gauge('flags_temporal_task_queue_backlog', "Tasks waiting in the worker's task queue, by type (workflow, activity): what the workers scale on.", ['task_queue', 'type']),
     taskQueueBacklogAge: gauge('flags_temporal_task_queue_backlog_age_seconds', 'Age of the oldest task waiting in the task queue, by type.', ['task_queue', 'type']),
     taskQueuePollers: gauge('flags_temporal_task_queue_pollers', 'Workers polling the task queue, by type, as Temporal last saw them.', ['task_queue', 'type']),
+    storedFlags: gauge('flags_stored_flags', 'Flags in the database by state (active, archived).', ['state']),
+    staleFlags: gauge('flags_stale_flags', 'Active flags that are stale, by reason (not_evaluated, single_value, past_lifetime): see docs/lifecycle.md.', ['reason']),
   };
   return {
     registry,
@@ -96,13 +101,19 @@ function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Prom
 
 async function collect(db: DatabasePool, connection: Connection, options: WorkerStatusOptions, timeoutMs: number, gauges: Gauges): Promise<void> {
   const [database, queue] = await Promise.allSettled([
-    withTimeout(Promise.all([activeRolloutStatus(db, ROLLOUT_SERIES_LIMIT), rolloutCounts(db), pendingApprovals(db), snapshotPublicationStatus(db)]), timeoutMs, 'PostgreSQL'),
+    withTimeout(Promise.all([
+      activeRolloutStatus(db, ROLLOUT_SERIES_LIMIT), rolloutCounts(db), pendingApprovals(db), snapshotPublicationStatus(db),
+      countFlagsByLifecycle(db, options.stale ?? { unevaluatedDays: 36_500, singleValueDays: 36_500 }),
+    ]), timeoutMs, 'PostgreSQL'),
     withTimeout(describeTaskQueue(connection, options), timeoutMs, 'Temporal'),
   ]);
   const now = Date.now();
   gauges.databaseUp!.set(database.status === 'fulfilled' ? 1 : 0);
   if (database.status === 'fulfilled') {
-    const [rollouts, counts, approvals, snapshot] = database.value;
+    const [rollouts, counts, approvals, snapshot, lifecycle] = database.value;
+    gauges.storedFlags!.set({ state: 'active' }, lifecycle.active);
+    gauges.storedFlags!.set({ state: 'archived' }, lifecycle.archived);
+    if (options.stale) for (const [reason, count] of Object.entries(lifecycle.stale)) gauges.staleFlags!.set({ reason }, count);
     setRollouts(gauges, rollouts, counts, now);
     gauges.approvalsPending!.set(approvals.count);
     gauges.approvalOldestSeconds!.set(approvals.oldestSince === null ? 0 : Math.max(0, (now - approvals.oldestSince) / 1000));
