@@ -37,10 +37,10 @@ export async function prepareBenchService(extraEnv: Record<string, string> = {})
     databaseUrl: () => embeddedDatabaseUrls(dataDir, Number(env.FLAGS_PG_PORT)).databaseUrl,
     adminToken: () => readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
 
-    /** Starts the launcher and resolves when it prints its banner, with the seconds that took. */
-    startService(): Promise<{ child: ChildProcess; seconds: number }> {
+    /** Starts the launcher and resolves when it prints its banner, with the seconds that took; `overrides` change settings for this start. */
+    startService(overrides: Record<string, string> = {}): Promise<{ child: ChildProcess; seconds: number }> {
       const started = performance.now();
-      const child = spawn(process.execPath, [join(root, 'src/launcher/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [join(root, 'src/launcher/main.ts')], { env: { ...env, ...overrides }, stdio: ['ignore', 'pipe', 'pipe'] });
       output = '';
       return new Promise((resolve, reject) => {
         const onData = (chunk: Buffer) => {
