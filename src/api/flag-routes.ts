@@ -77,7 +77,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     async handler(ctx, { query }) {
       const after = decodeCursor<string>(query.cursor, 'string');
       if (query.stale === 'true') {
-        if (query.state || query.tag || query.prefix || query.q) throw new AppError('validation_error', 'stale=true takes no other filter', { issues: [{ path: 'stale', message: 'alone' }] });
+        if (query.state || query.type || query.tag || query.prefix || query.q) throw new AppError('validation_error', 'stale=true takes no other filter', { issues: [{ path: 'stale', message: 'alone' }] });
         ctx.body = await staleFlagPage(deps, { limit: query.limit, ...(after ? { after } : {}) });
         return;
       }
