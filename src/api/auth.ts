@@ -18,6 +18,8 @@ export interface Principal {
   actor: Actor;
   /** Only people approve changes. */
   ownerKind: OwnerKind;
+  /** The identity provider groups of a JWT's person (a flag's `approvers` may name them); none for a token. */
+  groups: readonly string[];
   scopes: ReadonlySet<Scope>;
   projectIds: readonly string[] | null;
   /** A front-end's token that requires signed contexts, with the secret when this process has it (see browser-evaluation.ts). */
@@ -31,6 +33,7 @@ export function toPrincipal(token: LiveToken): Principal {
     name: token.name,
     actor: { id: token.owner.id, name: token.owner.name, tokenId: token.id },
     ownerKind: token.owner.kind,
+    groups: [],
     scopes: new Set(token.scopes),
     projectIds: token.projectIds,
     ...(token.signedContext ? { contextSigning: { secret: token.contextSigningSecret } } : {}),

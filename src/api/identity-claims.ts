@@ -86,7 +86,8 @@ export function principalFromClaims(claims: Claims, mapping: ClaimMapping): Prin
   let projectIds: Set<string> | null = new Set();
   let kind: OwnerKind = 'person';
   let matched = false;
-  for (const group of groupsOf(claims, mapping.groupsClaim)) {
+  const groups = groupsOf(claims, mapping.groupsClaim);
+  for (const group of groups) {
     const grant = Object.hasOwn(mapping.roles, group) ? mapping.roles[group] : undefined;
     if (!grant) continue;
     matched = true;
@@ -101,6 +102,7 @@ export function principalFromClaims(claims: Claims, mapping: ClaimMapping): Prin
     name: `JWT of ${name}`,
     actor: { id, name, tokenId: `jwt:${id}`.slice(0, 64) },
     ownerKind: kind,
+    groups,
     scopes,
     projectIds: matched && projectIds !== null ? [...projectIds].sort() : matched ? null : [],
   };

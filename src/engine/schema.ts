@@ -31,6 +31,7 @@ export const LIMITS = {
   attributePathLength: 256,
   identityLength: 256,
   descriptionLength: 2_000,
+  approvers: 50,
 } as const;
 
 const flagKey = z
@@ -164,6 +165,12 @@ export const flagInputSchema = z
     rollout: rolloutSchema.optional(),
     killswitch: flagKey.optional().describe('Killswitch category; engaging it turns this flag off.'),
     highImpact: z.boolean().default(false).describe('Changes need a second person\'s approval.'),
+    approvers: z
+      .array(z.string().min(1).max(256))
+      .min(1)
+      .max(LIMITS.approvers)
+      .optional()
+      .describe('For a high-impact flag: who may approve its changes, as identities (a token owner\'s id, a JWT\'s identity claim) or "group:<name>" (an identity provider group). Absent: any person with feature_flag:approve.'),
   })
   .describe('A feature flag as a client writes it.');
 

@@ -138,6 +138,8 @@ export interface FlagDefinition {
   /** The killswitch category this flag belongs to; engaging the category turns the flag off. */
   killswitch?: string;
   highImpact: boolean;
+  /** Who may approve changes to a high-impact flag (identities, `group:<name>`); absent, any person who may approve. */
+  approvers?: string[];
 }
 
 /** A stored flag: the definition plus what the service owns. */

@@ -188,6 +188,7 @@ export function validateFlag(input: unknown, options: ValidateFlagOptions = {}):
     ...(rollout === undefined ? {} : { rollout }),
     ...(data.killswitch === undefined ? {} : { killswitch: data.killswitch }),
     highImpact: data.highImpact,
+    ...(data.approvers === undefined ? {} : { approvers: data.approvers }),
   };
   return { ok: true, value: definition };
 }

@@ -11,8 +11,12 @@ export function changeRequestWorkflowId(requestId: string): string {
   return `change:${requestId}`;
 }
 
-/** What a change request proposes: a merge patch, archiving, restoring, or a rollout plan. */
-export type ChangeKind = 'patch' | 'archive' | 'restore' | 'rollout';
+/**
+ * What a change request proposes: a merge patch, archiving, restoring, or a rollout plan of a flag,
+ * or a merge patch of a segment that high-impact flags use (filed under the first of them).
+ */
+export const CHANGE_KINDS = ['patch', 'archive', 'restore', 'rollout', 'segment-patch'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /**
  * `pending` until a second person decides or it expires; `approved` while the change is being
@@ -68,7 +72,7 @@ export interface ChangeRequestState {
   expiresAt: number;
   decision: ChangeDecision | null;
   /** What the applied change produced: the flag's new version, or the started rollout. */
-  result: { flagVersion?: number | null; rolloutId?: string } | null;
+  result: { flagVersion?: number | null; rolloutId?: string; segmentVersion?: number } | null;
   failure: ChangeFailure | null;
 }
 

@@ -1,0 +1,82 @@
+// `npm run bench:identity`: what a JWT caller pays on evaluation against a static-token caller, in
+// one run. First in process (mitata): authenticating a header seen before, a static token's against
+// a JWT's (the JWT's verified principal is remembered until its exp), and a JWT's first sight (RS256
+// verification), for scale. Then over real HTTP: the service on its embedded default with an
+// identity provider this process serves on loopback, /v1/evaluate loaded by autocannon with a
+// static token and with a JWT in turns (static, JWT, static, JWT), BENCH_SECONDS (10) each.
+// On a shared machine the HTTP figures move with the neighbours; the in-process ones much less.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLocalJWKSet } from 'jose';
+import { bench, do_not_optimize, run } from 'mitata';
+import { createAuthenticator, toPrincipal } from '../src/api/auth.ts';
+import { parseRoleMap } from '../src/api/identity-claims.ts';
+import { createJwtAuthenticator } from '../src/api/jwt-authenticator.ts';
+import { generateTokenSecret, hashToken } from '../src/data/tokens.ts';
+import { startLoopbackIdentityProvider } from '../test/support/identity-provider.ts';
+import { benchContexts } from './flag-mix.ts';
+import { prepareBenchService } from './service.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const root = new URL('../', import.meta.url).pathname;
+const idp = await startLoopbackIdentityProvider();
+const roles = { 'flag-evaluators': { scopes: ['feature_flag:evaluate'] } };
+const claims = { sub: 'alice@example.com', name: 'Alice', groups: ['flag-evaluators'] };
+
+// ── in process ──
+const secret = generateTokenSecret();
+const token = { id: 'tok_1', name: 'svc', owner: { id: 'svc', name: 'svc', kind: 'service' as const }, tokenHash: hashToken(secret), scopes: ['feature_flag:evaluate' as const], projectIds: null };
+const principal = toPrincipal(token);
+const tokens = { lookup: (hash: string) => (hash === token.tokenHash ? principal : undefined), changeCount: 0 };
+const jwtOptions = { issuer: idp.issuer, audience: idp.audience, identityClaim: 'sub' as const, groupsClaim: 'groups', roles: parseRoleMap(JSON.stringify(roles)), keys: createLocalJWKSet({ keys: idp.published.map((key) => key.publicJwk) }) };
+const authenticator = createAuthenticator(tokens, { jwt: createJwtAuthenticator(jwtOptions) });
+// A cache too small for any entry: every call verifies the signature.
+const verifyEveryTime = createAuthenticator(tokens, { jwt: createJwtAuthenticator({ ...jwtOptions, cacheBytes: 1 }) });
+const staticHeader = `Bearer ${secret}`;
+const jwtHeader = `Bearer ${await idp.sign(claims)}`;
+await authenticator.authenticate(jwtHeader);
+
+bench('static token, seen before', () => do_not_optimize(authenticator.authenticate(staticHeader)));
+bench('JWT, seen before (until its exp)', () => do_not_optimize(authenticator.authenticate(jwtHeader)));
+bench('JWT, first sight: RS256 verification and claim mapping', async () => do_not_optimize(await verifyEveryTime.authenticate(jwtHeader)));
+await run({ format: 'mitata' });
+
+// ── over HTTP, the real service ──
+const service = await prepareBenchService({
+  FLAGS_OIDC_ISSUER: idp.issuer,
+  FLAGS_OIDC_AUDIENCE: idp.audience,
+  FLAGS_OIDC_ROLES: JSON.stringify(roles),
+});
+let child: ChildProcess | undefined;
+try {
+  child = (await service.startService()).child;
+  const admin = { authorization: `Bearer ${service.adminToken()}`, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${service.baseUrl}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response.json() as Promise<{ token?: string }>;
+  };
+  await post('/v1/flags', { key: 'bench-flag', type: 'boolean', defaultValue: false });
+  const { token: evaluatorToken } = await post('/v1/tokens', { name: 'bench-evaluator', owner: { id: 'bench', kind: 'service' }, scopes: ['feature_flag:evaluate'] });
+  const jwt = await idp.sign(claims, { expiresAt: Math.floor(Date.now() / 1_000) + 3_600 });
+  const bodies = benchContexts(2_000).map((context) => JSON.stringify({ flagKey: 'bench-flag', context }));
+  const load = (name: string, bearer: string, durationSeconds: number) => {
+    const scenarioFile = join(service.dataDir, 'scenario.json');
+    writeFileSync(scenarioFile, JSON.stringify({ name, url: `${service.baseUrl}/v1/evaluate`, method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, bodies, connections: 16, durationSeconds }));
+    const result = spawnSync(process.execPath, [join(root, 'bench/http-load.ts'), scenarioFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (result.status !== 0) throw new Error(`load generator failed: ${result.error ?? result.stderr}`);
+    return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, number | string>;
+  };
+  load('warm-up', evaluatorToken!, 3);
+  load('warm-up', jwt, 3);
+  console.log(`\nPOST /v1/evaluate, 16 connections, ${SECONDS} s each, in turns:`);
+  for (const [name, bearer] of [['static token', evaluatorToken!], ['JWT', jwt], ['static token', evaluatorToken!], ['JWT', jwt]] as const) {
+    const result = load(name, bearer, SECONDS);
+    console.log(`${name.padEnd(14)} ${Number(result.rps).toFixed(0).padStart(7)} req/s   p50 ${Number(result.p50).toFixed(2).padStart(6)} ms   p95 ${Number(result.p95).toFixed(2).padStart(6)} ms   p99 ${Number(result.p99).toFixed(2).padStart(6)} ms   statuses ${JSON.stringify(result.statusCodes)}`);
+  }
+  console.log(`JWKS fetched ${idp.jwksFetches} time(s) during the whole run`);
+} finally {
+  if (child) await service.stopService(child);
+  await idp.close();
+}
