@@ -23,6 +23,7 @@ import {
   cancelUpdate,
   CHANGE_REQUEST_STATUS_ATTRIBUTE,
   CHANGE_REQUEST_WORKFLOW_TYPE,
+  CHANGE_REQUESTED_BY_ATTRIBUTE,
   changeRequestWorkflowId,
   rejectUpdate,
   type ChangeKind,
@@ -181,6 +182,7 @@ async function startWorkflow(deps: Deps, record: ChangeRequestRecord, deadline: 
       typedSearchAttributes: [
         { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
         { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
+        { key: CHANGE_REQUESTED_BY_ATTRIBUTE, value: record.requestedBy },
       ],
       staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
       staticDetails: staticDetails(record),

@@ -126,3 +126,8 @@ export const CHANGE_HANDLER_DESCRIPTIONS = {
 
 /** Registered by `temporal/search-attributes.json`; see FLAG_KEY_ATTRIBUTE in rollout-definitions.ts for why plain objects. */
 export const CHANGE_REQUEST_STATUS_ATTRIBUTE = { name: 'ChangeRequestStatus', type: 'KEYWORD' } as const;
+/**
+ * Who asked: the requester's actor id (a token's owner, a JWT's person), set when the request's
+ * workflow starts, so the list view filters by person: `ChangeRequestedBy = "alice@example.com"`.
+ */
+export const CHANGE_REQUESTED_BY_ATTRIBUTE = { name: 'ChangeRequestedBy', type: 'KEYWORD' } as const;

@@ -11,6 +11,8 @@ import { loopbackPolicy } from '../support/outbound.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { CHANGE_HISTORIES_DIR, recordHistory } from '../support/rollout-worker.ts';
 
+const REQUESTED_BY_ATTRIBUTE = { name: 'ChangeRequestedBy', type: 'KEYWORD' } as const;
+
 const ROLES = {
   editors: { scopes: ['feature_flag:manage'] },
   approvers: { scopes: ['feature_flag:approve'] },
@@ -51,6 +53,8 @@ describe('approval that no write path bypasses, for people from tokens and the i
     expect(filed.status).toBe(202);
     const id: string = filed.body.error.details.id;
     expect(filed.body.error.details).toMatchObject({ requestedBy: 'alice@example.com', affectedFlags: ['pair-guarded'], approvers: [] });
+    const workflow = await harness.client.workflow.getHandle(changeRequestWorkflowId(id)).describe();
+    expect(workflow.typedSearchAttributes.get(REQUESTED_BY_ATTRIBUTE)).toBe('alice@example.com');
 
     for (const credential of [tokens.aliceApprover, jwts.alice]) {
       const self = await call(credential, 'POST', `/v1/changes/${id}/approve`, {});
