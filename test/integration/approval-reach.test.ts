@@ -92,6 +92,12 @@ describe('approval that no write path bypasses, for people from tokens and the i
     const member = await call(jwts.carol, 'POST', `/v1/changes/${id}/approve`, {});
     expect(member.status).toBe(200);
     expect(member.body).toMatchObject({ status: 'applied', approvedBy: 'carol@example.com' });
+    // Management data: SDKs holding the snapshot get no list of people.
+    expect((await harness.flag('checkout-guarded')).approvers).toEqual(['group:checkout-team']);
+    const snapshot = await harness.api.request('GET', '/v1/snapshot');
+    const published = snapshot.body.flags.find((flag: Json) => flag.key === 'checkout-guarded');
+    expect(published).toMatchObject({ key: 'checkout-guarded', highImpact: true });
+    expect(published).not.toHaveProperty('approvers');
   });
 
   it('a segment change that reaches high-impact flags (through a rule, and through a prerequisite) becomes one change request listing them', async () => {
