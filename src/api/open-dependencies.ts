@@ -119,6 +119,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
       keys.start();
       opened.push(() => keys.close());
       jwt = createJwtAuthenticator({ ...provider, keys: keys.resolve });
+      log.info({ issuer: provider.issuer, audience: provider.audience, groups: Object.keys(provider.roles).length }, 'accepting bearer JWTs of the identity provider beside tokens');
     }
     // Tests measure how fast changes travel from the moment the API is up: LISTEN must be in place
     // by then. While PostgreSQL is down the feed connects by itself once it is back.
