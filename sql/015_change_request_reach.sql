@@ -12,3 +12,8 @@ ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS segment_key text;
 ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS affected_flags text[] NOT NULL DEFAULT '{}';
 -- [{ "flagKey": …, "anyOf": [identity or "group:<name>", …] }] for each touched flag that narrows its approvers.
 ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS approvers jsonb NOT NULL DEFAULT '[]';
+
+-- Every write to a flag asks which high-impact flags depend on it, at any depth
+-- (src/data/high-impact-reach.ts): each step up the prerequisite chain is a containment lookup
+-- (`definition->'prerequisites' @> [{"flagKey": …}]`) that this index answers without a scan.
+CREATE INDEX IF NOT EXISTS flags_prerequisites_idx ON flags USING gin ((definition->'prerequisites') jsonb_path_ops);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OWNER_KINDS, type OwnerKind } from '../data/actor.ts';
+import { isReservedActorId, OWNER_KINDS, type OwnerKind } from '../data/actor.ts';
 import { SCOPES, type Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
 import type { Principal } from './auth.ts';
@@ -67,6 +67,8 @@ export function groupsOf(claims: Claims, groupsClaim: string): string[] {
 function identityOf(claims: Claims, claim: IdentityClaim): { id: string; name: string } {
   const id = claims[claim];
   if (typeof id !== 'string' || id === '' || id.length > 256) throw new AppError('unauthenticated', `the JWT carries no "${claim}" claim to identify its person by`);
+  // The service's own names in the audit log (`admin`, `system`, the workflows) are nobody's to sign in as.
+  if (isReservedActorId(id)) throw new AppError('unauthenticated', `the JWT's "${claim}" claim "${id}" is one of the service's own actors; it cannot name a person`);
   // An address the provider has not verified is anybody's to claim: it names nobody.
   if (claim === 'email' && claims.email_verified === false) throw new AppError('unauthenticated', 'the JWT\'s e-mail address is not verified');
   const readable = [claims.name, claims.email, claims.preferred_username].find((value): value is string => typeof value === 'string' && value !== '');

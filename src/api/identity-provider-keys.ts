@@ -13,13 +13,12 @@ export interface IdentityProviderKeysOptions {
   log: Logger;
   /** The key set is fetched again this often, so keys the provider retires stop working. */
   refreshMs: number;
-  /** A token naming an unknown key fetches the set again at most once per this long. */
-  unknownKeyCooldownMs?: number;
 }
 
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_DOCUMENT_BYTES = 512 * 1024;
-const DEFAULT_UNKNOWN_KEY_COOLDOWN_MS = 30_000;
+/** A token naming an unknown key fetches the set again at most once per this long. */
+const UNKNOWN_KEY_COOLDOWN_MS = 30_000;
 
 /**
  * The identity provider's signing keys, held in memory. They are fetched at start and then on a
@@ -34,7 +33,6 @@ export class IdentityProviderKeys {
   #fetching: Promise<void> | undefined;
   #lastUnknownKeyFetchAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
-  #fetches = 0;
 
   constructor(options: IdentityProviderKeysOptions) {
     this.#options = options;
@@ -49,11 +47,6 @@ export class IdentityProviderKeys {
 
   close(): void {
     clearInterval(this.#timer);
-  }
-
-  /** How many times the key set was fetched: what the tests count to see the rate limit. */
-  get fetches(): number {
-    return this.#fetches;
   }
 
   /** Fetches the key set now (one fetch at a time; callers meanwhile share it). */
@@ -72,7 +65,7 @@ export class IdentityProviderKeys {
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       const now = Date.now();
-      if (now - this.#lastUnknownKeyFetchAt < (this.#options.unknownKeyCooldownMs ?? DEFAULT_UNKNOWN_KEY_COOLDOWN_MS)) throw error;
+      if (now - this.#lastUnknownKeyFetchAt < UNKNOWN_KEY_COOLDOWN_MS) throw error;
       this.#lastUnknownKeyFetchAt = now;
       await this.#refreshForVerification();
       return this.#keys!(header, token);
@@ -90,7 +83,6 @@ export class IdentityProviderKeys {
   }
 
   async #fetch(): Promise<void> {
-    this.#fetches += 1;
     try {
       const jwksUrl = this.#options.jwksUrl ?? (await this.#discoverJwksUrl());
       this.#keys = createLocalJWKSet((await this.#getJson(jwksUrl, 'the JWKS')) as never);

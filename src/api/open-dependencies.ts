@@ -52,7 +52,7 @@ export interface ApiDependencyOptions {
   /** How often the flag set compares its version with the database. */
   flagSetCheckIntervalMs?: number;
   /** Bearer JWTs of this identity provider are accepted beside tokens (FLAGS_OIDC_*); its keys are fetched under the outbound policy. */
-  identityProvider?: (IdentityProviderConfig & { unknownKeyCooldownMs?: number }) | undefined;
+  identityProvider?: IdentityProviderConfig | undefined;
 }
 
 /**
@@ -115,7 +115,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     let jwt: JwtAuthenticator | undefined;
     if (options.identityProvider) {
       const { identityProvider: provider } = options;
-      const keys = new IdentityProviderKeys({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, outbound, log, refreshMs: provider.jwksRefreshSeconds * 1_000, unknownKeyCooldownMs: provider.unknownKeyCooldownMs });
+      const keys = new IdentityProviderKeys({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, outbound, log, refreshMs: provider.jwksRefreshSeconds * 1_000 });
       keys.start();
       opened.push(() => keys.close());
       jwt = createJwtAuthenticator({ ...provider, keys: keys.resolve });

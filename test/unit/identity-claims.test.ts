@@ -40,10 +40,13 @@ describe('claims to a principal', () => {
     expect(groupsOf({}, 'groups')).toEqual([]);
   });
 
-  it('needs the identity claim, and a verified address when the e-mail is the identity', () => {
+  it('needs the identity claim, a verified address when the e-mail is the identity, and none of the service\'s own actor names', () => {
     expect(() => principalFromClaims({ groups: ['admins'] }, mapping)).toThrow(/no "sub" claim/);
     const byEmail = { ...mapping, identityClaim: 'email' as const };
     expect(principalFromClaims({ sub: 'x', email: 'Eve@Example.com', email_verified: true }, byEmail).actor).toEqual({ id: 'Eve@Example.com', name: 'Eve@Example.com', tokenId: 'jwt:Eve@Example.com' });
     expect(() => principalFromClaims({ sub: 'x', email: 'eve@example.com', email_verified: false }, byEmail)).toThrow(/not verified/);
+    for (const reserved of ['admin', 'System', 'rollout:checkout', 'change:cr_1']) {
+      expect(() => principalFromClaims({ sub: reserved, groups: ['admins'] }, mapping)).toThrow(/one of the service's own actors/);
+    }
   });
 });
