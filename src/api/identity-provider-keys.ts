@@ -19,6 +19,8 @@ const FETCH_TIMEOUT_MS = 5_000;
 const MAX_DOCUMENT_BYTES = 512 * 1024;
 /** A token naming an unknown key fetches the set again at most once per this long. */
 const UNKNOWN_KEY_COOLDOWN_MS = 30_000;
+/** Without any key, a JWT fetches the set at most once per this long after a failed fetch. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
 
 /**
  * The identity provider's signing keys, held in memory. They are fetched at start and then on a
@@ -32,6 +34,7 @@ export class IdentityProviderKeys {
   #keys: LocalJWKSet | undefined;
   #fetching: Promise<void> | undefined;
   #lastUnknownKeyFetchAt = Number.NEGATIVE_INFINITY;
+  #lastFailure: { at: number; message: string } | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: IdentityProviderKeysOptions) {
@@ -73,12 +76,15 @@ export class IdentityProviderKeys {
   };
 
   async #refreshForVerification(): Promise<void> {
+    // Without any key nothing can be verified: the provider is the dependency that is down. A flood of
+    // JWTs meanwhile asks it once per few seconds, not once each. With the keys held, an unknown key
+    // is the token's problem.
+    const failure = this.#lastFailure;
+    if (!this.#keys && failure && Date.now() - failure.at < RETRY_AFTER_FAILURE_MS) throw keysUnavailable(failure.message);
     try {
       await this.refresh();
     } catch (error) {
-      // Without any key nothing can be verified: the provider is the dependency that is down. With
-      // the keys held, the unknown key is the token's problem.
-      if (!this.#keys) throw new AppError('unavailable', `the identity provider's signing keys could not be fetched: ${(error as Error).message}`);
+      if (!this.#keys) throw keysUnavailable((error as Error).message);
     }
   }
 
@@ -86,7 +92,9 @@ export class IdentityProviderKeys {
     try {
       const jwksUrl = this.#options.jwksUrl ?? (await this.#discoverJwksUrl());
       this.#keys = createLocalJWKSet((await this.#getJson(jwksUrl, 'the JWKS')) as never);
+      this.#lastFailure = undefined;
     } catch (error) {
+      this.#lastFailure = { at: Date.now(), message: (error as Error).message };
       this.#options.log.warn({ err: error, issuer: this.#options.issuer }, 'fetching the identity provider\'s signing keys failed; keeping the keys held');
       throw error;
     }
@@ -110,4 +118,8 @@ export class IdentityProviderKeys {
       throw new Error(`${what} is not JSON`);
     }
   }
+}
+
+function keysUnavailable(reason: string): AppError {
+  return new AppError('unavailable', `the identity provider's signing keys could not be fetched: ${reason}`);
 }

@@ -22,8 +22,8 @@ export interface JwtAuthenticatorOptions extends ClaimMapping {
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 const JWT_PREFIX = /^Bearer\s+eyJ/i;
 const JWT_BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
-/** Tokens with many groups run to a few kilobytes; nothing honest is longer. */
-const MAX_JWT_HEADER_LENGTH = 16 * 1024;
+/** Tokens with many groups run to a few kilobytes; past 8 KiB, proxies in front refuse the header anyway. */
+const MAX_JWT_HEADER_LENGTH = 8 * 1024;
 /**
  * A verified token is trusted from memory until its `exp`, but no longer than this: a key the
  * provider retires (or a role mapping changed on restart) reaches tokens already seen within it.

@@ -55,6 +55,9 @@ describe('identities from the company\'s identity provider (JWT)', () => {
       const payload = Buffer.from(JSON.stringify({ sub: 'mallory', groups: ['flag-admins'], iss: idp.issuer, aud: idp.audience, exp: 9_999_999_999 })).toString('base64url');
       return `${header}.${payload}.${signature}`;
     }, /signature does not verify/],
+    ['that is not one (a JWT\'s prefix, then garbage)', async () => 'eyJhbGciOiJSUzI1NiJ9.%%%.x', /malformed/],
+    ['whose header is not JSON', async () => `eyJ${Buffer.from('not json').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`, /not acceptable|malformed|could not be verified/],
+    ['larger than any honest one (10 KB)', async () => `eyJ${'A'.repeat(10_000)}.e30.sig`, /malformed/],
   ])('refuses a JWT %s with unauthenticated', async (_what, make, message) => {
     const response = await as(await make(), 'GET', '/v1/flags');
     expect(response.status).toBe(401);
@@ -144,6 +147,28 @@ describe('identities from the company\'s identity provider (JWT)', () => {
       expect(response.body.error).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/refused by the outbound policy: 127\.0\.0\.1 is a loopback address/) });
     } finally {
       await strict.close();
+    }
+  });
+
+  it('with the provider down from the start, JWTs are unavailable (503) and ask it once per few seconds, not once each; it recovers', async () => {
+    const down = await startLoopbackIdentityProvider();
+    down.failing = true;
+    const waiting = await startTestApi({}, { db: api.db, adminToken: api.adminToken, identityProvider: down.config(ROLES), outboundPolicy: loopbackPolicy });
+    try {
+      const jwt = await down.sign({ sub: 'alice@example.com', groups: ['flag-admins'] });
+      for (let attempt = 0; attempt < 10; attempt += 1) {
+        const response = await waiting.request('GET', '/v1/flags', { token: jwt });
+        expect(response.status).toBe(503);
+        expect(response.body.error.message).toMatch(/signing keys could not be fetched: the JWKS answered 500/);
+      }
+      expect(down.jwksFetches).toBeLessThanOrEqual(3);
+      expect((await waiting.request('GET', '/v1/flags')).status).toBe(200);
+      down.failing = false;
+      const { value } = await eventually(() => waiting.request('GET', '/v1/flags', { token: jwt }), (response) => response.status === 200, 10_000, 250);
+      expect(value.status).toBe(200);
+    } finally {
+      await waiting.close();
+      await down.close();
     }
   });
 

@@ -21,8 +21,10 @@ export interface LoopbackIdentityProvider {
   audience: string;
   /** The keys the JWKS publishes now; replace them to rotate. */
   published: SigningKey[];
-  /** Requests for the JWKS served so far. */
+  /** Requests for the JWKS served so far (answered or not). */
   readonly jwksFetches: number;
+  /** While true the JWKS answers 500, as a provider having an outage does. */
+  failing: boolean;
   /** A JWT signed with `key` (the first published one by default), valid for an hour unless the claims say otherwise. */
   sign(claims: JWTPayload, options?: { key?: SigningKey; issuer?: string; audience?: string; expiresAt?: number }): Promise<string>;
   /** The API's configuration for this provider: discovery at the issuer, these group mappings. */
@@ -41,6 +43,7 @@ export async function startLoopbackIdentityProvider(): Promise<LoopbackIdentityP
     issuer: '',
     audience: 'flagship-api',
     published: [await newSigningKey('key-1')],
+    failing: false,
     get jwksFetches() {
       return jwksFetches;
     },
@@ -76,6 +79,7 @@ export async function startLoopbackIdentityProvider(): Promise<LoopbackIdentityP
     if (request.url === '/.well-known/openid-configuration') return json({ issuer: provider.issuer, jwks_uri: `${provider.issuer}/jwks` });
     if (request.url === '/jwks') {
       jwksFetches += 1;
+      if (provider.failing) return void response.writeHead(500).end();
       return json({ keys: provider.published.map((key) => key.publicJwk) });
     }
     response.writeHead(404).end();
