@@ -84,12 +84,15 @@ try {
   }
   console.log(`JWKS fetched ${idp.jwksFetches} time(s) during the whole run`);
 
-  await seedFlags(service.databaseUrl(), benchSegments(), benchFlags(10_000));
+  // In batches: one write transaction of 10,000 flags outlasts the write deadline on a busy machine.
+  const seeded = benchFlags(10_000);
+  for (let start = 0; start < seeded.length; start += 1_000) await seedFlags(service.databaseUrl(), start === 0 ? benchSegments() : [], seeded.slice(start, start + 1_000));
   await post('/v1/flags', { key: 'chain-a', type: 'boolean', defaultValue: false });
   await post('/v1/flags', { key: 'chain-b', type: 'boolean', defaultValue: false, prerequisites: [{ flagKey: 'chain-a', value: true }] });
   await post('/v1/flags', { key: 'chain-c', type: 'boolean', defaultValue: false, highImpact: true, prerequisites: [{ flagKey: 'chain-b', value: true }] });
   const db = await createDatabasePool(service.databaseUrl());
   const timeReach = async (queries: CommonQueryMethods, key: string, runs = 200) => {
+    for (let warmUp = 0; warmUp < 20; warmUp += 1) await highImpactFlagsReachedFrom(queries, [key]);
     const started = performance.now();
     for (let run = 0; run < runs; run += 1) await highImpactFlagsReachedFrom(queries, [key]);
     return ((performance.now() - started) / runs).toFixed(2);
@@ -106,11 +109,12 @@ try {
   }
   await db.end();
   const patches: number[] = [];
-  for (let version = 1; version <= 200; version += 1) {
+  // The first 20 warm up (and let the API finish compiling the seeded flags); 200 are timed.
+  for (let version = 1; version <= 220; version += 1) {
     const started = performance.now();
     const response = await fetch(`${service.baseUrl}/v1/flags/flag-00123`, { method: 'PATCH', headers: admin, body: JSON.stringify({ description: `v${version}`, version }) });
     if (!response.ok) throw new Error(`PATCH: ${response.status} ${await response.text()}`);
-    patches.push(performance.now() - started);
+    if (version > 20) patches.push(performance.now() - started);
   }
   patches.sort((a, b) => a - b);
   console.log(`PATCH of a plain flag (guard included), 200 in a row: p50 ${patches[100]!.toFixed(2)} ms, p99 ${patches[197]!.toFixed(2)} ms`);
