@@ -10,6 +10,8 @@ ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kin
 ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS segment_key text;
 -- Every high-impact flag whose answers the change may alter, when it was filed.
 ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS affected_flags text[] NOT NULL DEFAULT '{}';
+-- `GET /v1/changes?flagKey=` finds the requests filed under a flag and those that touch it.
+CREATE INDEX IF NOT EXISTS change_requests_affected_flags_idx ON change_requests USING gin (affected_flags);
 -- [{ "flagKey": …, "anyOf": [identity or "group:<name>", …] }] for each touched flag that narrows its approvers.
 ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS approvers jsonb NOT NULL DEFAULT '[]';
 

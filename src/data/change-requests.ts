@@ -163,7 +163,7 @@ export async function listChangeRequests(db: DatabasePool, query: ChangeRequestQ
   const filters = [
     query.statuses?.length ? sql.fragment`status = ANY(${sql.array([...query.statuses], 'text')})` : null,
     // A request touching the flag through a segment or a prerequisite is one of its requests too.
-    query.flagKey ? sql.fragment`(flag_key = ${query.flagKey} OR ${query.flagKey} = ANY(affected_flags))` : null,
+    query.flagKey ? sql.fragment`(flag_key = ${query.flagKey} OR affected_flags @> ${sql.array([query.flagKey], 'text')})` : null,
     query.requestedBy ? sql.fragment`requested_by = ${query.requestedBy}` : null,
     query.before ? sql.fragment`seq < ${query.before}` : null,
   ].filter((filter) => filter !== null);
