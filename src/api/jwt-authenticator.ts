@@ -22,6 +22,11 @@ export interface JwtAuthenticatorOptions extends ClaimMapping {
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 const JWT_PREFIX = /^Bearer\s+eyJ/i;
 const JWT_BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+/**
+ * The provider's clock and ours may differ a little: a token issued a moment "in the future" (`nbf`,
+ * `iat`) still works. Its `exp` gets no such grace: it is checked again after jose's own check.
+ */
+const CLOCK_TOLERANCE_SECONDS = 30;
 /** Tokens with many groups run to a few kilobytes; past 8 KiB, proxies in front refuse the header anyway. */
 const MAX_JWT_HEADER_LENGTH = 8 * 1024;
 /**
@@ -60,10 +65,12 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         audience: options.audience,
         algorithms: ALGORITHMS,
         requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }));
     } catch (error) {
       throw refusal(error);
     }
+    if (claims.exp! * 1_000 <= Date.now()) throw new AppError('unauthenticated', 'the JWT has expired');
     const principal = principalFromClaims(claims, options);
     verified.set(authorization, { principal, until: Math.min(claims.exp! * 1_000, Date.now() + MAX_TRUST_MS) });
     return principal;

@@ -123,6 +123,14 @@ describe('identities from the company\'s identity provider (JWT)', () => {
     expect(idp.jwksFetches).toBe(before + 1);
   });
 
+  it('tolerates a provider clock a little ahead for nbf, not a token that is not yet valid by more', async () => {
+    const now = Math.floor(Date.now() / 1_000);
+    expect((await as(await idp.sign({ sub: 'alice@example.com', groups: ['flag-admins'], nbf: now + 10 }), 'GET', '/v1/flags')).status).toBe(200);
+    const early = await as(await idp.sign({ sub: 'alice@example.com', groups: ['flag-admins'], nbf: now + 600 }), 'GET', '/v1/flags');
+    expect(early.status).toBe(401);
+    expect(early.body.error.message).toMatch(/"nbf" claim/);
+  });
+
   it('trusts a verified JWT from memory no longer than its exp', async () => {
     const shortLived = await idp.sign({ sub: 'alice@example.com', groups: ['flag-admins'] }, { expiresAt: Math.floor(Date.now() / 1_000) + 2 });
     expect((await as(shortLived, 'GET', '/v1/flags')).status).toBe(200);
