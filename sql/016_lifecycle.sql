@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS scheduled_changes_open_idx ON scheduled_changes (run_
 
 -- A change request may now approve a flag's scheduled changes (kind `schedule`).
 ALTER TABLE change_requests DROP CONSTRAINT IF EXISTS change_requests_kind_check;
-ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kind IN ('patch', 'archive', 'restore', 'rollout', 'schedule'));
+ALTER TABLE change_requests ADD CONSTRAINT change_requests_kind_check CHECK (kind IN ('patch', 'archive', 'restore', 'rollout', 'segment-patch', 'schedule'));
 
 -- Retention: an archived flag is purged once it has been archived longer than
 -- FLAGS_ARCHIVE_RETENTION_DAYS. Flags archived before this column existed count from their last

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { IDENTITY_CLAIMS, parseRoleMap, type ClaimMapping, type IdentityClaim } from './api/identity-claims.ts';
 import { parseOutboundAllowList } from './outbound/outbound-policy.ts';
 
 /**
@@ -77,7 +78,17 @@ export interface Config {
   reconcileIntervalMs: number;
   /** A worker signals the snapshot publisher at most once per this interval, however fast changes come. */
   snapshotSignalIntervalMs: number;
+  /** The company's identity provider, whose bearer JWTs the API accepts beside tokens; unset, tokens only. */
+  identityProvider: IdentityProviderConfig | undefined;
   logLevel: string;
+}
+
+export interface IdentityProviderConfig extends ClaimMapping {
+  issuer: string;
+  audience: string;
+  /** The JWKS; unset, found through OpenID Connect discovery at the issuer. */
+  jwksUrl: string | undefined;
+  jwksRefreshSeconds: number;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -166,6 +177,37 @@ function allowListFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefi
   return raw;
 }
 
+function urlFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = stringFromEnv(env, name);
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error(`${name} must be an http or https URL, got "${raw}"`);
+  return raw;
+}
+
+function identityProviderFromEnv(env: NodeJS.ProcessEnv): IdentityProviderConfig | undefined {
+  const issuer = urlFromEnv(env, 'FLAGS_OIDC_ISSUER');
+  const audience = stringFromEnv(env, 'FLAGS_OIDC_AUDIENCE');
+  const jwksUrl = urlFromEnv(env, 'FLAGS_OIDC_JWKS_URL');
+  const identityClaim = stringFromEnv(env, 'FLAGS_OIDC_IDENTITY_CLAIM') ?? 'sub';
+  const groupsClaim = stringFromEnv(env, 'FLAGS_OIDC_GROUPS_CLAIM') ?? 'groups';
+  const rolesText = stringFromEnv(env, 'FLAGS_OIDC_ROLES');
+  const jwksRefreshSeconds = secondsFromEnv(env, 'FLAGS_OIDC_JWKS_REFRESH_SECONDS', 600);
+  if (issuer === undefined) {
+    if (audience !== undefined || jwksUrl !== undefined || rolesText !== undefined) throw new Error('FLAGS_OIDC_AUDIENCE, FLAGS_OIDC_JWKS_URL and FLAGS_OIDC_ROLES need FLAGS_OIDC_ISSUER');
+    return undefined;
+  }
+  // Without an audience any token the provider issued for another application would be accepted here.
+  if (audience === undefined) throw new Error('FLAGS_OIDC_AUDIENCE is required with FLAGS_OIDC_ISSUER: the audience this service\'s tokens are issued for');
+  if (!(IDENTITY_CLAIMS as readonly string[]).includes(identityClaim)) throw new Error(`FLAGS_OIDC_IDENTITY_CLAIM must be one of ${IDENTITY_CLAIMS.join(', ')}, got "${identityClaim}"`);
+  let roles;
+  try {
+    roles = parseRoleMap(rolesText);
+  } catch (error) {
+    throw new Error(`FLAGS_OIDC_ROLES: ${(error as Error).message}`);
+  }
+  return { issuer, audience, jwksUrl, identityClaim: identityClaim as IdentityClaim, groupsClaim, roles, jwksRefreshSeconds };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: intFromEnv(env, 'PORT', 8080),
@@ -214,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: env.FLAGS_METRICS_PORT ? intFromEnv(env, 'FLAGS_METRICS_PORT', 0) : undefined,
     accessLogLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_LEVEL', 'info'),
     accessLogEvaluationLevel: levelFromEnv(env, 'FLAGS_ACCESS_LOG_EVALUATION_LEVEL', 'debug'),
+    identityProvider: identityProviderFromEnv(env),
     logLevel: stringFromEnv(env, 'LOG_LEVEL') ?? 'info',
   };
 }

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Actor, OwnerKind } from '../data/actor.ts';
 import { hashToken, type LiveToken, type Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
+import type { JwtAuthenticator } from './jwt-authenticator.ts';
 import type { LiveTokenSet } from './live-token-set.ts';
 
 export interface Principal {
@@ -11,12 +12,14 @@ export interface Principal {
   name: string;
   /**
    * The person or service behind the credential, with the token used: the actor recorded in audit
-   * entries and change requests, and what two-person approval compares. A JWT's subject will fill
-   * it the same way (issue 14), so a person is one actor whichever credential they use.
+   * entries and change requests, and what two-person approval compares. A JWT's identity claim
+   * fills it the same way (jwt-authenticator.ts), so a person is one actor whichever credential they use.
    */
   actor: Actor;
   /** Only people approve changes. */
   ownerKind: OwnerKind;
+  /** The identity provider groups of a JWT's person (a flag's `approvers` may name them); none for a token. */
+  groups: readonly string[];
   scopes: ReadonlySet<Scope>;
   projectIds: readonly string[] | null;
   /** A front-end's token that requires signed contexts, with the secret when this process has it (see browser-evaluation.ts). */
@@ -30,6 +33,7 @@ export function toPrincipal(token: LiveToken): Principal {
     name: token.name,
     actor: { id: token.owner.id, name: token.owner.name, tokenId: token.id },
     ownerKind: token.owner.kind,
+    groups: [],
     scopes: new Set(token.scopes),
     projectIds: token.projectIds,
     ...(token.signedContext ? { contextSigning: { secret: token.contextSigningSecret } } : {}),
@@ -37,8 +41,11 @@ export function toPrincipal(token: LiveToken): Principal {
 }
 
 export interface Authenticator {
-  /** Resolves an Authorization header to its principal, or throws `unauthenticated`. */
-  authenticate(authorization: string | undefined): Principal;
+  /**
+   * Resolves an Authorization header to its principal, or throws `unauthenticated`. A promise only
+   * for a JWT seen for the first time (its signature check is asynchronous).
+   */
+  authenticate(authorization: string | undefined): Principal | Promise<Principal>;
 }
 
 /** Longer headers are refused unread: no token secret is anywhere near this long. */
@@ -54,7 +61,8 @@ const BEARER = /^Bearer\s+(\S+)$/i;
  * The trade-off: the secrets of recently used tokens sit in this process's memory, as they do in
  * every request that carries them.
  */
-export function createAuthenticator(tokens: Pick<LiveTokenSet, 'lookup' | 'changeCount'>, options: { cacheBytes?: number } = {}): Authenticator {
+export function createAuthenticator(tokens: Pick<LiveTokenSet, 'lookup' | 'changeCount'>, options: { cacheBytes?: number; jwt?: JwtAuthenticator | undefined } = {}): Authenticator {
+  const { jwt } = options;
   const byHeader = new LRUCache<string, Principal>({
     maxSize: options.cacheBytes ?? 4 * 1024 * 1024,
     // UTF-16 characters of the key, plus the entry's share of the cache's own bookkeeping.
@@ -70,6 +78,8 @@ export function createAuthenticator(tokens: Pick<LiveTokenSet, 'lookup' | 'chang
       if (authorization === undefined) throw new AppError('unauthenticated', 'an Authorization: Bearer <token> header is required');
       const cached = byHeader.get(authorization);
       if (cached) return cached;
+      // With an identity provider configured, a JWT goes to its own authenticator (and cache).
+      if (jwt?.handles(authorization)) return jwt.authenticate(authorization);
       const secret = authorization.length <= MAX_AUTHORIZATION_LENGTH ? BEARER.exec(authorization)?.[1] : undefined;
       if (secret === undefined) throw new AppError('unauthenticated', 'an Authorization: Bearer <token> header is required');
       const principal = tokens.lookup(hashToken(secret));
@@ -92,7 +102,8 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
 export function requireScope(authenticator: Authenticator, scope: Scope | readonly Scope[]) {
   const anyOf: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
   return async function checkScope(ctx: Context, next: Next): Promise<void> {
-    const principal = authenticator.authenticate(ctx.get('authorization') || undefined);
+    const authenticated = authenticator.authenticate(ctx.get('authorization') || undefined);
+    const principal = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!anyOf.some((one) => hasScope(principal, one))) {
       throw new AppError('permission_denied', `the token "${principal.name}" lacks the scope ${anyOf.join(' or ')}`);
     }

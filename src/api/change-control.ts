@@ -9,7 +9,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
-import type { Flag, FlagDefinition } from '../engine/index.ts';
+import type { Flag } from '../engine/index.ts';
 import {
   createChangeRequest,
   failChangeRequest,
@@ -24,6 +24,7 @@ import {
   cancelUpdate,
   CHANGE_REQUEST_STATUS_ATTRIBUTE,
   CHANGE_REQUEST_WORKFLOW_TYPE,
+  CHANGE_REQUESTED_BY_ATTRIBUTE,
   changeRequestWorkflowId,
   rejectUpdate,
   type ChangeKind,
@@ -44,28 +45,18 @@ export const DEFAULT_EXPIRY_MS = 24 * HOUR_MS;
 const MIN_EXPIRY_MS = 1_000;
 const MAX_EXPIRY_MS = 30 * 24 * HOUR_MS;
 /**
- * Thrown from a write's guard, under the write lock, when the flag is high-impact: nothing is
- * written, and the route files a change request instead.
+ * Thrown from a write's guard, under the write lock, when the change reaches a high-impact flag:
+ * nothing is written, and the route files a change request instead (approval-gates.ts decides).
  */
 export class ApprovalNeeded extends Error {
-  readonly flag: Flag;
+  /** The version of what is changed (the flag's, or the segment's) that the request binds to. */
+  readonly baseVersion: number;
 
-  constructor(flag: Flag, why: string) {
+  constructor(why: string, baseVersion: number) {
     super(why);
     this.name = 'ApprovalNeeded';
-    this.flag = flag;
+    this.baseVersion = baseVersion;
   }
-}
-
-/** A patch guard: any change to a high-impact flag, and setting or removing the mark itself, needs a second person. */
-export function requireApprovalForPatch(current: Flag, next: FlagDefinition): void {
-  if (current.highImpact) throw new ApprovalNeeded(current, `flag "${current.key}" is high-impact`);
-  if (next.highImpact !== current.highImpact) throw new ApprovalNeeded(current, `marking flag "${current.key}" high-impact is itself a high-impact change`);
-}
-
-/** An archive, restore or rollout guard. */
-export function requireApprovalFor(flag: Flag): void {
-  if (flag.highImpact) throw new ApprovalNeeded(flag, `flag "${flag.key}" is high-impact`);
 }
 
 export const approvalOptionsSchema = z
@@ -112,7 +103,11 @@ export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDep
   return {
     id: record.id,
     flagKey: record.flagKey,
+    ...(record.segmentKey ? { segmentKey: record.segmentKey } : {}),
     kind: record.kind,
+    affectedFlags: record.affectedFlags,
+    // Who may decide: any person holding feature_flag:approve but the requester, narrowed by every list here.
+    approvers: record.approvers,
     change: record.change,
     diff: record.diff,
     contentHash: record.contentHash,
@@ -135,6 +130,7 @@ export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDep
     links: {
       self,
       flag: `/v1/flags/${record.flagKey}`,
+      ...(record.segmentKey ? { segment: `/v1/segments/${record.segmentKey}` } : {}),
       ...(pending ? { approve: `${self}/approve`, reject: `${self}/reject`, cancel: `${self}/cancel` } : {}),
       ...(record.result?.rolloutId ? { rollout: `/v1/flags/${record.flagKey}/rollout` } : {}),
       temporalUi: uiUrl
@@ -150,7 +146,9 @@ function handleOf(deps: Deps, record: ChangeRequestRecord): WorkflowHandle<typeo
 
 export interface ChangeFiling {
   kind: ChangeKind;
+  /** The flag changed; for a segment patch, empty (the data layer files it under the first high-impact flag it touches). */
   flagKey: string;
+  segmentKey?: string;
   change: Record<string, unknown>;
   baseVersion: number;
   /** Who asks: the principal's actor (their id becomes the request's `requestedBy`). */
@@ -193,6 +191,7 @@ async function startWorkflow(deps: Deps, record: ChangeRequestRecord, deadline: 
       typedSearchAttributes: [
         { key: FLAG_KEY_ATTRIBUTE, value: record.flagKey },
         { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
+        { key: CHANGE_REQUESTED_BY_ATTRIBUTE, value: record.requestedBy },
       ],
       staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
       staticDetails: staticDetails(record),
@@ -238,6 +237,7 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     id,
     kind: filing.kind,
     flagKey: filing.flagKey,
+    ...(filing.segmentKey ? { segmentKey: filing.segmentKey } : {}),
     change: filing.change,
     baseVersion: filing.baseVersion,
     requester: filing.requester,
@@ -269,6 +269,8 @@ function describeChange(record: ChangeRequestRecord): string {
       return `patch ${record.flagKey} v${record.baseVersion} (${(record.diff ?? []).map((entry) => entry.path).slice(0, 5).join(', ') || 'no change'})`;
     case 'rollout':
       return `rollout plan on ${record.flagKey} v${record.baseVersion}`;
+    case 'segment-patch':
+      return `patch segment ${record.segmentKey} v${record.baseVersion} (reaches ${record.affectedFlags.join(', ')})`;
     default:
       return `${record.kind} ${record.flagKey} v${record.baseVersion}`;
   }
@@ -277,7 +279,10 @@ function describeChange(record: ChangeRequestRecord): string {
 function staticDetails(record: ChangeRequestRecord): string {
   const diff = (record.diff ?? []).slice(0, 30).map((entry) => `- \`${entry.path}\`: ${JSON.stringify(entry.before ?? null)} → ${JSON.stringify(entry.after ?? null)}`.slice(0, 300));
   return [
-    `**Flag** \`${record.flagKey}\` at version ${record.baseVersion} · **${record.kind}** · **requested by** ${record.requestedBy}${record.reason ? ` · ${record.reason}` : ''}`,
+    record.segmentKey
+      ? `**Segment** \`${record.segmentKey}\` at version ${record.baseVersion} · **${record.kind}** · **requested by** ${record.requestedBy}${record.reason ? ` · ${record.reason}` : ''}`
+      : `**Flag** \`${record.flagKey}\` at version ${record.baseVersion} · **${record.kind}** · **requested by** ${record.requestedBy}${record.reason ? ` · ${record.reason}` : ''}`,
+    `**High-impact flags touched:** ${record.affectedFlags.map((key) => `\`${key}\``).join(', ') || 'none'}${record.approvers.length ? ` · **approvers** ${record.approvers.map((list) => `${list.flagKey}: ${list.anyOf.join(' | ')}`).join('; ')}` : ''}`,
     `**Expires** ${formatUtc(record.expiresAt)} · **content** \`${record.contentHash}\``,
     ...(diff.length ? ['**Change:**', ...diff] : record.kind === 'rollout' ? ['**Plan:** see the input'] : []),
     `Decide from the API: POST /v1/changes/${record.id}/approve | reject (feature_flag:approve), /cancel (the requester).`,

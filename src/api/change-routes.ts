@@ -2,9 +2,11 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { getChangeRequest, listChangeRequests, type ChangeRequestRecord } from '../data/change-requests.ts';
 import { getFlag } from '../data/flags.ts';
+import { getSegment, segmentDefinition } from '../data/segments.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import { CHANGE_REQUEST_STATUSES, sameIdentity, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
 import { hasScope, type Principal } from './auth.ts';
+import { assertMayApprove } from './approval-gates.ts';
 import { changeRequestView, decideChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
@@ -33,6 +35,11 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
   /** Keeps this process's compiled set current with an approved change it carried out (read-your-write). */
   async function applyLocally(record: ChangeRequestRecord): Promise<void> {
     if (record.status !== 'applied' || record.kind === 'rollout') return;
+    if (record.segmentKey) {
+      const segment = await getSegment(deps.db, record.segmentKey);
+      if (segment) deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
+      return;
+    }
     const flag = await getFlag(deps.db, record.flagKey);
     if (flag) deps.flagSet.applyFlag(flag);
   }
@@ -81,7 +88,7 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
 
   registry.add(router, {
     method: 'post', operationId: 'approveChangeRequest', path: '/v1/changes/:id/approve', tag, scope: 'feature_flag:approve',
-    summary: 'Approve as a second person (not the requester): the change is applied onto its base version, with both names in the audit entry. Answers once it is applied; a flag that moved meanwhile is version_conflict, recorded on the request.',
+    summary: 'Approve as a second person (not the requester, and one of the approvers the request lists, if it lists any): the change is applied onto its base version, with both names in the audit entry. Answers once it is applied; a flag that moved meanwhile is version_conflict, recorded on the request.',
     params: idParams,
     body: z.strictObject({
       contentHash: z.string().max(100).optional().describe('The contentHash of the request you reviewed; a different one is version_conflict (default: the stored one).'),
@@ -90,6 +97,8 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
     responses: { 200: { description: 'The change request, applied (or still being applied, status approved).', schema: changeSchema } },
     async handler(ctx, { params, body, principal }) {
       assertPerson(principal, 'approve');
+      const filed = await getChangeRequest(deps.db, params.id);
+      if (filed) assertMayApprove(principal, filed);
       const record = await decideChangeRequest(deps, params.id, {
         action: 'approve',
         by: principal.actor,

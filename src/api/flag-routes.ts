@@ -6,7 +6,8 @@ import { FLAG_TYPES, flagInputSchema } from '../engine/index.ts';
 import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
 import { listAudit } from '../data/audit.ts';
 import { AppError } from '../errors.ts';
-import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, requireApprovalFor, requireApprovalForPatch, type ApprovalOptions } from './change-control.ts';
+import { gateFlagChange, gateFlagPatch } from './approval-gates.ts';
+import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { staleFlagPage } from './lifecycle-routes.ts';
 import { pageQuery } from './pagination.ts';
@@ -123,8 +124,9 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       const baseVersion = requiredVersion(ctx, version);
       let flag;
       try {
-        // The guard runs under the write lock: a flag that is (or is being made) high-impact is never written directly.
-        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: requireApprovalForPatch });
+        // The guard runs under the write lock: a flag that is (or is being made) high-impact, or that one
+        // depends on, is never written directly.
+        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: gateFlagPatch });
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
         return requestApproval(ctx, { kind: 'patch', flagKey: params.key, change: { patch }, baseVersion, requester: principal.actor, approvalOptions, why: error.message });
@@ -146,11 +148,11 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
         const version = expectedVersion(ctx, body?.version);
         let flag;
         try {
-          flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.actor, guard: requireApprovalFor });
+          flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.actor, guard: gateFlagChange });
         } catch (error) {
           if (!(error instanceof ApprovalNeeded)) throw error;
           // Without a version given, the request binds to the version the guard saw.
-          return requestApproval(ctx, { kind: action, flagKey: params.key, change: {}, baseVersion: version ?? error.flag.version, requester: principal.actor, approvalOptions: body?.approval, why: error.message });
+          return requestApproval(ctx, { kind: action, flagKey: params.key, change: {}, baseVersion: version ?? error.baseVersion, requester: principal.actor, approvalOptions: body?.approval, why: error.message });
         }
         deps.flagSet.applyFlag(flag);
         ctx.set('ETag', etagFor(flag.version));

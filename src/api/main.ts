@@ -42,6 +42,7 @@ const api = await startApi({
   reusePort: config.apiProcesses > 1,
   outboundPolicy: parseOutboundAllowList(config.outboundAllow),
   edge: edgeOptions(config),
+  identityProvider: config.identityProvider,
   log,
 });
 log.info({ url: api.url }, 'API listening');

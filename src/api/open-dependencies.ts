@@ -7,18 +7,20 @@ import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
 import { DatabaseStatus } from '../data/database-status.ts';
 import { createDatabasePoolInBackground, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig, type IdentityProviderConfig } from '../config.ts';
 import { FlagInsights } from './flag-insights.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
 import { openTemporalConnection } from '../open-temporal-connection.ts';
-import { createOutboundClient } from '../outbound/outbound-client.ts';
+import { createOutboundClient, type OutboundClient } from '../outbound/outbound-client.ts';
 import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import { readPublishedFlagSet, readPublishedTokenList } from '../snapshots/published-read-model.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { createAuthenticator } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { IdentityProviderKeys } from './identity-provider-keys.ts';
+import { createJwtAuthenticator, type JwtAuthenticator } from './jwt-authenticator.ts';
 import { LiveFlagSet } from './live-flag-set.ts';
 import { LiveTokenSet } from './live-token-set.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
@@ -55,6 +57,8 @@ export interface ApiDependencyOptions {
   /** FLAGS_INSIGHTS_FLUSH_SECONDS and FLAGS_STALE_*_DAYS; the defaults are config.ts's. */
   insightsFlushSeconds?: number;
   stale?: { unevaluatedDays: number; singleValueDays: number };
+  /** Bearer JWTs of this identity provider are accepted beside tokens (FLAGS_OIDC_*); its keys are fetched under the outbound policy. */
+  identityProvider?: IdentityProviderConfig | undefined;
 }
 
 /**
@@ -113,6 +117,16 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
       ...(store ? { fallback: () => readPublishedTokenList(store, publicKey, log) } : {}),
     });
     opened.push(() => tokens.close());
+    const outbound = createOutboundClient({ policy: options.outboundPolicy });
+    let jwt: JwtAuthenticator | undefined;
+    if (options.identityProvider) {
+      const { identityProvider: provider } = options;
+      const keys = new IdentityProviderKeys({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, outbound, log, refreshMs: provider.jwksRefreshSeconds * 1_000 });
+      keys.start();
+      opened.push(() => keys.close());
+      jwt = createJwtAuthenticator({ ...provider, keys: keys.resolve });
+      log.info({ issuer: provider.issuer, audience: provider.audience, groups: Object.keys(provider.roles).length }, 'accepting bearer JWTs of the identity provider beside tokens');
+    }
     // Tests measure how fast changes travel from the moment the API is up: LISTEN must be in place
     // by then. While PostgreSQL is down the feed connects by itself once it is back.
     if (flagSet.source === 'database') await changeFeed.ready();
@@ -127,7 +141,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const stale = options.stale ?? { unevaluatedDays: defaults.staleUnevaluatedDays, singleValueDays: defaults.staleSingleValueDays };
     return {
       deps: {
-        ...buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner }),
+        ...buildDependencies({ options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, jwt, outbound, snapshots, metrics, auditSigner }),
         outboxTail,
         eventStreamIdleMs: streams.idleSeconds * 1_000,
         ...(insights ? { insights } : {}),
@@ -150,17 +164,19 @@ function buildDependencies(parts: {
   changeFeed: ChangeFeed;
   flagSet: LiveFlagSet;
   tokens: LiveTokenSet;
+  jwt: JwtAuthenticator | undefined;
+  outbound: OutboundClient;
   snapshots: SnapshotCache;
   metrics: ApiMetrics;
   auditSigner: AuditSigner;
 }): Omit<ApiDependencies, 'outboxTail' | 'eventStreamIdleMs'> {
-  const { options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, snapshots, metrics, auditSigner } = parts;
+  const { options, db, readDb, databaseStatus, temporal, changeFeed, flagSet, tokens, jwt, outbound, snapshots, metrics, auditSigner } = parts;
   return {
     log: options.log,
     db,
     readDb,
     databaseStatus,
-    authenticator: createAuthenticator(tokens),
+    authenticator: createAuthenticator(tokens, { jwt }),
     tokens,
     health: {
       db: readDb,
@@ -177,7 +193,7 @@ function buildDependencies(parts: {
     flagSet,
     snapshots,
     metrics,
-    outbound: createOutboundClient({ policy: options.outboundPolicy }),
+    outbound,
     temporal: {
       client: new Client({ connection: temporal, namespace: options.temporalNamespace }),
       namespace: options.temporalNamespace,

@@ -6,6 +6,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { WriteTransaction } from '../data/write-transaction.ts';
 import type { Flag } from '../engine/index.ts';
 import {
   abandonRollout,
@@ -175,7 +176,7 @@ function assertStarted(record: RolloutRecord): void {
  * reconciler starts its workflow when Temporal answers again (docs/rollouts.md). A running
  * workflow with the same id is `rollout_conflict`.
  */
-export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag) => void } = {}): Promise<RolloutRecord> {
+export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag, tx: WriteTransaction) => void | Promise<void> } = {}): Promise<RolloutRecord> {
   const deadline = temporalDeadline(deps.temporal);
   const existing = await currentRolloutForFlag(deps.db, flagKey);
   if (existing && isActive(existing)) {
@@ -198,9 +199,9 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
     workflowId: rolloutWorkflowId(flagKey),
     startedBy: actor,
     ...(body.reason ? { reason: body.reason } : {}),
-    plan: (flag) => {
+    plan: async (flag, tx) => {
       // Under the write lock: a flag that became high-impact a moment ago is seen.
-      options.guard?.(flag);
+      await options.guard?.(flag, tx);
       return normalizePlan(body, flag, Date.now());
     },
   });

@@ -14,7 +14,8 @@ import {
 import { AppError } from '../errors.ts';
 import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
 import { minimumDwellMs } from '../workflows/rollout-schedule.ts';
-import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, requireApprovalFor } from './change-control.ts';
+import { gateFlagChange } from './approval-gates.ts';
+import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
 import { refuseOutboundUrls } from './outbound-urls.ts';
@@ -123,14 +124,14 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
       await refuseOutboundUrls(deps.outbound, gateUrls(plan));
       let record: RolloutRecord;
       try {
-        record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: requireApprovalFor });
+        record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: gateFlagChange });
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
         const request = await fileChangeRequest(deps, {
           kind: 'rollout',
           flagKey: params.key,
           change: { plan },
-          baseVersion: error.flag.version,
+          baseVersion: error.baseVersion,
           requester: principal.actor,
           ...(approval ? { approval } : {}),
           // Refused now if it could never start: the same validation, against the flag as it is.

@@ -37,6 +37,7 @@ import {
   type ScheduledChangeWorkflowInput,
 } from '../workflows/scheduled-change-definitions.ts';
 import type { scheduledChangeWorkflow } from '../workflows/scheduled-change-workflow.ts';
+import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, newChangeRequestId, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { parseDuration } from './rollout-plan.ts';
@@ -124,12 +125,12 @@ export function scheduledChangeView(record: ScheduledChangeRecord, deps: Pick<Ap
   };
 }
 
-/** Needs a second person: a high-impact flag, or a change that sets or removes the mark. */
-function requireApprovalForSchedule(flag: Flag, patches: readonly Record<string, unknown>[]): void {
-  if (flag.highImpact) throw new ApprovalNeeded(flag, `flag "${flag.key}" is high-impact`);
+/** Needs a second person, as a patch made now would: a change that sets or removes the mark, or any change to a flag that reaches a high-impact one. */
+async function requireApprovalForSchedule(flag: Flag, patches: readonly Record<string, unknown>[], tx: WriteTransaction): Promise<void> {
   if (patches.some((patch) => 'highImpact' in patch && patch.highImpact !== flag.highImpact)) {
-    throw new ApprovalNeeded(flag, `marking flag "${flag.key}" high-impact is itself a high-impact change`);
+    throw new ApprovalNeeded(`marking flag "${flag.key}" high-impact is itself a high-impact change`, flag.version);
   }
+  await gateFlagChange(flag, tx);
 }
 
 /**
@@ -319,11 +320,11 @@ export function scheduledChangeRoutes(deps: ApiDependencies, registry: RouteRegi
       const move = { runAt, by: principal.actor, reason: body.reason ?? null };
       let record: ScheduledChangeRecord;
       try {
-        record = await rescheduleScheduledChange(deps.db, params.id, move, (flag) => requireApprovalForSchedule(flag, [before.patch]));
+        record = await rescheduleScheduledChange(deps.db, params.id, move, (flag, tx) => requireApprovalForSchedule(flag, [before.patch], tx));
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
         const content: ScheduleApproval = { scheduledChanges: [{ id: before.id, at: new Date(runAt).toISOString(), patch: before.patch }] };
-        return requestApproval(ctx, { flagKey: params.key, baseVersion: error.flag.version, requester: principal.actor, approval: body.approval, reason: body.reason, why: error.message, content }, async (tx, _flag, requestId) => {
+        return requestApproval(ctx, { flagKey: params.key, baseVersion: error.baseVersion, requester: principal.actor, approval: body.approval, reason: body.reason, why: error.message, content }, async (tx, _flag, requestId) => {
           const moved = await rescheduleScheduledChangeIn(tx, params.id, { ...move, changeRequestId: requestId });
           return { diff: [{ path: 'at', before: new Date(before.runAt).toISOString(), after: new Date(runAt).toISOString() }], records: [moved] };
         }, () => wake(before.workflowId, runAt));

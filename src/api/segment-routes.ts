@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { segmentInputSchema } from '../engine/index.ts';
 import { createSegment, deleteSegment, getSegment, listSegments, patchSegment, segmentDefinition } from '../data/segments.ts';
 import { AppError } from '../errors.ts';
+import { gateSegmentPatch } from './approval-gates.ts';
+import { ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
@@ -57,13 +59,34 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
 
   registry.add(router, {
     method: 'patch', operationId: 'updateSegment', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
-    summary: 'Change a segment with a JSON merge patch; every flag using it is re-checked. The version must be given.',
+    summary: 'Change a segment with a JSON merge patch; every flag using it is re-checked. The version must be given. A segment that a high-impact flag uses (directly or through a prerequisite) is changed only through a change request.',
     params: keyParams,
-    body: z.record(z.string(), z.unknown()),
-    responses: { 200: { description: 'The segment at its next version.', schema: segmentSchema } },
+    body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a segment that reaches a high-impact flag.'),
+    responses: {
+      200: { description: 'The segment at its next version.', schema: segmentSchema },
+      202: { description: 'approval_required: the segment reaches a high-impact flag; the change became a change request that lists every high-impact flag it touches and waits for a second person.' },
+    },
     async handler(ctx, { params, body, principal }) {
-      const { version, ...patch } = body;
-      const segment = await patchSegment(deps.db, params.key, patch, requiredVersion(ctx, version), principal.actor);
+      const { version, approval, ...patch } = body;
+      const approvalOptions = parseApprovalOptions(approval);
+      const baseVersion = requiredVersion(ctx, version);
+      let segment;
+      try {
+        segment = await patchSegment(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: gateSegmentPatch });
+      } catch (error) {
+        if (!(error instanceof ApprovalNeeded)) throw error;
+        const request = await fileChangeRequest(deps, {
+          kind: 'segment-patch',
+          flagKey: '',
+          segmentKey: params.key,
+          change: { segmentKey: params.key, patch },
+          baseVersion,
+          requester: principal.actor,
+          ...(approvalOptions ? { approval: approvalOptions } : {}),
+        });
+        ctx.set('Location', `/v1/changes/${request.id}`);
+        throw new AppError('approval_required', `${error.message}: the change waits for a second person with feature_flag:approve (change request ${request.id}, expires ${new Date(request.expiresAt).toISOString()})`, changeRequestView(request, deps));
+      }
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.set('ETag', etagFor(segment.version));
       ctx.body = segment;

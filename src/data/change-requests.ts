@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Flag } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { ChangeFailure, ChangeKind, ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
+import { CHANGE_KINDS, type ChangeFailure, type ChangeKind, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
 import { rolloutWorkflowId, type RolloutPlan } from '../workflows/rollout-definitions.ts';
 import { actorNamed, type Actor } from './actor.ts';
 import { auditView, canonical, getFlag, patchFlagIn, prepareStateChange, preparePatch, setFlagStateIn } from './flags.ts';
+import { highImpactFlagsReachedFrom } from './high-impact-reach.ts';
+import { getSegment, patchSegmentIn, prepareSegmentPatch, segmentDefinition, type StoredSegment } from './segments.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout, createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
@@ -17,7 +19,7 @@ const changeRow = z.object({
   id: z.string(),
   seq: z.number(),
   flag_key: z.string(),
-  kind: z.enum(['patch', 'archive', 'restore', 'rollout', 'schedule']),
+  kind: z.enum(CHANGE_KINDS),
   change: z.record(z.string(), z.unknown()),
   content_hash: z.string(),
   base_version: z.number(),
@@ -36,11 +38,15 @@ const changeRow = z.object({
   created_at: z.number(),
   updated_at: z.number(),
   finished_at: z.number().nullable(),
+  segment_key: z.string().nullable(),
+  affected_flags: z.array(z.string()),
+  approvers: z.array(z.object({ flagKey: z.string(), anyOf: z.array(z.string()) })),
 });
 type ChangeRow = z.infer<typeof changeRow>;
 
 const CHANGE_COLUMNS = sql.fragment`id, seq, flag_key, kind, change, content_hash, base_version, diff, status, requested_by, reason,
-  expires_at, workflow_id, run_id, decided_by, decided_at, decision_comment, result, failure, created_at, updated_at, finished_at`;
+  expires_at, workflow_id, run_id, decided_by, decided_at, decision_comment, result, failure, created_at, updated_at, finished_at,
+  segment_key, affected_flags, approvers`;
 
 export interface ChangeRequestRecord {
   id: string;
@@ -60,11 +66,23 @@ export interface ChangeRequestRecord {
   decidedBy: string | null;
   decidedAt: number | null;
   decisionComment: string | null;
-  result: { flagVersion?: number | null; rolloutId?: string } | null;
+  result: { flagVersion?: number | null; rolloutId?: string; segmentVersion?: number } | null;
   failure: ChangeFailure | null;
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
+  /** A segment patch's segment (its `flagKey` is the first high-impact flag it touches). */
+  segmentKey: string | null;
+  /** Every high-impact flag whose answers the change may alter, when it was filed. */
+  affectedFlags: string[];
+  /** Who may approve, for each touched flag that narrows it; an approver must fit every list. */
+  approvers: ApproverList[];
+}
+
+/** A flag's `approvers` as a request records them when it is filed. */
+export interface ApproverList {
+  flagKey: string;
+  anyOf: string[];
 }
 
 function toRecord(row: ChangeRow): ChangeRequestRecord {
@@ -91,6 +109,9 @@ function toRecord(row: ChangeRow): ChangeRequestRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
+    segmentKey: row.segment_key,
+    affectedFlags: row.affected_flags,
+    approvers: row.approvers,
   };
 }
 
@@ -142,7 +163,8 @@ export interface ChangeRequestQuery {
 export async function listChangeRequests(db: DatabasePool, query: ChangeRequestQuery): Promise<{ items: ChangeRequestRecord[]; nextBefore: number | null }> {
   const filters = [
     query.statuses?.length ? sql.fragment`status = ANY(${sql.array([...query.statuses], 'text')})` : null,
-    query.flagKey ? sql.fragment`flag_key = ${query.flagKey}` : null,
+    // A request touching the flag through a segment or a prerequisite is one of its requests too.
+    query.flagKey ? sql.fragment`(flag_key = ${query.flagKey} OR affected_flags @> ${sql.array([query.flagKey], 'text')})` : null,
     query.requestedBy ? sql.fragment`requested_by = ${query.requestedBy}` : null,
     query.before ? sql.fragment`seq < ${query.before}` : null,
   ].filter((filter) => filter !== null);
@@ -173,6 +195,8 @@ function eventPayload(record: ChangeRequestRecord, extra: Record<string, unknown
     requestedBy: record.requestedBy,
     reason: record.reason,
     expiresAt: new Date(record.expiresAt).toISOString(),
+    affectedFlags: record.affectedFlags,
+    ...(record.segmentKey ? { segmentKey: record.segmentKey } : {}),
     ...extra,
   };
 }
@@ -180,7 +204,10 @@ function eventPayload(record: ChangeRequestRecord, extra: Record<string, unknown
 export interface NewChangeRequest {
   id: string;
   kind: ChangeKind;
+  /** The flag changed; for a segment patch, ignored (the request is filed under the first high-impact flag it touches). */
   flagKey: string;
+  /** A segment patch's segment. */
+  segmentKey?: string;
   change: Record<string, unknown>;
   baseVersion: number;
   reason?: string;
@@ -205,33 +232,15 @@ export interface NewChangeRequest {
  */
 export async function createChangeRequest(db: DatabasePool, input: NewChangeRequest): Promise<ChangeRequestRecord> {
   return inWriteTransaction(db, async (tx) => {
-    const flag = await getFlag(tx, input.flagKey);
-    if (!flag) throw new AppError('not_found', `flag "${input.flagKey}" does not exist`);
-    if (flag.version !== input.baseVersion) {
-      throw new AppError('version_conflict', `flag "${input.flagKey}" is at version ${flag.version}, not ${input.baseVersion}`, { currentVersion: flag.version });
-    }
-    let diff: JsonChange[] | null = null;
-    if (input.kind === 'patch') {
-      const { current, definition } = await preparePatch(tx, input.flagKey, patchOf(input.change), input.baseVersion);
-      if (!definition) throw new AppError('validation_error', `the patch changes nothing on flag "${input.flagKey}"`);
-      diff = diffJson(auditView(current), { ...definition, state: current.state });
-    } else if (input.kind === 'archive' || input.kind === 'restore') {
-      const target = input.kind === 'archive' ? 'archived' : 'active';
-      const current = await prepareStateChange(tx, input.flagKey, target, input.baseVersion);
-      diff = [{ path: 'state', before: current.state, after: target }];
-    } else if (input.kind === 'schedule') {
-      if (!input.prepare) throw new Error('a schedule change request is filed with its prepare step');
-      diff = await input.prepare(tx, flag);
-    } else {
-      if (flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" is archived`);
-      await assertNoRunningRollout(tx, input.flagKey);
-    }
-    input.check?.(flag);
-    const contentHash = changeContentHash(input);
+    const { flagKey, diff, affected } = input.kind === 'segment-patch' ? await checkSegmentPatch(tx, input) : await checkFlagChange(tx, input);
+    const approvers: ApproverList[] = affected.flatMap((flag) => (flag.approvers?.length ? [{ flagKey: flag.key, anyOf: flag.approvers }] : []));
+    const contentHash = changeContentHash({ ...input, flagKey });
     const row = await tx.one(sql.type(changeRow)`
-      INSERT INTO change_requests (id, flag_key, kind, change, content_hash, base_version, diff, status, requested_by, reason, expires_at, workflow_id)
-      VALUES (${input.id}, ${input.flagKey}, ${input.kind}, ${sql.jsonb(input.change as object)}, ${contentHash}, ${input.baseVersion},
-              ${jsonbOrNull(diff)}, 'pending', ${input.requester.id}, ${input.reason ?? null}, ${timestamp(input.expiresAt)}, ${input.workflowId})
+      INSERT INTO change_requests (id, flag_key, kind, change, content_hash, base_version, diff, status, requested_by, reason, expires_at, workflow_id,
+                                   segment_key, affected_flags, approvers)
+      VALUES (${input.id}, ${flagKey}, ${input.kind}, ${sql.jsonb(input.change as object)}, ${contentHash}, ${input.baseVersion},
+              ${jsonbOrNull(diff)}, 'pending', ${input.requester.id}, ${input.reason ?? null}, ${timestamp(input.expiresAt)}, ${input.workflowId},
+              ${input.kind === 'segment-patch' ? input.segmentKey! : null}, ${sql.array(affected.map((flag) => flag.key), 'text')}, ${sql.jsonb(approvers as unknown as object)})
       RETURNING ${CHANGE_COLUMNS}`);
     const record = toRecord(row);
     await appendAudit(tx, {
@@ -240,11 +249,66 @@ export async function createChangeRequest(db: DatabasePool, input: NewChangeRequ
       entityType: 'change_request',
       entityKey: record.id,
       before: null,
-      after: { flagKey: record.flagKey, kind: record.kind, change: record.change, baseVersion: record.baseVersion, contentHash, reason: record.reason, expiresAt: new Date(record.expiresAt).toISOString() },
+      after: {
+        flagKey: record.flagKey,
+        ...(record.segmentKey ? { segmentKey: record.segmentKey } : {}),
+        kind: record.kind,
+        change: record.change,
+        baseVersion: record.baseVersion,
+        contentHash,
+        affectedFlags: record.affectedFlags,
+        approvers,
+        reason: record.reason,
+        expiresAt: new Date(record.expiresAt).toISOString(),
+      },
     });
-    await appendEvent(tx, { type: 'change.requested', entityKey: record.id, payload: eventPayload(record, { change: record.change, diff }) });
+    await appendEvent(tx, { type: 'change.requested', entityKey: record.id, payload: eventPayload(record, { change: record.change, diff, approvers }) });
     return record;
   });
+}
+
+/** A flag change's checks at filing (those of applying it, without writing), and the high-impact flags it touches. */
+async function checkFlagChange(tx: WriteTransaction, input: NewChangeRequest): Promise<{ flagKey: string; diff: JsonChange[] | null; affected: Flag[] }> {
+  const flag = await getFlag(tx, input.flagKey);
+  if (!flag) throw new AppError('not_found', `flag "${input.flagKey}" does not exist`);
+  if (flag.version !== input.baseVersion) {
+    throw new AppError('version_conflict', `flag "${input.flagKey}" is at version ${flag.version}, not ${input.baseVersion}`, { currentVersion: flag.version });
+  }
+  let diff: JsonChange[] | null = null;
+  let marksItself = false;
+  if (input.kind === 'patch') {
+    const { current, definition } = await preparePatch(tx, input.flagKey, patchOf(input.change), input.baseVersion);
+    if (!definition) throw new AppError('validation_error', `the patch changes nothing on flag "${input.flagKey}"`);
+    diff = diffJson(auditView(current), { ...definition, state: current.state });
+    marksItself = definition.highImpact !== current.highImpact;
+  } else if (input.kind === 'archive' || input.kind === 'restore') {
+    const target = input.kind === 'archive' ? 'archived' : 'active';
+    const current = await prepareStateChange(tx, input.flagKey, target, input.baseVersion);
+    diff = [{ path: 'state', before: current.state, after: target }];
+  } else if (input.kind === 'schedule') {
+    if (!input.prepare) throw new Error('a schedule change request is filed with its prepare step');
+    diff = await input.prepare(tx, flag);
+  } else {
+    if (flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" is archived`);
+    await assertNoRunningRollout(tx, input.flagKey);
+  }
+  input.check?.(flag);
+  const affected = await highImpactFlagsReachedFrom(tx, [input.flagKey]);
+  // Setting or removing the mark touches the flag itself, high-impact or not yet; so does restoring one.
+  if ((marksItself || flag.highImpact) && !affected.some((reached) => reached.key === flag.key)) affected.unshift(flag);
+  return { flagKey: input.flagKey, diff, affected };
+}
+
+/** A segment patch's checks at filing; it is filed under the first high-impact flag it touches. */
+async function checkSegmentPatch(tx: WriteTransaction, input: NewChangeRequest): Promise<{ flagKey: string; diff: JsonChange[] | null; affected: Flag[] }> {
+  const segmentKey = input.segmentKey;
+  if (!segmentKey) throw new AppError('validation_error', 'a segment-patch change request needs a segment');
+  const { current, definition, users } = await prepareSegmentPatch(tx, segmentKey, patchOf(input.change), input.baseVersion);
+  if (!definition) throw new AppError('validation_error', `the patch changes nothing on segment "${segmentKey}"`);
+  const affected = await highImpactFlagsReachedFrom(tx, users.map((flag) => flag.key));
+  const [first] = affected;
+  if (!first) throw new AppError('validation_error', `segment "${segmentKey}" no longer reaches a high-impact flag: change it directly`);
+  return { flagKey: first.key, diff: diffJson(segmentDefinition(current) as unknown as Record<string, unknown>, definition as unknown as Record<string, unknown>), affected };
 }
 
 function patchOf(change: Record<string, unknown>): Record<string, unknown> {
@@ -311,7 +375,7 @@ export interface ApplyChangeInput {
 }
 
 export type ApplyChangeOutcome =
-  | { status: 'applied'; flag: Flag | null; rollout: RolloutRecord | null }
+  | ({ status: 'applied' } & Applied)
   | { status: 'failed'; failure: ChangeFailure };
 
 /**
@@ -332,7 +396,7 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
     if (changeContentHash(request) !== request.contentHash || request.contentHash !== input.contentHash) {
       return { status: 'failed', failure: await recordFailure(tx, request, { code: 'validation_error', message: 'the stored change is not the content that was approved (its hash differs); nothing was applied' }) };
     }
-    let applied: { flag: Flag | null; rollout: RolloutRecord | null };
+    let applied: Applied;
     try {
       // A savepoint: a refused change rolls back alone, and the failure is recorded in this transaction.
       applied = await inSavepoint(tx, (savepoint) => applyInside(savepoint, request, input.approvedBy, planRollout));
@@ -340,7 +404,7 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
       if (!isAppError(error) || error.code === 'unavailable' || error.code === 'internal') throw error;
       return { status: 'failed', failure: await recordFailure(tx, request, { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) }) };
     }
-    const result = applied.rollout ? { rolloutId: applied.rollout.id } : { flagVersion: applied.flag?.version ?? null };
+    const result = applied.rollout ? { rolloutId: applied.rollout.id } : applied.segment ? { segmentVersion: applied.segment.version } : { flagVersion: applied.flag?.version ?? null };
     const row = await tx.one(sql.type(changeRow)`
       UPDATE change_requests SET status = 'applied', result = ${sql.jsonb(result)}, updated_at = now(), finished_at = now()
       WHERE id = ${request.id} RETURNING ${CHANGE_COLUMNS}`);
@@ -359,9 +423,11 @@ export async function applyChangeRequest(db: DatabasePool, input: ApplyChangeInp
   });
 }
 
-async function applyInside(tx: WriteTransaction, request: ChangeRequestRecord, approver: string, planRollout: PlanRollout): Promise<{ flag: Flag | null; rollout: RolloutRecord | null }> {
+async function applyInside(tx: WriteTransaction, request: ChangeRequestRecord, approver: string, planRollout: PlanRollout): Promise<Applied> {
   const options = { actor: actorNamed(request.requestedBy), approver };
   switch (request.kind) {
+    case 'segment-patch':
+      return { flag: null, rollout: null, segment: await patchSegmentIn(tx, request.segmentKey!, patchOf(request.change), request.baseVersion, options) };
     case 'patch':
       return { flag: await patchFlagIn(tx, request.flagKey, patchOf(request.change), request.baseVersion, options), rollout: null };
     case 'archive':
@@ -398,9 +464,22 @@ export function rolloutIdFor(requestId: string): string {
   return `ro_${requestId.replace(/^cr_/, '')}`;
 }
 
-async function appliedResult(tx: WriteTransaction, request: ChangeRequestRecord): Promise<{ flag: Flag | null; rollout: RolloutRecord | null }> {
+/** What applying produced: the flag's next version, a started rollout, or the segment's next version. */
+interface Applied {
+  flag: Flag | null;
+  rollout: RolloutRecord | null;
+  segment?: StoredSegment;
+}
+
+async function appliedResult(tx: WriteTransaction, request: ChangeRequestRecord): Promise<Applied> {
   if (request.result?.rolloutId) return { flag: null, rollout: await getRollout(tx, request.result.rolloutId) };
+  if (request.kind === 'segment-patch') return { flag: null, rollout: null, ...(await segmentOf(tx, request.segmentKey)) };
   return { flag: await getFlag(tx, request.flagKey), rollout: null };
+}
+
+async function segmentOf(tx: WriteTransaction, key: string | null): Promise<{ segment?: StoredSegment }> {
+  const segment = key ? await getSegment(tx, key) : null;
+  return segment ? { segment } : {};
 }
 
 async function recordFailure(tx: WriteTransaction, request: ChangeRequestRecord, failure: ChangeFailure): Promise<ChangeFailure> {

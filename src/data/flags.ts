@@ -223,7 +223,7 @@ export interface PatchOptions extends WriteOptions {
   /** The event (and audit action) to record; rollout steps record `flag.rollout_progress`. */
   eventType?: 'flag.updated' | 'flag.rollout_progress';
   /** Called with the current flag and the validated next definition, before anything is written; throws to refuse. */
-  guard?: (current: Flag, next: FlagDefinition) => void | Promise<void>;
+  guard?: (current: Flag, next: FlagDefinition, tx: WriteTransaction) => void | Promise<void>;
 }
 
 /**
@@ -291,7 +291,7 @@ export async function preparePatch(
   if (current.state === 'archived') throw new AppError('validation_error', `flag "${key}" is archived; restore it before changing it`);
   const definition = mergePatch(definitionOf(current), patch);
   if (JSON.stringify(canonical(definitionOf(current))) === JSON.stringify(canonical(definition))) return { current, definition: null };
-  await options.guard?.(current, definition);
+  await options.guard?.(current, definition, tx);
   // A running rollout plan owns the flag's rollout; its own steps are the only changes to it.
   if (options.eventType !== 'flag.rollout_progress' && JSON.stringify(canonical(current.rollout ?? null)) !== JSON.stringify(canonical(definition.rollout ?? null))) {
     await assertNoRunningRollout(tx, key);
@@ -338,7 +338,7 @@ const dependentRow = z.object({ key: z.string() });
 
 export interface StateOptions extends WriteOptions {
   /** Called with the current flag under the write lock, before anything is written; throws to refuse. */
-  guard?: (current: Flag) => void | Promise<void>;
+  guard?: (current: Flag, tx: WriteTransaction) => void | Promise<void>;
 }
 
 /**
@@ -365,7 +365,7 @@ export async function setFlagStateIn(
   options: StateOptions,
 ): Promise<Flag> {
   const current = await prepareStateChange(tx, key, state, expectedVersion);
-  await options.guard?.(current);
+  await options.guard?.(current, tx);
   const row = await tx.one(sql.type(flagRow)`
     UPDATE flags SET version = version + 1, state = ${state}, updated_at = now(), updated_by = ${options.actor.id},
       archived_at = ${state === 'archived' ? sql.fragment`now()` : null}

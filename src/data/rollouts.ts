@@ -281,7 +281,7 @@ export interface NewRollout {
    * Builds the plan from the flag as it is under the write lock (target times, the flag's bucketBy,
    * validation of every step against the flag); throws an AppError to refuse.
    */
-  plan: (flag: Flag) => RolloutPlan;
+  plan: (flag: Flag, tx: WriteTransaction) => RolloutPlan | Promise<RolloutPlan>;
 }
 
 /**
@@ -299,7 +299,7 @@ export async function createRolloutIn(tx: WriteTransaction, input: NewRollout): 
   const flag = await getFlag(tx, input.flagKey);
   if (!flag || flag.state !== 'active') throw new AppError('not_found', `flag "${input.flagKey}" does not exist${flag ? ' (it is archived)' : ''}`);
   await assertNoRunningRollout(tx, input.flagKey);
-  const plan = input.plan(flag);
+  const plan = await input.plan(flag, tx);
   const startRollout = flag.rollout ?? null;
   const row = await tx.one(sql.type(rolloutRow)`
     INSERT INTO rollouts (id, flag_key, workflow_id, state, plan, start_rollout, expected_rollout, next_step_at, started_by, reason)

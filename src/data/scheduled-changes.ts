@@ -3,6 +3,7 @@ import type { Flag, FlagDefinition } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { actorNamed, type Actor } from './actor.ts';
 import { assertPatchable, canonical, checkAgainstWorld, definitionOf, getFlag, mergePatch, patchFlagIn } from './flags.ts';
+import { highImpactFlagsReachedFrom } from './high-impact-reach.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
 import { assertNoRunningRollout } from './rollouts.ts';
@@ -178,11 +179,11 @@ function expectedValues(definition: FlagDefinition, patch: Record<string, unknow
  * an audit entry and a `scheduled_change.created` event each. `guard` sees the flag and the
  * patches first and may refuse (a high-impact flag's changes need approval).
  */
-export async function scheduleChanges(db: DatabasePool, input: ScheduleInput, guard?: (flag: Flag, patches: readonly Record<string, unknown>[]) => void): Promise<ScheduledChangeRecord[]> {
+export async function scheduleChanges(db: DatabasePool, input: ScheduleInput, guard?: (flag: Flag, patches: readonly Record<string, unknown>[], tx: WriteTransaction) => void | Promise<void>): Promise<ScheduledChangeRecord[]> {
   return inWriteTransaction(db, async (tx) => {
     const flag = await getFlag(tx, input.flagKey);
     if (!flag) throw new AppError('not_found', `flag "${input.flagKey}" does not exist`);
-    guard?.(flag, input.changes.map((change) => change.patch));
+    await guard?.(flag, input.changes.map((change) => change.patch), tx);
     return scheduleChangesIn(tx, flag, input, { status: 'scheduled' });
   });
 }
@@ -331,10 +332,10 @@ export async function fireScheduledChange(db: DatabasePool, id: string, now: num
         actor: actorNamed(change.createdBy),
         ...(change.approvedBy ? { approver: change.approvedBy } : {}),
         // Approval is given when a change is scheduled: one scheduled on a flag that has become high-impact since was never approved.
-        guard: (before, next) => {
+        guard: async (before, next, guardTx) => {
           if (change.approvedBy) return;
-          if (before.highImpact || next.highImpact !== before.highImpact) {
-            throw new AppError('approval_required', `flag "${before.key}" became high-impact after the change was scheduled; schedule it again to have it approved`);
+          if (before.highImpact || next.highImpact !== before.highImpact || (await highImpactFlagsReachedFrom(guardTx, [before.key])).length > 0) {
+            throw new AppError('approval_required', `flag "${before.key}" became high-impact, or a prerequisite of a high-impact flag, after the change was scheduled; schedule it again to have it approved`);
           }
         },
       }));
@@ -392,7 +393,7 @@ export async function rescheduleScheduledChange(
   db: DatabasePool,
   id: string,
   move: { runAt: number; by: Actor; reason: string | null },
-  guard?: (flag: Flag) => void,
+  guard?: (flag: Flag, tx: WriteTransaction) => void | Promise<void>,
 ): Promise<ScheduledChangeRecord> {
   return inWriteTransaction(db, (tx) => rescheduleScheduledChangeIn(tx, id, move, guard));
 }
@@ -401,13 +402,13 @@ export async function rescheduleScheduledChangeIn(
   tx: WriteTransaction,
   id: string,
   move: { runAt: number; by: Actor; reason: string | null; changeRequestId?: string },
-  guard?: (flag: Flag) => void,
+  guard?: (flag: Flag, tx: WriteTransaction) => void | Promise<void>,
 ): Promise<ScheduledChangeRecord> {
   const change = await locked(tx, id);
   refuseClosed(change, 'rescheduled');
   const flag = await getFlag(tx, change.flagKey);
   if (!flag) throw new AppError('not_found', `flag "${change.flagKey}" does not exist`);
-  guard?.(flag);
+  await guard?.(flag, tx);
   const pending = move.changeRequestId !== undefined;
   const row = await tx.one(sql.type(scheduledRow)`
     UPDATE scheduled_changes SET run_at = ${timestamp(move.runAt)}, updated_at = now(),

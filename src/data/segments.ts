@@ -1,4 +1,4 @@
-import { compileFlagSet, validateSegment, type Segment, type SegmentDefinition } from '../engine/index.ts';
+import { compileFlagSet, validateSegment, type Flag, type Segment, type SegmentDefinition } from '../engine/index.ts';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
@@ -84,9 +84,9 @@ function validated(input: unknown): SegmentDefinition {
 
 async function recordChange(
   tx: WriteTransaction,
-  change: { action: 'segment.created' | 'segment.updated' | 'segment.deleted'; actor: Actor; key: string; version: number; before: SegmentDefinition | null; after: SegmentDefinition | null; affectedFlags: string[] },
+  change: { action: 'segment.created' | 'segment.updated' | 'segment.deleted'; actor: Actor; approver?: string; key: string; version: number; before: SegmentDefinition | null; after: SegmentDefinition | null; affectedFlags: string[] },
 ): Promise<void> {
-  await appendAudit(tx, { actor: change.actor, action: change.action, entityType: 'segment', entityKey: change.key, version: change.version, before: change.before, after: change.after });
+  await appendAudit(tx, { actor: change.actor, ...(change.approver ? { approver: change.approver } : {}), action: change.action, entityType: 'segment', entityKey: change.key, version: change.version, before: change.before, after: change.after });
   await appendEvent(tx, {
     type: change.action,
     entityKey: change.key,
@@ -108,39 +108,77 @@ export async function createSegment(db: DatabasePool, input: unknown, actor: Act
   });
 }
 
+export interface SegmentPatchOptions {
+  actor: Actor;
+  /** The id of the second person of an approved change request; recorded beside the actor. */
+  approver?: string;
+  /** Called under the write lock with the current segment and the flags using it, before anything is written; throws to refuse. */
+  guard?: (current: StoredSegment, users: readonly Flag[], tx: WriteTransaction) => void | Promise<void>;
+}
+
 /**
  * Applies a merge patch to a segment as its next version, after re-checking that every flag using
  * it still compiles with the new conditions; the event names the flags whose answers may change.
  */
-export async function patchSegment(db: DatabasePool, key: string, patch: Record<string, unknown>, expectedVersion: number, actor: Actor): Promise<StoredSegment> {
-  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a segment\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
-  return inWriteTransaction(db, async (tx) => {
-    const current = await getSegment(tx, key);
-    if (!current) throw new AppError('not_found', `segment "${key}" does not exist`);
-    if (current.version !== expectedVersion) {
-      throw new AppError('version_conflict', `segment "${key}" is at version ${current.version}, not ${expectedVersion}`, { currentVersion: current.version });
-    }
-    const merged: Record<string, unknown> = { ...segmentDefinition(current) };
-    for (const [field, value] of Object.entries(patch)) {
-      if (value === null) delete merged[field];
-      else merged[field] = value;
-    }
-    const definition = validated(merged);
-    if (JSON.stringify(definition) === JSON.stringify(segmentDefinition(current))) return current;
-    const users = await flagsUsing(tx, key);
-    try {
-      const otherSegments = (await listAllSegments(tx)).filter((segment) => segment.key !== key);
-      compileFlagSet({ flags: users.filter((flag) => flag.state === 'active'), segments: [...otherSegments, definition] });
-    } catch (error) {
-      throw new AppError('validation_error', `the changed segment breaks a flag that uses it: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const row = await tx.one(sql.type(segmentRow)`
-      UPDATE segments SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)}, updated_at = now(), updated_by = ${actor.id}
-      WHERE key = ${key} RETURNING ${SEGMENT_COLUMNS}`);
-    const segment = toSegment(row);
-    await recordChange(tx, { action: 'segment.updated', actor, key, version: segment.version, before: segmentDefinition(current), after: definition, affectedFlags: users.map((flag) => flag.key) });
-    return segment;
+export async function patchSegment(db: DatabasePool, key: string, patch: Record<string, unknown>, expectedVersion: number, options: SegmentPatchOptions): Promise<StoredSegment> {
+  return inWriteTransaction(db, (tx) => patchSegmentIn(tx, key, patch, expectedVersion, options));
+}
+
+/** `patchSegment` inside a write transaction the caller holds (an approved change request's). */
+export async function patchSegmentIn(tx: WriteTransaction, key: string, patch: Record<string, unknown>, expectedVersion: number, options: SegmentPatchOptions): Promise<StoredSegment> {
+  const { current, definition, users } = await prepareSegmentPatch(tx, key, patch, expectedVersion);
+  if (!definition) return current;
+  await options.guard?.(current, users, tx);
+  const row = await tx.one(sql.type(segmentRow)`
+    UPDATE segments SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)}, updated_at = now(), updated_by = ${options.actor.id}
+    WHERE key = ${key} RETURNING ${SEGMENT_COLUMNS}`);
+  const segment = toSegment(row);
+  await recordChange(tx, {
+    action: 'segment.updated',
+    actor: options.actor,
+    ...(options.approver ? { approver: options.approver } : {}),
+    key,
+    version: segment.version,
+    before: segmentDefinition(current),
+    after: definition,
+    affectedFlags: users.map((flag) => flag.key),
   });
+  return segment;
+}
+
+/**
+ * Every check of a segment patch, without writing: the segment at the expected version, the merged
+ * definition valid, every active flag using it still compiling. Returns the current segment, the
+ * next definition (none when the patch changes nothing) and the flags using it. A change request
+ * runs it when filed, so a patch that could never apply is refused at once.
+ */
+export async function prepareSegmentPatch(
+  tx: WriteTransaction,
+  key: string,
+  patch: Record<string, unknown>,
+  expectedVersion: number,
+): Promise<{ current: StoredSegment; definition: SegmentDefinition | null; users: Flag[] }> {
+  if ('key' in patch && patch.key !== key) throw new AppError('validation_error', 'a segment\'s key cannot change', { issues: [{ path: 'key', message: 'cannot change' }] });
+  const current = await getSegment(tx, key);
+  if (!current) throw new AppError('not_found', `segment "${key}" does not exist`);
+  if (current.version !== expectedVersion) {
+    throw new AppError('version_conflict', `segment "${key}" is at version ${current.version}, not ${expectedVersion}`, { currentVersion: current.version });
+  }
+  const merged: Record<string, unknown> = { ...segmentDefinition(current) };
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === null) delete merged[field];
+    else merged[field] = value;
+  }
+  const definition = validated(merged);
+  if (JSON.stringify(definition) === JSON.stringify(segmentDefinition(current))) return { current, definition: null, users: [] };
+  const users = await flagsUsing(tx, key);
+  try {
+    const otherSegments = (await listAllSegments(tx)).filter((segment) => segment.key !== key);
+    compileFlagSet({ flags: users.filter((flag) => flag.state === 'active'), segments: [...otherSegments, definition] });
+  } catch (error) {
+    throw new AppError('validation_error', `the changed segment breaks a flag that uses it: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { current, definition, users };
 }
 
 /** Deletes a segment no flag refers to (archived flags included: restoring them would need it). */

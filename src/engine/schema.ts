@@ -31,6 +31,7 @@ export const LIMITS = {
   attributePathLength: 256,
   identityLength: 256,
   descriptionLength: 2_000,
+  approvers: 50,
 } as const;
 
 const flagKey = z
@@ -167,6 +168,12 @@ export const flagInputSchema = z
     owner: z.string().min(1).max(200).optional().describe('Who answers for the flag (a person or a team); the weekly flag.stale event is sent per owner.'),
     expectedLifetime: z.union([z.literal('permanent'), z.number().int().min(1).max(3_650)]).optional()
       .describe('"permanent" (an operational toggle: never stale), or the days a temporary flag is expected to live; older, it is stale.'),
+    approvers: z
+      .array(z.string().min(1).max(256))
+      .min(1)
+      .max(LIMITS.approvers)
+      .optional()
+      .describe('For a high-impact flag: who may approve its changes, as identities (a token owner\'s id, a JWT\'s identity claim) or "group:<name>" (an identity provider group). Absent: any person with feature_flag:approve.'),
   })
   .describe('A feature flag as a client writes it.');
 

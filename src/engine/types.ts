@@ -142,6 +142,8 @@ export interface FlagDefinition {
   owner?: string;
   /** `permanent`: never stale; a number: the days a temporary flag is expected to live. */
   expectedLifetime?: 'permanent' | number;
+  /** Who may approve changes to a high-impact flag (identities, `group:<name>`); absent, any person who may approve. */
+  approvers?: string[];
 }
 
 /** A stored flag: the definition plus what the service owns. */

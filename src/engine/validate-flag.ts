@@ -190,6 +190,7 @@ export function validateFlag(input: unknown, options: ValidateFlagOptions = {}):
     highImpact: data.highImpact,
     ...(data.owner === undefined ? {} : { owner: data.owner }),
     ...(data.expectedLifetime === undefined ? {} : { expectedLifetime: data.expectedLifetime }),
+    ...(data.approvers === undefined ? {} : { approvers: data.approvers }),
   };
   return { ok: true, value: definition };
 }

@@ -125,6 +125,7 @@ try {
     reusePort: config.apiProcesses > 1,
     outboundPolicy,
     edge: edgeOptions(config),
+    identityProvider: config.identityProvider,
     log,
   });
   running.push({ name: 'API', stop: api.stop });

@@ -25,12 +25,19 @@ export interface BuiltSnapshot {
   builtAt: number;
 }
 
+/** Who may approve a flag's changes is management data: SDKs holding the snapshot get no list of people. */
+function withoutApprovers(flag: Flag): Flag {
+  if (flag.approvers === undefined) return flag;
+  const { approvers: _approvers, ...evaluated } = flag;
+  return evaluated;
+}
+
 /** Serialises, signs and compresses a snapshot once; every request for that version reuses the bytes. */
 export function buildSnapshot(content: SnapshotContent, signer: SnapshotSigner, now: number): BuiltSnapshot {
   const document = {
     version: content.version,
     generatedAt: new Date(now).toISOString(),
-    flags: [...content.flags].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    flags: [...content.flags].map(withoutApprovers).sort((a, b) => (a.key < b.key ? -1 : 1)),
     segments: [...content.segments].sort((a, b) => (a.key < b.key ? -1 : 1)),
     killswitches: [...content.killswitches].sort(),
   };

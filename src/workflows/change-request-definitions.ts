@@ -11,8 +11,12 @@ export function changeRequestWorkflowId(requestId: string): string {
   return `change:${requestId}`;
 }
 
-/** What a change request proposes: a merge patch, archiving, restoring, a rollout plan, or scheduled changes. */
-export type ChangeKind = 'patch' | 'archive' | 'restore' | 'rollout' | 'schedule';
+/**
+ * What a change request proposes: a merge patch, archiving, restoring, a rollout plan or scheduled
+ * changes of a flag, or a merge patch of a segment that high-impact flags use (filed under the first of them).
+ */
+export const CHANGE_KINDS = ['patch', 'archive', 'restore', 'rollout', 'schedule', 'segment-patch'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /**
  * `pending` until a second person decides or it expires; `approved` while the change is being
@@ -68,7 +72,7 @@ export interface ChangeRequestState {
   expiresAt: number;
   decision: ChangeDecision | null;
   /** What the applied change produced: the flag's new version, or the started rollout. */
-  result: { flagVersion?: number | null; rolloutId?: string } | null;
+  result: { flagVersion?: number | null; rolloutId?: string; segmentVersion?: number } | null;
   failure: ChangeFailure | null;
 }
 
@@ -122,3 +126,8 @@ export const CHANGE_HANDLER_DESCRIPTIONS = {
 
 /** Registered by `temporal/search-attributes.json`; see FLAG_KEY_ATTRIBUTE in rollout-definitions.ts for why plain objects. */
 export const CHANGE_REQUEST_STATUS_ATTRIBUTE = { name: 'ChangeRequestStatus', type: 'KEYWORD' } as const;
+/**
+ * Who asked: the requester's actor id (a token's owner, a JWT's person), set when the request's
+ * workflow starts, so the list view filters by person: `ChangeRequestedBy = "alice@example.com"`.
+ */
+export const CHANGE_REQUESTED_BY_ATTRIBUTE = { name: 'ChangeRequestedBy', type: 'KEYWORD' } as const;

@@ -81,6 +81,10 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
   // the identities behind the tokens (owners), so two tokens of one person are one person.
   const comparesIdentities = patched(COMPARES_IDENTITIES_PATCH);
   const isRequester = (by: string): boolean => (comparesIdentities ? sameIdentity(by, input.requestedBy) : by === input.requestedBy);
+  // What the current details name: a segment patch's segment. Details are metadata a query reads, not
+  // a command, so their text may change without a patch.
+  const segmentKey = input.kind === 'segment-patch' && typeof input.change.segmentKey === 'string' ? input.change.segmentKey : null;
+  const subject = segmentKey ? `segment \`${segmentKey}\` (used by \`${flagKey}\`)` : `\`${flagKey}\``;
   // Everything handlers touch is declared above this line: an update that arrived with the start is
   // delivered as soon as its handler is set, before the code after setHandler runs.
 
@@ -195,12 +199,12 @@ export async function changeRequestWorkflow(input: ChangeRequestWorkflowInput): 
     switch (status) {
       case 'pending':
         return [
-          `**pending** · ${input.kind} of \`${flagKey}\` requested by ${input.requestedBy}`,
+          `**pending** · ${input.kind} of ${subject} requested by ${input.requestedBy}`,
           `expires ${formatUtc(input.expiresAt)}`,
           `approve: POST /v1/changes/${requestId}/approve with a token holding feature_flag:approve (not ${input.requestedBy}'s)`,
         ].join('\n\n');
       case 'applied':
-        return `**applied**${who} · ${result?.rolloutId ? `rollout ${result.rolloutId} started` : `flag version ${result?.flagVersion ?? '?'}`}`;
+        return `**applied**${who} · ${result?.rolloutId ? `rollout ${result.rolloutId} started` : segmentKey ? `segment \`${segmentKey}\` changed` : `flag version ${result?.flagVersion ?? '?'}`}`;
       case 'failed':
         return `**failed**${who} · ${failure?.code ?? 'error'}: ${failure?.message ?? ''}`;
       case 'expired':

@@ -10,7 +10,7 @@ import { CHANGE_HISTORIES_DIR } from '../support/rollout-worker.ts';
 describe('change request workflow replay', () => {
   const files = readdirSync(CHANGE_HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
 
-  it('has recorded histories of every path: applied, applied after a worker restart, rejected, expired, conflict, cancelled (API and Temporal), an approved rollout, and approval by identity (the patched comparison)', () => {
+  it('has recorded histories of every path: applied, applied after a worker restart, rejected, expired, conflict, cancelled (API and Temporal), an approved rollout, approval by identity (the patched comparison), and an approved segment patch', () => {
     expect(files).toEqual([
       'approved-after-worker-restart.json',
       'approved-applied.json',
@@ -21,6 +21,7 @@ describe('change request workflow replay', () => {
       'expired.json',
       'rejected.json',
       'rollout-approved.json',
+      'segment-patch-applied.json',
     ]);
   });
 

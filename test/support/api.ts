@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type AppOptions } from '../../src/api/app.ts';
 import { answerMalformedRequests } from '../../src/api/client-errors.ts';
 import type { ApiDependencies } from '../../src/api/dependencies.ts';
-import { openApiDependencies } from '../../src/api/open-dependencies.ts';
+import { openApiDependencies, type ApiDependencyOptions } from '../../src/api/open-dependencies.ts';
+import type { OutboundPolicy } from '../../src/outbound/outbound-policy.ts';
 import { ensureAdminToken, generateTokenSecret } from '../../src/data/tokens.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -25,9 +26,13 @@ export interface TestApi {
  * A real API over real HTTP on a fresh database (cloned from the migrated template), with the
  * shared test Temporal server behind it. `overrides` replace dependencies, e.g. a smaller body limit,
  * or `outbound: loopbackOutbound()` for a test whose gate or webhook URLs name 127.0.0.1 (the default
- * policy is production's: public addresses only).
+ * policy is production's: public addresses only). `identityProvider` makes it accept that provider's
+ * JWTs (whose keys a loopback provider serves under `outboundPolicy: loopbackPolicy`).
  */
-export async function startTestApi(overrides: Partial<ApiDependencies> = {}, options: { db?: TestDatabase; adminToken?: string; app?: AppOptions } = {}): Promise<TestApi> {
+export async function startTestApi(
+  overrides: Partial<ApiDependencies> = {},
+  options: { db?: TestDatabase; adminToken?: string; app?: AppOptions; identityProvider?: ApiDependencyOptions['identityProvider']; outboundPolicy?: OutboundPolicy } = {},
+): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
   // A second API on the same database shares the first one's admin token (a new one would replace it).
   const adminToken = options.adminToken ?? generateTokenSecret();
@@ -40,7 +45,8 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}, opt
     taskQueue: 'flags-test',
     dataDir: requireEnv(ENV.scratchDir),
     log: testLog,
-    outboundPolicy: publicOnlyPolicy,
+    outboundPolicy: options.outboundPolicy ?? publicOnlyPolicy,
+    identityProvider: options.identityProvider,
   });
   const deps: ApiDependencies = { ...opened.deps, ...overrides };
   const app = createApp(deps, options.app);

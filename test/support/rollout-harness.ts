@@ -35,13 +35,13 @@ export interface RolloutHarness {
  * take each other's tasks. `outbound` is what the API checks gate URLs with and the worker probes
  * them with (production's policy, public addresses only, when absent).
  */
-export async function startRolloutHarness(options: { worker?: boolean; outbound?: OutboundClient } = {}): Promise<RolloutHarness> {
+export async function startRolloutHarness(options: { worker?: boolean; outbound?: OutboundClient; api?: Parameters<typeof startTestApi>[1] } = {}): Promise<RolloutHarness> {
   const taskQueue = `rollouts-${randomUUID()}`;
   const temporal = await testTemporalClient();
   const api = await startTestApi({
     temporal: { client: temporal.client, namespace: temporal.namespace, taskQueue, callTimeoutMs: DEFAULT_TEMPORAL_CALL_TIMEOUT_MS, uiUrl: 'http://127.0.0.1:8233' },
     ...(options.outbound ? { outbound: options.outbound } : {}),
-  });
+  }, options.api);
   const harness: RolloutHarness = {
     api,
     ...temporal,

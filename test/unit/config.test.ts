@@ -50,4 +50,25 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ databaseUrl: 'postgres://app@db/flags', migrationDatabaseUrl: 'postgres://owner@db/flags' });
     expect(loadConfig({}).migrationDatabaseUrl).toBeUndefined();
   });
+
+  it('reads no identity provider unless FLAGS_OIDC_ISSUER is set, and then needs an audience and a valid role map', () => {
+    expect(loadConfig({}).identityProvider).toBeUndefined();
+    const roles = '{"flag-admins": {"scopes": ["feature_flag:admin"]}, "checkout": {"scopes": ["feature_flag:evaluate"], "projects": ["checkout"]}}';
+    expect(loadConfig({ FLAGS_OIDC_ISSUER: 'https://id.example.com', FLAGS_OIDC_AUDIENCE: 'flagship', FLAGS_OIDC_ROLES: roles }).identityProvider).toEqual({
+      issuer: 'https://id.example.com',
+      audience: 'flagship',
+      jwksUrl: undefined,
+      identityClaim: 'sub',
+      groupsClaim: 'groups',
+      roles: { 'flag-admins': { scopes: ['feature_flag:admin'] }, checkout: { scopes: ['feature_flag:evaluate'], projects: ['checkout'] } },
+      jwksRefreshSeconds: 600,
+    });
+    expect(() => loadConfig({ FLAGS_OIDC_ISSUER: 'https://id.example.com' })).toThrow(/FLAGS_OIDC_AUDIENCE is required/);
+    expect(() => loadConfig({ FLAGS_OIDC_AUDIENCE: 'flagship' })).toThrow(/need FLAGS_OIDC_ISSUER/);
+    expect(() => loadConfig({ FLAGS_OIDC_ISSUER: 'id.example.com', FLAGS_OIDC_AUDIENCE: 'flagship' })).toThrow(/FLAGS_OIDC_ISSUER must be an http or https URL/);
+    const base = { FLAGS_OIDC_ISSUER: 'https://id.example.com', FLAGS_OIDC_AUDIENCE: 'flagship' };
+    expect(() => loadConfig({ ...base, FLAGS_OIDC_IDENTITY_CLAIM: 'name' })).toThrow(/FLAGS_OIDC_IDENTITY_CLAIM must be one of sub, email/);
+    expect(() => loadConfig({ ...base, FLAGS_OIDC_ROLES: '{"x": ' })).toThrow(/FLAGS_OIDC_ROLES: is not JSON/);
+    expect(() => loadConfig({ ...base, FLAGS_OIDC_ROLES: '{"x": {"scopes": ["feature_flag:everything"]}}' })).toThrow(/FLAGS_OIDC_ROLES: x\.scopes\.0/);
+  });
 });
