@@ -13,5 +13,14 @@ export function withRequestId<T>(requestId: string, work: () => T): T {
 
 /** A logger to stdout, or to `destination` (a test reading the lines). */
 export function createLogger(level: string, name = 'flags', destination?: DestinationStream): Logger {
-  return pino({ name, level, mixin: () => requestScope.getStore() ?? NO_FIELDS }, destination);
+  return pino({ name, level, mixin: () => requestScope.getStore() ?? NO_FIELDS, mixinMergeStrategy: mergeWithoutMutating }, destination);
+}
+
+/**
+ * pino's default merge is `Object.assign(mixin, fields)`: it would write every line's fields into the
+ * shared empty object (and into the request's scope), so each later line carried all earlier ones.
+ * Outside a request the line's own fields are the whole line, with no copy.
+ */
+function mergeWithoutMutating(fields: object, mixin: object): object {
+  return mixin === NO_FIELDS ? fields : { ...mixin, ...fields };
 }
