@@ -1,10 +1,11 @@
 // The CLI is a package of its own: its packed tarball installs into an empty folder, without the
 // server's dependencies, and runs on the Node it is installed under.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { CLI_BIN } from '../support/cli.ts';
 
 const PACKAGE_DIR = new URL('../../packages/cli/', import.meta.url).pathname;
 
@@ -30,5 +31,17 @@ describe('the packed CLI', () => {
     const help = execFileSync(process.execPath, [join(installDir, 'node_modules', '.bin', 'flagship'), '--help'], { encoding: 'utf8' });
     expect(help).toContain('Usage: flagship [options] [command]');
     expect(help).toContain('4  approval pending');
+  });
+});
+
+describe('the CLI in a pipeline', () => {
+  it('exits 0 without a stack trace when the reader closes the pipe early (flagship … | head)', async () => {
+    const child = spawn(process.execPath, [CLI_BIN, 'completion', 'bash'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // The reader is gone before the CLI writes, as `head` is once it has its lines.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
