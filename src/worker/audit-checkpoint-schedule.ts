@@ -1,5 +1,6 @@
-import { ScheduleAlreadyRunning, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { Client, ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { AUDIT_CHECKPOINT_SCHEDULE_ID, auditCheckpointWorkflow } from '../workflows/audit-checkpoint-workflow.ts';
+import { ensureSchedule } from './ensure-schedule.ts';
 
 /**
  * Creates the schedule that checkpoints the audit log every `intervalSeconds`, or brings an existing
@@ -19,11 +20,5 @@ export async function ensureAuditCheckpointSchedule(client: Client, options: { t
     staticSummary: 'Checkpoint the audit log: verify it since the last checkpoint, sign its head, keep it outside the database',
   };
   const policies = { catchupWindow: '1 minute' };
-  try {
-    await client.schedule.create({ scheduleId, spec, action, policies });
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(scheduleId).update((current) => ({ ...current, spec, action, policies: { ...current.policies, ...policies } }));
-  }
-  return scheduleId;
+  return ensureSchedule(client, { scheduleId, spec, action, policies });
 }

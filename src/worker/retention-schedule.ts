@@ -1,6 +1,7 @@
-import { ScheduleAlreadyRunning, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { Client, ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { RETENTION_SCHEDULE_ID } from '../workflows/retention-definitions.ts';
 import type { retentionWorkflow } from '../workflows/retention-workflow.ts';
+import { ensureSchedule } from './ensure-schedule.ts';
 
 /**
  * Creates the daily schedule that purges flags archived longer than `archiveRetentionDays`, or
@@ -21,11 +22,5 @@ export async function ensureRetentionSchedule(client: Client, options: { taskQue
     staticSummary: `Purge flags archived more than ${options.archiveRetentionDays} days ago (FLAGS_ARCHIVE_RETENTION_DAYS); their audit entries stay`,
   };
   const policies = { catchupWindow: '1 day' };
-  try {
-    await client.schedule.create({ scheduleId, spec, action, policies });
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(scheduleId).update((current) => ({ ...current, spec, action, policies: { ...current.policies, ...policies } }));
-  }
-  return scheduleId;
+  return ensureSchedule(client, { scheduleId, spec, action, policies });
 }

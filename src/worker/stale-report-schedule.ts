@@ -1,5 +1,6 @@
-import { ScheduleAlreadyRunning, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { Client, ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { STALE_REPORT_SCHEDULE_ID, type staleFlagReportWorkflow, type StaleReportInput } from '../workflows/stale-report-workflow.ts';
+import { ensureSchedule } from './ensure-schedule.ts';
 
 /**
  * Creates the weekly schedule that announces stale flags per owner, or brings an existing one in
@@ -19,11 +20,5 @@ export async function ensureStaleReportSchedule(client: Client, options: { taskQ
     staticSummary: 'Announce stale flags: one flag.stale event per owner (docs/lifecycle.md)',
   };
   const policies = { catchupWindow: '1 day' };
-  try {
-    await client.schedule.create({ scheduleId, spec, action, policies });
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(scheduleId).update((current) => ({ ...current, spec, action, policies: { ...current.policies, ...policies } }));
-  }
-  return scheduleId;
+  return ensureSchedule(client, { scheduleId, spec, action, policies });
 }
