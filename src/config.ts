@@ -89,6 +89,18 @@ export interface IdentityProviderConfig extends ClaimMapping {
   /** The JWKS; unset, found through OpenID Connect discovery at the issuer. */
   jwksUrl: string | undefined;
   jwksRefreshSeconds: number;
+  /** The public clients people sign in through, as registered at the provider; absent, that way in is not offered. */
+  clients: SignInClients;
+}
+
+/** What `GET /v1/auth/config` tells the CLI and the console: public client ids (no secret exists for either) and the scopes they ask for. */
+export interface SignInClients {
+  /** The CLI's client id, for the device authorization grant (RFC 8628). */
+  cliClientId: string | undefined;
+  /** The console's client id, for the authorization code grant with PKCE, redirecting back to `/ui/`. */
+  consoleClientId: string | undefined;
+  /** The scopes both ask for, space-separated. */
+  scopes: string;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -192,8 +204,14 @@ function identityProviderFromEnv(env: NodeJS.ProcessEnv): IdentityProviderConfig
   const groupsClaim = stringFromEnv(env, 'FLAGS_OIDC_GROUPS_CLAIM') ?? 'groups';
   const rolesText = stringFromEnv(env, 'FLAGS_OIDC_ROLES');
   const jwksRefreshSeconds = secondsFromEnv(env, 'FLAGS_OIDC_JWKS_REFRESH_SECONDS', 600);
+  const clients: SignInClients = {
+    cliClientId: stringFromEnv(env, 'FLAGS_OIDC_CLI_CLIENT_ID'),
+    consoleClientId: stringFromEnv(env, 'FLAGS_OIDC_CONSOLE_CLIENT_ID'),
+    scopes: stringFromEnv(env, 'FLAGS_OIDC_CLIENT_SCOPES') ?? 'openid profile email',
+  };
   if (issuer === undefined) {
-    if (audience !== undefined || jwksUrl !== undefined || rolesText !== undefined) throw new Error('FLAGS_OIDC_AUDIENCE, FLAGS_OIDC_JWKS_URL and FLAGS_OIDC_ROLES need FLAGS_OIDC_ISSUER');
+    const named = ['FLAGS_OIDC_AUDIENCE', 'FLAGS_OIDC_JWKS_URL', 'FLAGS_OIDC_ROLES', 'FLAGS_OIDC_CLI_CLIENT_ID', 'FLAGS_OIDC_CONSOLE_CLIENT_ID', 'FLAGS_OIDC_CLIENT_SCOPES'].filter((name) => stringFromEnv(env, name) !== undefined);
+    if (named.length > 0) throw new Error(`${named.join(', ')} set without FLAGS_OIDC_ISSUER, the provider they belong to`);
     return undefined;
   }
   // Without an audience any token the provider issued for another application would be accepted here.
@@ -205,7 +223,7 @@ function identityProviderFromEnv(env: NodeJS.ProcessEnv): IdentityProviderConfig
   } catch (error) {
     throw new Error(`FLAGS_OIDC_ROLES: ${(error as Error).message}`);
   }
-  return { issuer, audience, jwksUrl, identityClaim: identityClaim as IdentityClaim, groupsClaim, roles, jwksRefreshSeconds };
+  return { issuer, audience, jwksUrl, identityClaim: identityClaim as IdentityClaim, groupsClaim, roles, jwksRefreshSeconds, clients };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

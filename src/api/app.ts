@@ -5,6 +5,7 @@ import { accessLog, type AccessLogOptions } from './access-log.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { ofrepCors, type CorsOrigins } from './browser-evaluation.ts';
+import { authConfigRoutes } from './auth-config-routes.ts';
 import { changeRoutes } from './change-routes.ts';
 import { consoleRoutes } from './console-routes.ts';
 import { evaluationFastPath } from './evaluation-fast-path.ts';
@@ -88,7 +89,8 @@ export function createApp(deps: ApiDependencies, options: AppOptions = {}): Koa 
     changeRoutes(deps, registry),
     killswitchRoutes(deps, registry),
     meRoutes(deps, registry),
-    consoleRoutes(),
+    authConfigRoutes(deps, registry),
+    consoleRoutes({ tokenEndpoint: () => (deps.identityProvider?.clients.consoleClientId ? deps.identityProvider.knownEndpoints()?.tokenEndpoint : undefined) }),
     ...(options.metricsOnOwnPort ? [] : [metricsRoutes(deps, registry)]),
   ];
   app.use(evaluationFastPath(registry));

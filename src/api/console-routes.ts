@@ -68,13 +68,16 @@ function consoleFiles(dir: string): string[] {
  * view library's escaping. The bearer token lives in the page's JavaScript, so this policy is what
  * keeps a script of someone else's from running there to read it.
  */
-export function consolePolicy(inlineScriptHashes: readonly string[]): string {
+export function consolePolicy(inlineScriptHashes: readonly string[], tokenEndpoint?: string): string {
   return [
     "default-src 'none'",
     `script-src 'self' ${inlineScriptHashes.map((hash) => `'sha256-${hash}'`).join(' ')}`.trim(),
     "style-src 'self'",
     "img-src 'self'",
-    "connect-src 'self'",
+    // Signing in with the identity provider posts the authorization code to its token endpoint from
+    // the page; that one origin is added, nothing else of the provider's (the page is sent to its
+    // authorization endpoint by navigation, which this policy does not govern).
+    `connect-src 'self'${tokenEndpoint ? ` ${new URL(tokenEndpoint).origin}` : ''}`,
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
@@ -93,7 +96,7 @@ function inlineScripts(html: string): string[] {
  * that list is 404. Answers carry their own Content-Security-Policy, stricter for scripts than the
  * API's JSON needs.
  */
-export function consoleRoutes(): Router {
+export function consoleRoutes(options: { tokenEndpoint?: () => string | undefined } = {}): Router {
   const assets = new Map<string, Asset>();
   for (const file of consoleFiles(CONSOLE_DIR)) assets.set(file, asset(readFileSync(join(CONSOLE_DIR, file)), file));
   for (const vendor of VENDOR_FILES) assets.set(vendor.served, asset(readFileSync(join(packageDir(vendor.packageName), vendor.file)), vendor.served));
@@ -103,17 +106,28 @@ export function consoleRoutes(): Router {
   // The API's security headers are already set on every answer; the page's policy replaces the
   // JSON answers' `default-src 'none'`, which would refuse the page its own scripts.
   const headers = {
-    'Content-Security-Policy': consolePolicy(hashes),
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Resource-Policy': 'same-origin',
     // Revalidated on every load (the ETag makes that a 304): a new version reaches users at once.
     'Cache-Control': 'no-cache',
   };
 
+  const policies = new Map<string | undefined, string>();
+  function policyFor(tokenEndpoint: string | undefined): string {
+    let policy = policies.get(tokenEndpoint);
+    if (policy === undefined) {
+      policy = consolePolicy(hashes, tokenEndpoint);
+      policies.set(tokenEndpoint, policy);
+    }
+    return policy;
+  }
+
   function serve(ctx: Context, name: string): void {
     const found = assets.get(name);
     if (!found) throw new AppError('not_found', `the console has no file ${name}`);
     ctx.set(headers);
+    // Per answer: the token endpoint is known once the service has read the provider's discovery document.
+    ctx.set('Content-Security-Policy', policyFor(options.tokenEndpoint?.()));
     ctx.set('ETag', found.etag);
     ctx.type = found.type;
     if (ctx.get('if-none-match') === found.etag) {

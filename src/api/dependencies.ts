@@ -7,9 +7,11 @@ import type { ChangeFeed } from '../events/change-feed.ts';
 import type { OutboxTail } from '../events/outbox-tail.ts';
 import type { Logger } from '../log.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
+import type { SignInClients } from '../config.ts';
 import type { Authenticator } from './auth.ts';
 import type { FlagInsights } from './flag-insights.ts';
 import type { HealthDependencies } from './health.ts';
+import type { ProviderEndpoints } from './identity-provider-keys.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
 import type { LiveTokenSet } from './live-token-set.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -52,6 +54,8 @@ export interface ApiDependencies {
   insights?: FlagInsights;
   /** When an active flag counts as stale (FLAGS_STALE_*_DAYS). */
   stale?: { unevaluatedDays: number; singleValueDays: number };
+  /** The identity provider whose JWTs are accepted, as far as clients signing people in need it (FLAGS_OIDC_*). */
+  identityProvider?: SignInProvider;
   /** What verify holds the audit log against: the signing key's public half and the checkpoints kept outside the database. */
   audit: { verifier: AuditVerifier; checkpoints: AuditCheckpointStore };
 }
@@ -64,4 +68,14 @@ export interface TemporalDependencies {
   callTimeoutMs: number;
   /** The Web UI's base URL, for links in responses; absent when unknown. */
   uiUrl?: string;
+}
+
+export interface SignInProvider {
+  issuer: string;
+  audience: string;
+  clients: SignInClients;
+  /** As last discovered, without waiting: what the console's Content-Security-Policy allows. */
+  knownEndpoints(): ProviderEndpoints | undefined;
+  /** Discovered now if not yet known; undefined while the provider cannot be reached. */
+  endpoints(): Promise<ProviderEndpoints | undefined>;
 }

@@ -13,6 +13,15 @@ export interface IdentityProviderKeysOptions {
   log: Logger;
   /** The key set is fetched again this often, so keys the provider retires stop working. */
   refreshMs: number;
+  /** Read the discovery document even with a pinned JWKS: people sign in through the endpoints it names. */
+  readsEndpoints?: boolean;
+}
+
+/** Where the provider signs people in, as its discovery document names them (each only if it names it). */
+export interface ProviderEndpoints {
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  deviceAuthorizationEndpoint?: string;
 }
 
 const FETCH_TIMEOUT_MS = 5_000;
@@ -32,6 +41,7 @@ const RETRY_AFTER_FAILURE_MS = 5_000;
 export class IdentityProviderKeys {
   readonly #options: IdentityProviderKeysOptions;
   #keys: LocalJWKSet | undefined;
+  #endpoints: ProviderEndpoints | undefined;
   #fetching: Promise<void> | undefined;
   #lastUnknownKeyFetchAt = Number.NEGATIVE_INFINITY;
   #lastFailure: { at: number; message: string } | undefined;
@@ -58,6 +68,23 @@ export class IdentityProviderKeys {
       this.#fetching = undefined;
     });
     return this.#fetching;
+  }
+
+  /** The sign-in endpoints as last discovered; undefined until discovery has succeeded once. */
+  get knownEndpoints(): ProviderEndpoints | undefined {
+    return this.#endpoints;
+  }
+
+  /**
+   * The sign-in endpoints, discovering them now if no fetch has succeeded yet (at most once per few
+   * seconds after a failure, as for keys); undefined while the provider cannot be reached.
+   */
+  async endpoints(): Promise<ProviderEndpoints | undefined> {
+    if (this.#endpoints) return this.#endpoints;
+    const failure = this.#lastFailure;
+    if (failure && Date.now() - failure.at < RETRY_AFTER_FAILURE_MS) return undefined;
+    await this.refresh().catch(() => undefined);
+    return this.#endpoints;
   }
 
   /** jose's key resolver: the key the token's header names, fetching the set again for an unknown one. */
@@ -90,8 +117,11 @@ export class IdentityProviderKeys {
 
   async #fetch(): Promise<void> {
     try {
-      const jwksUrl = this.#options.jwksUrl ?? (await this.#discoverJwksUrl());
+      const discovered = this.#options.jwksUrl === undefined || this.#options.readsEndpoints ? await this.#discover() : undefined;
+      const jwksUrl = this.#options.jwksUrl ?? discovered?.jwksUri;
+      if (jwksUrl === undefined) throw new Error('the discovery document has no jwks_uri');
       this.#keys = createLocalJWKSet((await this.#getJson(jwksUrl, 'the JWKS')) as never);
+      if (discovered) this.#endpoints = discovered.endpoints;
       this.#lastFailure = undefined;
     } catch (error) {
       this.#lastFailure = { at: Date.now(), message: (error as Error).message };
@@ -100,13 +130,24 @@ export class IdentityProviderKeys {
     }
   }
 
-  async #discoverJwksUrl(): Promise<string> {
+  async #discover(): Promise<{ jwksUri: string | undefined; endpoints: ProviderEndpoints }> {
     const url = `${this.#options.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const document = (await this.#getJson(url, 'the discovery document')) as { issuer?: unknown; jwks_uri?: unknown };
+    const document = (await this.#getJson(url, 'the discovery document')) as Record<string, unknown>;
     // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
     if (document.issuer !== this.#options.issuer) throw new Error(`the discovery document names the issuer ${JSON.stringify(document.issuer)}, not ${this.#options.issuer}`);
-    if (typeof document.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
-    return document.jwks_uri;
+    // Clients are sent to these addresses: only absolute http(s) URLs are passed on.
+    const endpoint = (name: string) => {
+      const value = document[name];
+      return typeof value === 'string' && URL.canParse(value) && /^https?:$/.test(new URL(value).protocol) ? value : undefined;
+    };
+    const endpoints: ProviderEndpoints = {};
+    const authorization = endpoint('authorization_endpoint');
+    const token = endpoint('token_endpoint');
+    const device = endpoint('device_authorization_endpoint');
+    if (authorization) endpoints.authorizationEndpoint = authorization;
+    if (token) endpoints.tokenEndpoint = token;
+    if (device) endpoints.deviceAuthorizationEndpoint = device;
+    return { jwksUri: endpoint('jwks_uri'), endpoints };
   }
 
   async #getJson(url: string, what: string): Promise<unknown> {

@@ -18,7 +18,7 @@ import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import { readPublishedFlagSet, readPublishedTokenList } from '../snapshots/published-read-model.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { createAuthenticator } from './auth.ts';
-import type { ApiDependencies } from './dependencies.ts';
+import type { ApiDependencies, SignInProvider } from './dependencies.ts';
 import { IdentityProviderKeys } from './identity-provider-keys.ts';
 import { createJwtAuthenticator, type JwtAuthenticator } from './jwt-authenticator.ts';
 import { LiveFlagSet } from './live-flag-set.ts';
@@ -119,12 +119,15 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     opened.push(() => tokens.close());
     const outbound = createOutboundClient({ policy: options.outboundPolicy });
     let jwt: JwtAuthenticator | undefined;
+    let signIn: SignInProvider | undefined;
     if (options.identityProvider) {
       const { identityProvider: provider } = options;
-      const keys = new IdentityProviderKeys({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, outbound, log, refreshMs: provider.jwksRefreshSeconds * 1_000 });
+      const readsEndpoints = provider.clients.cliClientId !== undefined || provider.clients.consoleClientId !== undefined;
+      const keys = new IdentityProviderKeys({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, outbound, log, refreshMs: provider.jwksRefreshSeconds * 1_000, readsEndpoints });
       keys.start();
       opened.push(() => keys.close());
       jwt = createJwtAuthenticator({ ...provider, keys: keys.resolve });
+      signIn = { issuer: provider.issuer, audience: provider.audience, clients: provider.clients, knownEndpoints: () => keys.knownEndpoints, endpoints: () => keys.endpoints() };
       log.info({ issuer: provider.issuer, audience: provider.audience, groups: Object.keys(provider.roles).length }, 'accepting bearer JWTs of the identity provider beside tokens');
     }
     // Tests measure how fast changes travel from the moment the API is up: LISTEN must be in place
@@ -145,6 +148,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
         outboxTail,
         eventStreamIdleMs: streams.idleSeconds * 1_000,
         ...(insights ? { insights } : {}),
+        ...(signIn ? { identityProvider: signIn } : {}),
         stale,
       },
       close: closeOpened,

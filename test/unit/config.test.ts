@@ -62,11 +62,15 @@ describe('loadConfig', () => {
       groupsClaim: 'groups',
       roles: { 'flag-admins': { scopes: ['feature_flag:admin'] }, checkout: { scopes: ['feature_flag:evaluate'], projects: ['checkout'] } },
       jwksRefreshSeconds: 600,
+      clients: { cliClientId: undefined, consoleClientId: undefined, scopes: 'openid profile email' },
     });
     expect(() => loadConfig({ FLAGS_OIDC_ISSUER: 'https://id.example.com' })).toThrow(/FLAGS_OIDC_AUDIENCE is required/);
-    expect(() => loadConfig({ FLAGS_OIDC_AUDIENCE: 'flagship' })).toThrow(/need FLAGS_OIDC_ISSUER/);
+    expect(() => loadConfig({ FLAGS_OIDC_AUDIENCE: 'flagship' })).toThrow(/FLAGS_OIDC_AUDIENCE set without FLAGS_OIDC_ISSUER/);
+    expect(() => loadConfig({ FLAGS_OIDC_CLI_CLIENT_ID: 'flagship-cli' })).toThrow(/FLAGS_OIDC_CLI_CLIENT_ID set without FLAGS_OIDC_ISSUER/);
     expect(() => loadConfig({ FLAGS_OIDC_ISSUER: 'id.example.com', FLAGS_OIDC_AUDIENCE: 'flagship' })).toThrow(/FLAGS_OIDC_ISSUER must be an http or https URL/);
     const base = { FLAGS_OIDC_ISSUER: 'https://id.example.com', FLAGS_OIDC_AUDIENCE: 'flagship' };
+    expect(loadConfig({ ...base, FLAGS_OIDC_CLI_CLIENT_ID: 'flagship-cli', FLAGS_OIDC_CONSOLE_CLIENT_ID: 'flagship-console', FLAGS_OIDC_CLIENT_SCOPES: 'openid api://flagship/.default' }).identityProvider?.clients)
+      .toEqual({ cliClientId: 'flagship-cli', consoleClientId: 'flagship-console', scopes: 'openid api://flagship/.default' });
     expect(() => loadConfig({ ...base, FLAGS_OIDC_IDENTITY_CLAIM: 'name' })).toThrow(/FLAGS_OIDC_IDENTITY_CLAIM must be one of sub, email/);
     expect(() => loadConfig({ ...base, FLAGS_OIDC_ROLES: '{"x": ' })).toThrow(/FLAGS_OIDC_ROLES: is not JSON/);
     expect(() => loadConfig({ ...base, FLAGS_OIDC_ROLES: '{"x": {"scopes": ["feature_flag:everything"]}}' })).toThrow(/FLAGS_OIDC_ROLES: x\.scopes\.0/);
