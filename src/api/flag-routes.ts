@@ -64,22 +64,23 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
 
   registry.add(router, {
     method: 'get', operationId: 'listFlags', path: '/v1/flags', tag, scope: 'feature_flag:manage',
-    summary: 'List flags in key order, filtered by state, type, tag, key prefix or a search over key, description and tags.',
+    summary: 'List flags in key order, filtered by state, type, tag, key prefix, owner or a search over key, description and tags.',
     query: z.object({
       state: z.enum(['active', 'archived']).optional(),
       type: z.enum(FLAG_TYPES).optional(),
       tag: z.string().max(64).optional(),
       prefix: z.string().max(128).optional(),
       q: z.string().min(1).max(200).optional().describe('Substring of the key, description or a tag (case-insensitive).'),
-      stale: z.enum(['true', 'false']).optional().describe('true: only stale active flags, each with "stale": { reason, since, lastEvaluatedAt, value } (docs/lifecycle.md); no other filter then.'),
+      owner: z.string().min(1).max(200).optional().describe('Only flags whose owner is this (without regard to case).'),
+      stale: z.enum(['true', 'false']).optional().describe('true: only stale active flags, each with "stale": { reason, since, lastEvaluatedAt, value } (docs/lifecycle.md); no other filter then but owner.'),
       ...pageQuery(deps.maxPageSize),
     }),
     responses: { 200: { description: 'A page of flags and the cursor of the next page (null on the last).', schema: z.object({ items: z.array(flagSchema), nextCursor: z.string().nullable() }) } },
     async handler(ctx, { query }) {
       const after = decodeCursor<string>(query.cursor, 'string');
       if (query.stale === 'true') {
-        if (query.state || query.type || query.tag || query.prefix || query.q) throw new AppError('validation_error', 'stale=true takes no other filter', { issues: [{ path: 'stale', message: 'alone' }] });
-        ctx.body = await staleFlagPage(deps, { limit: query.limit, ...(after ? { after } : {}) });
+        if (query.state || query.type || query.tag || query.prefix || query.q) throw new AppError('validation_error', 'stale=true takes no other filter but owner', { issues: [{ path: 'stale', message: 'alone, or with owner' }] });
+        ctx.body = await staleFlagPage(deps, { limit: query.limit, ...(after ? { after } : {}), ...(query.owner ? { owner: query.owner } : {}) });
         return;
       }
       const page = await listFlags(deps.db, {
@@ -89,6 +90,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
         ...(query.tag ? { tag: query.tag } : {}),
         ...(query.prefix ? { prefix: query.prefix } : {}),
         ...(query.q ? { q: query.q } : {}),
+        ...(query.owner ? { owner: query.owner } : {}),
         ...(after ? { after } : {}),
       });
       ctx.body = { items: page.items, nextCursor: encodeCursor(page.nextAfter) };

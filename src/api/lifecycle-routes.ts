@@ -29,8 +29,8 @@ function parseServed(text: string): unknown {
 }
 
 /** A page of `GET /v1/flags?stale=true`: the stale flags in key order, each with why. */
-export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>, page: { limit: number; after?: string }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
-  const stale = await listStaleFlags(deps.db, { ...staleSettings(deps), limit: page.limit + 1, ...(page.after ? { after: page.after } : {}) });
+export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>, page: { limit: number; after?: string; owner?: string }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+  const stale = await listStaleFlags(deps.db, { ...staleSettings(deps), limit: page.limit + 1, ...(page.after ? { after: page.after } : {}), ...(page.owner ? { owner: page.owner } : {}) });
   const listed = stale.slice(0, page.limit);
   const items: Record<string, unknown>[] = [];
   for (const entry of listed) {

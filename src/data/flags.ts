@@ -76,6 +76,8 @@ export interface FlagListQuery {
   prefix?: string;
   /** Substring search over key, description and tags. */
   q?: string;
+  /** The flag's `owner`, without regard to case. */
+  owner?: string;
   /** The last key of the previous page. */
   after?: string;
   limit: number;
@@ -94,6 +96,8 @@ export async function listFlags(db: DatabasePool, query: FlagListQuery): Promise
     query.tag ? sql.fragment`tags @> ${sql.array([query.tag], 'text')}` : null,
     query.prefix ? sql.fragment`key LIKE ${`${likeEscape(query.prefix)}%`}` : null,
     query.q ? sql.fragment`search_text ILIKE ${`%${likeEscape(query.q)}%`}` : null,
+    // No index, as for the type: an owner's flags are many among 10,000, so a page fills soon.
+    query.owner ? sql.fragment`lower(definition->>'owner') = lower(${query.owner})` : null,
     query.after ? sql.fragment`key > ${query.after}` : null,
   ].filter((filter) => filter !== null);
   const where = filters.length ? sql.fragment`WHERE ${sql.join(filters, sql.fragment` AND `)}` : sql.fragment``;

@@ -109,13 +109,14 @@ const staleRow = z.object({
  * - `past_lifetime`: a temporary flag older than the `expectedLifetime` (days) it was created with.
  * A flag whose `expectedLifetime` is `permanent` is never stale.
  */
-export async function listStaleFlags(db: DatabasePool, options: { unevaluatedDays: number; singleValueDays: number; limit: number; after?: string }): Promise<StaleFlag[]> {
+export async function listStaleFlags(db: DatabasePool, options: { unevaluatedDays: number; singleValueDays: number; limit: number; after?: string; owner?: string }): Promise<StaleFlag[]> {
   const rows = await db.any(sql.type(staleRow)`
     WITH candidates AS (
       SELECT f.key, f.created_at, f.updated_at, f.definition->>'owner' AS owner, f.definition->'expectedLifetime' AS lifetime, u.last_evaluated_at
       FROM flags f LEFT JOIN flag_usage u ON u.flag_key = f.key
       WHERE f.state = 'active' AND coalesce(f.definition->>'expectedLifetime', '') <> 'permanent'
         ${options.after ? sql.fragment`AND f.key > ${options.after}` : sql.fragment``}
+        ${options.owner ? sql.fragment`AND lower(f.definition->>'owner') = lower(${options.owner})` : sql.fragment``}
     ), served AS (
       SELECT c.flag_key, min(c.value) AS value, count(DISTINCT (c.variant, c.value)) AS outcomes
       FROM flag_evaluation_counts c

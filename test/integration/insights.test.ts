@@ -88,8 +88,8 @@ describe('insights per flag and stale flags', () => {
   });
 
   it('lists stale flags with the reason: not evaluated for a while, or one value to everyone for a while', async () => {
-    await create({ key: 'forgotten', type: 'boolean', defaultValue: false });
-    await create({ key: 'fully-on', type: 'boolean', defaultValue: true });
+    await create({ key: 'forgotten', type: 'boolean', defaultValue: false, owner: 'team-payments' });
+    await create({ key: 'fully-on', type: 'boolean', defaultValue: true, owner: 'Team-Growth' });
     await create({ key: 'split', type: 'boolean', defaultValue: false, rollout: { percentage: 50 } });
     await create({ key: 'fresh', type: 'boolean', defaultValue: false });
     for (let index = 0; index < 20; index += 1) {
@@ -115,5 +115,15 @@ describe('insights per flag and stale flags', () => {
     const second = await api.request('GET', `/v1/flags?stale=true&limit=1&cursor=${first.body.nextCursor}`);
     expect(second.body.items[0].key > first.body.items[0].key).toBe(true);
     expect((await api.request('GET', '/v1/flags?stale=true&state=archived')).status).toBe(400);
+  });
+
+  it('filters the list and the stale flags by owner, without regard to case', async () => {
+    await create({ key: 'growth-fresh', type: 'boolean', defaultValue: false, owner: 'team-growth' });
+    const keys = async (query: string) => (await api.request('GET', `/v1/flags?${query}`)).body.items.map((flag: Json) => flag.key);
+    expect(await keys('owner=TEAM-GROWTH')).toEqual(['fully-on', 'growth-fresh']);
+    expect(await keys('owner=team-growth&stale=true')).toEqual(['fully-on']);
+    expect(await keys('owner=team-payments&stale=true')).toEqual(['forgotten']);
+    expect(await keys('owner=nobody')).toEqual([]);
+    expect((await api.request('GET', `/v1/flags?owner=${'x'.repeat(201)}`)).status).toBe(400);
   });
 });
