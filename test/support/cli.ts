@@ -19,9 +19,9 @@ const REPORT_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.wr
 
 /**
  * `flagship ...args` with a fresh config home (no profile of the machine's user leaks in) and the
- * given environment; answers when it exits.
+ * given environment; answers when it exits. `onStderr` sees stderr as it grows.
  */
-export async function runCli(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string; measureRss?: boolean } = {}): Promise<CliRun> {
+export async function runCli(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string; measureRss?: boolean; onStderr?: (soFar: string) => void } = {}): Promise<CliRun> {
   const child = spawn(process.execPath, [...(options.measureRss ? ['--import', REPORT_RSS] : []), CLI_BIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: {
@@ -35,7 +35,11 @@ export async function runCli(args: string[], options: { env?: Record<string, str
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    // What a person at the terminal reads while the command still runs (a sign-in code).
+    options.onStderr?.(stderr);
+  });
   child.stdin.end(options.input ?? '');
   const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
   const rss = /\nmax-rss-kb=(\d+)\n$/.exec(stderr);

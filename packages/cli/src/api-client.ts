@@ -68,7 +68,8 @@ export class ApiClient {
 
   async raw(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'flagship-cli', ...options.headers };
-    if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
+    const token = this.connection.currentToken ? await this.connection.currentToken() : this.connection.token;
+    if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] ??= 'application/json';
     try {
       return await fetch(this.url(path, options.query), {

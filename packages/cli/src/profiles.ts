@@ -2,11 +2,16 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { currentAccessToken, type SignedIn } from './device-login.ts';
 import { CliError, usageError } from './exit-codes.ts';
 
 export interface Profile {
   url?: string;
   token?: string;
+  /** For a token from the identity provider: when it expires (ISO 8601). */
+  tokenExpiresAt?: string;
+  /** For a token from the identity provider: how to get the next one when it expires. */
+  refresh?: SignedIn['refresh'];
 }
 
 /** `~/.config/flagship/config.yaml`: named profiles, one per deployment, and the one in use. */
@@ -19,6 +24,8 @@ export interface Connection {
   profile: string;
   url: string;
   token: string | undefined;
+  /** The token to send now, refreshed through the identity provider (and stored) when it has expired. */
+  currentToken?: () => Promise<string>;
 }
 
 export interface ConnectionOptions {
@@ -78,6 +85,48 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
     throw usageError(`the service URL "${url}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`the service URL "${url}" must be http or https`);
-  return { profile: name, url: url.replace(/\/+$/, ''), token: options.token ?? fromEnv.token ?? profile?.token };
+  const token = options.token ?? fromEnv.token ?? profile?.token;
+  const signedIn = token === profile?.token ? signedInOf(profile) : undefined;
+  return {
+    profile: name,
+    url: url.replace(/\/+$/, ''),
+    token,
+    ...(signedIn ? { currentToken: renewingToken(signedIn, path, name) } : {}),
+  };
+}
+
+/** One refresh at a time however many requests a command sends at once; each later request sees the renewed token. */
+function renewingToken(signedIn: SignedIn, path: string, name: string): () => Promise<string> {
+  let current = signedIn;
+  let renewing: Promise<string> | undefined;
+  return () => {
+    renewing ??= currentAccessToken(current, name, (renewed) => {
+      current = renewed;
+      storeSignIn(path, name, renewed);
+    }).finally(() => {
+      renewing = undefined;
+    });
+    return renewing;
+  };
+}
+
+/** The profile's sign-in through the identity provider, when its token came from one with a refresh token. */
+function signedInOf(profile: Profile | undefined): SignedIn | undefined {
+  if (!profile?.token || !profile.refresh) return undefined;
+  return { accessToken: profile.token, refresh: profile.refresh, ...(profile.tokenExpiresAt ? { expiresAt: profile.tokenExpiresAt } : {}) };
+}
+
+/** Stores a sign-in's tokens in the named profile, leaving the rest of the file as it is now. */
+export function storeSignIn(path: string, name: string, signedIn: SignedIn, url?: string): void {
+  const file = readProfileFile(path);
+  const { token: _oldToken, tokenExpiresAt: _oldExpiry, refresh: _oldRefresh, ...rest } = file.profiles[name] ?? {};
+  file.profiles[name] = {
+    ...rest,
+    ...(url ? { url } : {}),
+    token: signedIn.accessToken,
+    ...(signedIn.expiresAt ? { tokenExpiresAt: signedIn.expiresAt } : {}),
+    ...(signedIn.refresh ? { refresh: signedIn.refresh } : {}),
+  };
+  writeProfileFile(path, file);
 }
 
