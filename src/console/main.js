@@ -13,6 +13,7 @@ import { RolloutsPage } from './pages/rollouts.js';
 import { SegmentListPage } from './pages/segment-list.js';
 import { SegmentPage } from './pages/segment.js';
 import { SignInPage } from './pages/sign-in.js';
+import { finishProviderSignIn, startProviderSignIn } from './provider-sign-in.js';
 
 /** `#/flags/new-checkout?x=1` → `{ parts: ['flags', 'new-checkout'], params }`. */
 function readRoute() {
@@ -68,16 +69,21 @@ function Shell({ me, onSignOut }) {
           ${NAVIGATION.map((item) => html`<li><a href=${`#/${item.section}`} aria-current=${current === item.section ? 'page' : undefined}>${item.label}</a></li>`)}
         </ul>
       </nav>
-      <p class="who">Signed in as <strong data-testid="signed-in-as">${me.owner.name}</strong> <span class="token-name">(token ${me.name})</span>
+      <p class="who">Signed in as <strong data-testid="signed-in-as">${me.owner.name}</strong> <span class="token-name">${me.tokenId.startsWith('jwt:') ? '(through the identity provider)' : `(token ${me.name})`}</span>
         <button type="button" class="link" onClick=${onSignOut}>Sign out</button></p>
     </header>
     <main id="main" ref=${main} tabindex="-1">${pageFor(route, me)}</main>`;
 }
 
+/** This load is the identity provider sending the tab back with a code (or an error). */
+const returningFromProvider = /[?&](code|error)=/.test(location.search);
+
 function App() {
   const [me, setMe] = useState(null);
-  const [checking, setChecking] = useState(Boolean(session.token()));
+  const [checking, setChecking] = useState(Boolean(session.token()) || returningFromProvider);
   const [notice, setNotice] = useState(null);
+  // GET /v1/auth/config's identity provider: null when there is none (or it cannot be asked).
+  const [provider, setProvider] = useState(null);
 
   async function check() {
     try {
@@ -97,12 +103,18 @@ function App() {
       setMe(null);
       setNotice(`The API refused the token${message ? `: ${message}` : ''}. Sign in again.`);
     });
-    if (session.token()) check();
+    api('GET', '/v1/auth/config', { token: null }).then((config) => setProvider(config.identityProvider), () => setProvider(null));
+    finishProviderSignIn().then((outcome) => {
+      if (outcome?.token) session.store(outcome.token);
+      if (outcome?.problem) setNotice(outcome.problem);
+      if (session.token()) check();
+      else setChecking(false);
+    });
   }, []);
 
   if (checking) return html`<main id="main"><p role="status">Checking your token…</p></main>`;
   if (!me) {
-    return html`<${SignInPage} notice=${notice} onSignIn=${async (token) => {
+    return html`<${SignInPage} notice=${notice} provider=${provider} onProviderSignIn=${() => startProviderSignIn(provider)} onSignIn=${async (token) => {
       session.store(token);
       setNotice(null);
       setChecking(true);

@@ -137,3 +137,12 @@ export function evaluationSteps(flag) {
 export function partsText(parts) {
   return parts.map((part) => (typeof part === 'string' ? part : 'value' in part ? showValue(part.value) : part.text)).join('');
 }
+
+/** Why a flag is stale (`stale` of GET /v1/flags?stale=true, docs/lifecycle.md), as parts. */
+export function staleParts(stale) {
+  const day = (iso) => iso.slice(0, 10);
+  if (stale.reason === 'not_evaluated') return stale.lastEvaluatedAt ? [`not evaluated since ${day(stale.lastEvaluatedAt)}`] : [`never evaluated since it was created on ${day(stale.since)}`];
+  if (stale.reason === 'single_value') return ['served ', { value: stale.value }, ` to everyone, unchanged since ${day(stale.since)}`];
+  if (stale.reason === 'past_lifetime') return [`past its expected lifetime (created on ${day(stale.since)})`];
+  return [stale.reason];
+}

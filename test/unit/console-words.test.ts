@@ -2,12 +2,19 @@
 // order of CONTRACT.md) and the diffs and merge patches it shows before saving.
 import { describe, expect, it } from '@jest/globals';
 import { applyPatch, diffJson, mergePatch } from '../../src/console/diff.js';
-import { conditionParts, evaluationSteps, partsText } from '../../src/console/words.js';
+import { conditionParts, evaluationSteps, partsText, staleParts } from '../../src/console/words.js';
 import { diffJson as serverDiff } from '../../src/data/json-diff.ts';
 
 const text = (condition: Record<string, unknown>) => partsText(conditionParts(condition));
 
 describe('the console in plain words', () => {
+  it('says why a flag is stale, for each reason the API gives', () => {
+    expect(partsText(staleParts({ reason: 'not_evaluated', since: '2026-01-02T03:04:05.000Z', lastEvaluatedAt: null }))).toBe('never evaluated since it was created on 2026-01-02');
+    expect(partsText(staleParts({ reason: 'not_evaluated', since: '2026-01-02T03:04:05.000Z', lastEvaluatedAt: '2026-01-02T03:04:05.000Z' }))).toBe('not evaluated since 2026-01-02');
+    expect(partsText(staleParts({ reason: 'single_value', since: '2026-02-03T00:00:00.000Z', lastEvaluatedAt: '2026-03-01T00:00:00.000Z', value: true }))).toBe('served true to everyone, unchanged since 2026-02-03');
+    expect(partsText(staleParts({ reason: 'past_lifetime', since: '2026-04-05T00:00:00.000Z', lastEvaluatedAt: null }))).toBe('past its expected lifetime (created on 2026-04-05)');
+  });
+
   it('says each operator, negated or not, and a missing bound of a range', () => {
     expect(text({ attribute: 'country', op: 'equals', value: 'DE' })).toBe('country is "DE"');
     expect(text({ attribute: 'country', op: 'equals', value: 'DE', negate: true })).toBe('country is not "DE"');

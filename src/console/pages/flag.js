@@ -1,11 +1,12 @@
 // One flag: what it is, how it is evaluated in plain words, its rollout, the explain box and its
-// history. The sections are a list, so a later panel (insights, issue 15) is one more entry.
+// history. The sections are a list: a panel is one more entry.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { html } from '../html.js';
 import { AuditHistory } from '../components/audit-history.js';
 import { Dialog, ErrorMessage, Parts, Time, useLoad, Value } from '../components/common.js';
 import { ExplainBox } from '../components/explain.js';
+import { InsightsPanel } from '../components/insights-panel.js';
 import { evaluationSteps } from '../words.js';
 
 function Evaluation({ flag }) {
@@ -29,6 +30,7 @@ function RolloutSummary({ flag }) {
 const SECTIONS = [
   { id: 'evaluation', title: 'How it is evaluated', Body: Evaluation },
   { id: 'rollout', title: 'Rollout', Body: RolloutSummary },
+  { id: 'insights', title: 'Insights', Body: InsightsPanel },
   { id: 'explain', title: 'Explain an answer', Body: ({ flag }) => (flag.state === 'archived' ? html`<p>An archived flag does not evaluate (404).</p>` : html`<${ExplainBox} flagKey=${flag.key} />`) },
   { id: 'history', title: 'History', Body: ({ flag }) => html`<${AuditHistory} path=${`/v1/flags/${encodeURIComponent(flag.key)}/audit`} refreshKey=${flag.version} />` },
 ];
@@ -82,6 +84,7 @@ export function FlagPage({ flagKey }) {
       <div><dt>Version</dt><dd>${f.version}</dd></div>
       <div><dt>Default</dt><dd><${Value} value=${f.defaultValue} /></dd></div>
       <div><dt>Tags</dt><dd>${f.tags.length ? f.tags.join(', ') : '—'}</dd></div>
+      <div><dt>Owner</dt><dd>${f.owner ? html`<a href=${`#/flags?owner=${encodeURIComponent(f.owner)}`}>${f.owner}</a>` : '—'}</dd></div>
       <div><dt>High-impact</dt><dd>${f.highImpact ? 'yes: changes need a second person' : 'no'}</dd></div>
       <div><dt>Updated</dt><dd><${Time} iso=${f.updatedAt} /> by ${f.updatedBy}</dd></div>
     </dl>
