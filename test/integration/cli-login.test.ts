@@ -164,6 +164,7 @@ describe('flagship login through the identity provider (device flow)', () => {
   it('refuses --device where the service offers no provider sign-in, and --token still logs in with a token', async () => {
     const plain = await startTestApi({}, {});
     try {
+      expect((await plain.request('GET', '/v1/auth/config', { token: null })).body).toEqual({ identityProvider: null });
       const forced = await cli(['login', '--url', plain.baseUrl, '--device']);
       expect(forced.code).toBe(2);
       expect(forced.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^flagship: the service at .* offers no identity provider sign-in for the CLI/)]);
