@@ -81,6 +81,9 @@ export class IdentityProviderKeys {
    */
   async endpoints(): Promise<ProviderEndpoints | undefined> {
     if (this.#endpoints) return this.#endpoints;
+    // Not read with a pinned JWKS and no sign-in client: asking would only fetch the keys again, on
+    // a route anyone may call.
+    if (this.#options.jwksUrl !== undefined && !this.#options.readsEndpoints) return undefined;
     const failure = this.#lastFailure;
     if (failure && Date.now() - failure.at < RETRY_AFTER_FAILURE_MS) return undefined;
     await this.refresh().catch(() => undefined);

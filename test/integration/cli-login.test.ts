@@ -81,6 +81,23 @@ describe('flagship login through the identity provider (device flow)', () => {
     });
   });
 
+  it('answers without asking the provider again where no sign-in client needs its endpoints (a pinned JWKS)', async () => {
+    const before = idp.jwksFetches;
+    const pinned = await startTestApi({}, { db: api.db, adminToken: api.adminToken, identityProvider: { ...idp.config(ROLES), jwksUrl: `${idp.issuer}/jwks` }, outboundPolicy: loopbackPolicy });
+    try {
+      // The keys fetched once at start, in the background.
+      await eventually(() => idp.jwksFetches, (fetches) => fetches === before + 1, 10_000);
+      for (let index = 0; index < 5; index += 1) {
+        const answer = await pinned.request('GET', '/v1/auth/config', { token: null });
+        expect(answer.body.identityProvider).toMatchObject({ issuer: idp.issuer, cli: null, console: null, tokenEndpoint: null });
+      }
+      // Each answer was awaited, and a fetch it caused would have been awaited within it.
+      expect(idp.jwksFetches).toBe(before + 1);
+    } finally {
+      await pinned.close();
+    }
+  });
+
   it('signs in as the person who approves the code; commands then run as them, with their groups\' scopes', async () => {
     const since = idp.tokenRequests.length;
     const run = await login((code) => idp.approveUserCode(code, ALICE));
