@@ -30,9 +30,9 @@ describe('flagship login through the identity provider (device flow)', () => {
   const cli = (args: string[], options: { onStderr?: (soFar: string) => void } = {}) => runCli(args, { env: { FLAGSHIP_CONFIG: config }, ...options });
 
   /** `flagship login` while the person answers at the provider once the code is on their screen. */
-  async function login(answer: (userCode: string) => void, args: string[] = []): Promise<CliRun> {
+  async function login(answer: (userCode: string) => void): Promise<CliRun> {
     let answered = false;
-    return cli(['login', '--url', api.baseUrl, ...args], {
+    return cli(['login', '--url', api.baseUrl], {
       onStderr: (soFar) => {
         const code = USER_CODE.exec(soFar)?.[1];
         if (code && !answered) {
