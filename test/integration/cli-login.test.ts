@@ -50,7 +50,8 @@ describe('flagship login through the identity provider (device flow)', () => {
   beforeAll(async () => {
     idp = await startLoopbackIdentityProvider();
     api = await startTestApi({}, { identityProvider: idp.config(ROLES, {}, { cliClientId: 'flagship-cli' }), outboundPolicy: loopbackPolicy });
-    await api.request('POST', '/v1/flags', { body: { key: 'device-flow-flag', type: 'boolean', defaultValue: false } });
+    const created = await api.request('POST', '/v1/flags', { body: { key: 'device-flow-flag', type: 'boolean', defaultValue: false } });
+    if (created.status !== 201) throw new Error(`creating the flag: ${created.status} ${JSON.stringify(created.body)}`);
   });
   afterAll(async () => {
     await api?.close();
