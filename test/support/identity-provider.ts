@@ -159,7 +159,8 @@ export async function startLoopbackIdentityProvider(): Promise<LoopbackIdentityP
     const refreshToken = randomBytes(24).toString('base64url');
     refreshTokens.set(refreshToken, claims);
     const expiresIn = provider.accessTokenLifetimeSeconds;
-    const accessToken = await provider.sign(claims, { expiresAt: Math.floor(Date.now() / 1_000) + expiresIn });
+    // A token id of its own, as providers give: two tokens issued within one second still differ.
+    const accessToken = await provider.sign({ ...claims, jti: randomBytes(12).toString('base64url') }, { expiresAt: Math.floor(Date.now() / 1_000) + expiresIn });
     return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, scope: 'openid profile email' };
   }
 
