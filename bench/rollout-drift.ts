@@ -34,7 +34,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import { z } from 'zod';
 import { startRollout } from '../src/api/rollout-control.ts';
-import { planSchema } from '../src/api/rollout-plan.ts';
+import { planSchema } from '../src/domain/rollout-plan.ts';
 import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../src/config.ts';
 import { actorNamed } from '../src/data/actor.ts';
 import { loadAuditSigner } from '../src/data/audit-signer.ts';

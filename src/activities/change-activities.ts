@@ -1,4 +1,4 @@
-import { normalizePlan, planSchema } from '../api/rollout-plan.ts';
+import { normalizePlan, planSchema } from '../domain/rollout-plan.ts';
 import {
   applyChangeRequest as applyInDatabase,
   failChangeRequest as failInDatabase,

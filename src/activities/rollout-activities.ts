@@ -10,7 +10,7 @@ import {
 } from '../data/rollouts.ts';
 import type { Logger } from '../log.ts';
 import type { RolloutGate, RolloutState } from '../workflows/rollout-definitions.ts';
-import { describeRollout } from '../workflows/rollout-format.ts';
+import { describeRollout } from '../domain/rollout-format.ts';
 import { asActivityFailure } from './as-activity-failure.ts';
 import { checkGate, type GateProbe, type GateVerdict } from './rollout-gates.ts';
 import { rolloutMetrics } from './rollout-metrics.ts';

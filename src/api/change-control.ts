@@ -32,9 +32,9 @@ import {
 } from '../workflows/change-request-definitions.ts';
 import type { changeRequestWorkflow } from '../workflows/change-request-workflow.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
-import { formatUtc } from '../workflows/rollout-format.ts';
+import { formatUtc } from '../domain/rollout-format.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { parseDuration } from './rollout-plan.ts';
+import { parseDuration } from '../domain/rollout-plan.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;

@@ -31,10 +31,10 @@ import {
   type RolloutStatus,
   type RolloutWorkflowInput,
 } from '../workflows/rollout-definitions.ts';
-import { ACTIVE_ROLLOUT_STATES, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../workflows/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../domain/rollout-format.ts';
 import type { rolloutWorkflow } from '../workflows/rollout-workflow.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { normalizePlan, type PlanInput } from './rollout-plan.ts';
+import { normalizePlan, type PlanInput } from '../domain/rollout-plan.ts';
 import { callTemporal, settledBy, temporalDeadline } from './workflow-calls.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;

@@ -12,14 +12,14 @@ import {
   type RolloutRecord,
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
-import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../workflows/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../domain/rollout-format.ts';
 import { minimumDwellMs } from '../workflows/rollout-schedule.ts';
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
 import { refuseOutboundUrls } from './outbound-urls.ts';
-import { gateUrls, normalizePlan, planSchema } from './rollout-plan.ts';
+import { gateUrls, normalizePlan, planSchema } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });

@@ -27,7 +27,7 @@ import type { WriteTransaction } from '../data/write-transaction.ts';
 import type { Flag } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
-import { formatUtc } from '../workflows/rollout-format.ts';
+import { formatUtc } from '../domain/rollout-format.ts';
 import {
   rescheduleSignal,
   SCHEDULED_CHANGE_STATE_ATTRIBUTE,
@@ -40,7 +40,7 @@ import type { scheduledChangeWorkflow } from '../workflows/scheduled-change-work
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, newChangeRequestId, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { parseDuration } from './rollout-plan.ts';
+import { parseDuration } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 import { requiredVersion } from './versioning.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACTIVE_ROLLOUT_STATES } from '../workflows/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-format.ts';
 import { AFFECTS_EVALUATION } from './flag-set-source.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Flag, Rollout } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import type { PauseCause, RolloutPlan, RolloutState } from '../workflows/rollout-definitions.ts';
-import { ACTIVE_ROLLOUT_STATES, describeRollout } from '../workflows/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES, describeRollout } from '../domain/rollout-format.ts';
 import { actorNamed } from './actor.ts';
 import { getFlag, patchFlagIn } from './flags.ts';
 import type { DatabasePool } from './pool.ts';

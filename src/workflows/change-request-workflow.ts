@@ -42,7 +42,7 @@ import {
   rolloutWorkflowId,
   type RolloutWorkflowInput,
 } from './rollout-definitions.ts';
-import { formatUtc, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from './rollout-format.ts';
+import { formatUtc, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../domain/rollout-format.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -39,7 +39,7 @@ import {
   type RolloutWorkflowInput,
   type StepTimes,
 } from './rollout-definitions.ts';
-import { describeRollout, formatDuration, formatUtc, rolloutPercent } from './rollout-format.ts';
+import { describeRollout, formatDuration, formatUtc, rolloutPercent } from '../domain/rollout-format.ts';
 import { stepDue, type StepDue } from './rollout-schedule.ts';
 
 type Activities = ReturnType<typeof createActivities>;

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { createScheduledChangeActivities } from '../activities/scheduled-change-activities.ts';
 import { FLAG_KEY_ATTRIBUTE } from './rollout-definitions.ts';
-import { formatUtc } from './rollout-format.ts';
+import { formatUtc } from '../domain/rollout-format.ts';
 import {
   RESCHEDULE_SIGNAL_DESCRIPTION,
   rescheduleSignal,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizePlan, parseDuration, planSchema } from '../../src/api/rollout-plan.ts';
+import { normalizePlan, parseDuration, planSchema } from '../../src/domain/rollout-plan.ts';
 import type { Flag } from '../../src/engine/index.ts';
 import { AppError } from '../../src/errors.ts';
 

@@ -1,7 +1,7 @@
 // Pure helpers shared by the rollout workflow, its activities, the data layer and the API: no
 // imports but types, so importing them never loads the Temporal workflow runtime.
 import type { Rollout, WeightedVariant } from '../engine/types.ts';
-import type { RolloutPlan, RolloutState, RolloutWorkflowInput } from './rollout-definitions.ts';
+import type { RolloutPlan, RolloutState, RolloutWorkflowInput } from '../workflows/rollout-definitions.ts';
 
 export const ACTIVE_ROLLOUT_STATES = ['scheduled', 'running', 'paused'] as const satisfies readonly RolloutState[];
 
