@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalJWKSet } from 'jose';
 import { bench, do_not_optimize, run } from 'mitata';
-import { createAuthenticator, toPrincipal } from '../src/api/auth.ts';
+import { createAuthenticator } from '../src/api/auth.ts';
 import { parseRoleMap } from '../src/api/identity-claims.ts';
 import { createJwtAuthenticator } from '../src/api/jwt-authenticator.ts';
 import { highImpactFlagsReachedFrom } from '../src/data/high-impact-reach.ts';
@@ -24,6 +24,7 @@ import type { CommonQueryMethods } from 'slonik';
 import { startLoopbackIdentityProvider } from '../test/support/identity-provider.ts';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
 import { prepareBenchService, seedFlags } from './service.ts';
+import { toPrincipal } from '../src/api/principal.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const root = new URL('../', import.meta.url).pathname;

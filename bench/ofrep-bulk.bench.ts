@@ -5,11 +5,11 @@
 // append (before), with it on every request, and as the route does it (kept with the cached answer
 // for the last token that asked), for 10,000 flags and for 50.
 import { bench, do_not_optimize, run, summary } from 'mitata';
-import { toPrincipal } from '../src/api/auth.ts';
 import { OfrepEventStreams, ofrepBulkEnvelope } from '../src/api/ofrep-event-streams.ts';
 import { toOfrep } from '../src/api/ofrep-routes.ts';
 import { compileFlagSet, evaluateAll } from '../src/engine/index.ts';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
+import { toPrincipal } from '../src/api/principal.ts';
 
 const streams = [{ type: 'sse' as const, endpoint: { requestUri: '/ofrep/v1/event-stream?ticket=tok_AbCdEfGhIjKl.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG' } }];
 const token = { id: 'tok_AbCdEfGhIjKl', name: 'svc', owner: { id: 'svc', name: 'svc', kind: 'service' as const }, tokenHash: '0'.repeat(64), scopes: ['feature_flag:evaluate' as const], projectIds: null };

@@ -11,9 +11,9 @@ import type { DatabasePool } from '../data/pool.ts';
 import { abandonRollout } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ChangeFailure, ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
 import type { RolloutWorkflowInput } from '../workflows/rollout-definitions.ts';
 import { asActivityFailure } from './as-activity-failure.ts';
+import type { ChangeFailure, ChangeRequestStatus } from '../domain/change-request.ts';
 
 export interface ChangeActivityDependencies {
   db: DatabasePool;

@@ -9,12 +9,13 @@ import {
   type TransitionInput,
 } from '../data/rollouts.ts';
 import type { Logger } from '../log.ts';
-import type { RolloutGate, RolloutState } from '../workflows/rollout-definitions.ts';
 import { describeRollout } from '../domain/rollout-format.ts';
 import { asActivityFailure } from './as-activity-failure.ts';
 import { checkGate, type GateProbe, type GateVerdict } from './rollout-gates.ts';
 import { rolloutMetrics } from './rollout-metrics.ts';
 import { withHeartbeat } from './with-heartbeat.ts';
+import type { RolloutGate } from '../domain/rollout-plan.ts';
+import type { RolloutState } from '../domain/rollout-state.ts';
 
 export interface RolloutActivityDependencies {
   db: DatabasePool;

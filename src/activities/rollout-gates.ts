@@ -1,5 +1,5 @@
 import { OutboundError, type OutboundClient } from '../outbound/outbound-client.ts';
-import type { RolloutGate } from '../workflows/rollout-definitions.ts';
+import type { RolloutGate } from '../domain/rollout-plan.ts';
 
 /** What a gate check found; `reason` is what the pause or rollback and its event say. */
 export interface GateVerdict {

@@ -2,7 +2,7 @@ import { listStaleFlags, type StaleFlag } from '../data/insights.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
 import type { Logger } from '../log.ts';
-import type { StaleReportInput } from '../workflows/stale-report-workflow.ts';
+import type { StaleReportInput } from '../workflows/stale-report-definitions.ts';
 
 export interface StaleReportActivityDependencies {
   db: DatabasePool;

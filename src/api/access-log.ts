@@ -1,8 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { LogLevel } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { Principal } from './auth.ts';
 import { EVALUATION_TAGS, type Operation } from './route.ts';
+import type { Principal } from './principal.ts';
 
 export interface AccessLogOptions {
   /** Level of every access-log line but the two below. */

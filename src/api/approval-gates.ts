@@ -4,9 +4,9 @@ import { highImpactFlagsReachedFrom } from '../data/high-impact-reach.ts';
 import type { StoredSegment } from '../data/segments.ts';
 import type { WriteTransaction } from '../data/write-transaction.ts';
 import { AppError } from '../errors.ts';
-import { sameIdentity } from '../workflows/change-request-definitions.ts';
-import type { Principal } from './auth.ts';
 import { ApprovalNeeded } from './change-control.ts';
+import { sameIdentity } from '../domain/change-request.ts';
+import type { Principal } from './principal.ts';
 
 // The write guards of two-person approval. Each runs under the write lock, inside the write's own
 // transaction, so what it reads (which flags are high-impact, which depend on which) is what the

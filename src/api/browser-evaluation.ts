@@ -3,9 +3,10 @@ import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { evaluate, evaluateAll, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
-import { hasScope, type Principal } from './auth.ts';
+import { hasScope } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { FLAG_SET_ID } from './ofrep-event-streams.ts';
+import type { Principal } from './principal.ts';
 
 /** Only flags with this tag are answered to a front-end's token: a flag is internal until it says otherwise. */
 export const BROWSER_FLAG_TAG = 'flagship:browser';

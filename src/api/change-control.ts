@@ -25,17 +25,17 @@ import {
   CHANGE_REQUEST_STATUS_ATTRIBUTE,
   CHANGE_REQUEST_WORKFLOW_TYPE,
   CHANGE_REQUESTED_BY_ATTRIBUTE,
-  changeRequestWorkflowId,
   rejectUpdate,
-  type ChangeKind,
   type ChangeRequestWorkflowInput,
 } from '../workflows/change-request-definitions.ts';
 import type { changeRequestWorkflow } from '../workflows/change-request-workflow.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
 import { formatUtc } from '../domain/rollout-format.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { parseDuration } from '../domain/rollout-plan.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
+import { changeRequestWorkflowId } from '../domain/workflow-ids.ts';
+import { parseDuration } from '../domain/duration.ts';
+import type { ChangeKind } from '../domain/change-request.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 

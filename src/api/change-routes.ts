@@ -4,14 +4,15 @@ import { getChangeRequest, listChangeRequests, type ChangeRequestRecord } from '
 import { getFlag } from '../data/flags.ts';
 import { getSegment, segmentDefinition } from '../data/segments.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
-import { CHANGE_REQUEST_STATUSES, sameIdentity, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
-import { hasScope, type Principal } from './auth.ts';
+import { hasScope } from './auth.ts';
 import { assertMayApprove } from './approval-gates.ts';
 import { changeRequestView, decideChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor } from './versioning.ts';
+import { CHANGE_REQUEST_STATUSES, type ChangeRequestStatus, sameIdentity } from '../domain/change-request.ts';
+import type { Principal } from './principal.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const changeSchema = z.record(z.string(), z.unknown()).describe('A change request: the proposed change, its content hash, base version, status, who asked and decided, expiry, outcome (docs/approvals.md).');

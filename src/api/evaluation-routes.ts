@@ -4,11 +4,11 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
-import type { Principal } from './auth.ts';
 import { tracer } from '../spans.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { contextSchema as boundedContextSchema, isBoundedContext } from './context-limits.ts';
 import type { RouteRegistry } from './route.ts';
+import type { Principal } from './principal.ts';
 
 const contextSchema = boundedContextSchema('Attributes of the user or project: userId, projectId, and anything rules test.');
 const resultSchema = z.object({

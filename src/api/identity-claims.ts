@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isReservedActorId, OWNER_KINDS, type OwnerKind } from '../data/actor.ts';
 import { SCOPES, type Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 
 /** What one group or role of the identity provider grants here. */
 const roleGrantSchema = z.strictObject({

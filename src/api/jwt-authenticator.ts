@@ -1,8 +1,8 @@
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors.ts';
-import type { Principal } from './auth.ts';
 import { principalFromClaims, type ClaimMapping } from './identity-claims.ts';
+import type { Principal } from './principal.ts';
 
 export interface JwtAuthenticator {
   /** Whether the header carries a JWT (its JSON header base64url-encoded starts `eyJ`); static tokens never do. */

@@ -4,8 +4,8 @@ import type { DatabasePool } from '../data/pool.ts';
 import { currentTokenSetVersion, loadTokenSetState, tokenSetChangesSince, type LiveToken, type TokenSetState } from '../data/tokens.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
-import { toPrincipal, type Principal } from './auth.ts';
 import { CatchUp } from './catch-up.ts';
+import { type Principal, toPrincipal } from './principal.ts';
 
 export interface LiveTokenSetOptions {
   db: DatabasePool;

@@ -5,10 +5,11 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { OutboxTail } from '../events/outbox-tail.ts';
-import { hasScope, type Principal } from './auth.ts';
+import { hasScope } from './auth.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
 import type { LiveTokenSet } from './live-token-set.ts';
 import type { RouteRegistry } from './route.ts';
+import type { Principal } from './principal.ts';
 
 export const OFREP_EVENT_STREAM_PATH = '/ofrep/v1/event-stream';
 

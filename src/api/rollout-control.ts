@@ -18,24 +18,14 @@ import {
   type RolloutRecord,
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
-import {
-  cancelOptionsSignal,
-  controlUpdate,
-  FLAG_KEY_ATTRIBUTE,
-  resumeSignal,
-  ROLLOUT_PERCENT_ATTRIBUTE,
-  ROLLOUT_STATE_ATTRIBUTE,
-  ROLLOUT_WORKFLOW_TYPE,
-  rolloutWorkflowId,
-  type ControlUpdateInput,
-  type RolloutStatus,
-  type RolloutWorkflowInput,
-} from '../workflows/rollout-definitions.ts';
-import { ACTIVE_ROLLOUT_STATES, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../domain/rollout-format.ts';
+import { cancelOptionsSignal, controlUpdate, type ControlUpdateInput, FLAG_KEY_ATTRIBUTE, resumeSignal, ROLLOUT_PERCENT_ATTRIBUTE, ROLLOUT_STATE_ATTRIBUTE, ROLLOUT_WORKFLOW_TYPE, rolloutStaticDetails, rolloutStaticSummary, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-definitions.ts';
+import { rolloutPercent } from '../domain/rollout-format.ts';
 import type { rolloutWorkflow } from '../workflows/rollout-workflow.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { normalizePlan, type PlanInput } from '../domain/rollout-plan.ts';
 import { callTemporal, settledBy, temporalDeadline } from './workflow-calls.ts';
+import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 

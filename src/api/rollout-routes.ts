@@ -12,7 +12,7 @@ import {
   type RolloutRecord,
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
-import { ACTIVE_ROLLOUT_STATES, rolloutPercent } from '../domain/rollout-format.ts';
+import { rolloutPercent } from '../domain/rollout-format.ts';
 import { minimumDwellMs } from '../workflows/rollout-schedule.ts';
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest } from './change-control.ts';
@@ -21,6 +21,7 @@ import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from 
 import { refuseOutboundUrls } from './outbound-urls.ts';
 import { gateUrls, normalizePlan, planSchema } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
 const rolloutSchema = z.record(z.string(), z.unknown()).describe('A rollout: plan with target times, state, current step, next step, pause, history (docs/rollouts.md).');

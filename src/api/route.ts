@@ -3,8 +3,9 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Scope } from '../data/tokens.ts';
 import { AppError } from '../errors.ts';
-import { requireScope, type Authenticator, type Principal } from './auth.ts';
+import { requireScope, type Authenticator } from './auth.ts';
 import { textProblem } from './checked-text.ts';
+import type { Principal } from './principal.ts';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 

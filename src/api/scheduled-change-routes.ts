@@ -33,17 +33,17 @@ import {
   SCHEDULED_CHANGE_STATE_ATTRIBUTE,
   SCHEDULED_CHANGE_WORKFLOW_TYPE,
   SCHEDULED_FOR_ATTRIBUTE,
-  scheduledChangeWorkflowId,
   type ScheduledChangeWorkflowInput,
 } from '../workflows/scheduled-change-definitions.ts';
 import type { scheduledChangeWorkflow } from '../workflows/scheduled-change-workflow.ts';
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, newChangeRequestId, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { parseDuration } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 import { requiredVersion } from './versioning.ts';
+import { scheduledChangeWorkflowId } from '../domain/workflow-ids.ts';
+import { parseDuration } from '../domain/duration.ts';
 
 const DAY_MS = 86_400_000;
 /** A time further in the past than this is a mistake, not a change due at once (as for rollout steps). */

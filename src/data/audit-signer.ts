@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { DatabasePool } from 'slonik';
 import { loadEd25519Key } from '../ed25519-key-file.ts';
-import type { DatabasePool } from './pool.ts';
 
 export const AUDIT_SIGNING_KEY_FILE = 'audit-signing-key.pem';
 

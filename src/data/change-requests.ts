@@ -2,18 +2,20 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Flag } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { CHANGE_KINDS, type ChangeFailure, type ChangeKind, type ChangeRequestStatus } from '../workflows/change-request-definitions.ts';
-import { rolloutWorkflowId, type RolloutPlan } from '../workflows/rollout-definitions.ts';
 import { actorNamed, type Actor } from './actor.ts';
 import { auditView, canonical, getFlag, patchFlagIn, prepareStateChange, preparePatch, setFlagStateIn } from './flags.ts';
 import { highImpactFlagsReachedFrom } from './high-impact-reach.ts';
 import { getSegment, patchSegmentIn, prepareSegmentPatch, segmentDefinition, type StoredSegment } from './segments.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
-import { assertNoRunningRollout, createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
+import { createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
 import { approveScheduledChangesIn } from './scheduled-changes.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
+import type { RolloutPlan } from '../domain/rollout-plan.ts';
+import { CHANGE_KINDS, type ChangeFailure, type ChangeKind, type ChangeRequestStatus } from '../domain/change-request.ts';
+import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 
 const changeRow = z.object({
   id: z.string(),

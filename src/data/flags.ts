@@ -14,11 +14,12 @@ import { AppError } from '../errors.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { tracedUpdate } from '../spans.ts';
 import type { DatabasePool } from './pool.ts';
-import { assertNoRunningRollout } from './rollouts.ts';
 import type { Actor } from './actor.ts';
+import { definitionOf } from '../domain/definition-of.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, lockReferences, type WriteTransaction } from './write-transaction.ts';
 import { prerequisiteCycleRefusals } from './write-metrics.ts';
+import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 
 /** A `flags` row as the data layer reads it; `toFlag` turns it into the engine's Flag. */
 export const flagRow = z.object({
@@ -321,12 +322,6 @@ export function mergePatch(definition: FlagDefinition, patch: Record<string, unk
     else merged[field] = value;
   }
   return validated(merged);
-}
-
-/** A stored flag's definition: what a client could send back to recreate it. */
-export function definitionOf(flag: Flag): FlagDefinition {
-  const { state: _state, version: _version, createdAt: _createdAt, updatedAt: _updatedAt, createdBy: _createdBy, updatedBy: _updatedBy, ...definition } = flag;
-  return definition;
 }
 
 /** Key order does not make a change; compare documents with sorted keys. */

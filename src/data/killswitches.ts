@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { DatabasePool } from './pool.ts';
-import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-format.ts';
 import type { Actor } from './actor.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 export interface Killswitch {
   category: string;

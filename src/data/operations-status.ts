@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-format.ts';
 import { AFFECTS_EVALUATION } from './flag-set-source.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 /** One rollout that is not finished, as the dashboards and alerts show it. */
 export interface ActiveRolloutStatus {

@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import type { Flag, Rollout } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
-import type { PauseCause, RolloutPlan, RolloutState } from '../workflows/rollout-definitions.ts';
-import { ACTIVE_ROLLOUT_STATES, describeRollout } from '../domain/rollout-format.ts';
+import { describeRollout } from '../domain/rollout-format.ts';
 import { actorNamed } from './actor.ts';
+import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 import { getFlag, patchFlagIn } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import type { RolloutPlan } from '../domain/rollout-plan.ts';
+import { ACTIVE_ROLLOUT_STATES, type PauseCause, type RolloutState } from '../domain/rollout-state.ts';
 
 const rolloutRow = z.object({
   id: z.string(),
@@ -161,23 +163,6 @@ function timestampOrNull(epochMs: number | null | undefined) {
 }
 
 const activeStates = sql.array([...ACTIVE_ROLLOUT_STATES], 'text');
-
-/**
- * Refuses a change to a flag's `rollout` while a plan owns it (scheduled, running or paused):
- * `rollout_conflict`. Called by the flag write path under the write lock, so a plan accepted a
- * moment earlier is always seen. Rollout steps themselves bypass it (they are the owner).
- */
-export async function assertNoRunningRollout(tx: WriteTransaction, flagKey: string): Promise<void> {
-  const active = await tx.maybeOne(sql.type(z.object({ id: z.string(), state: z.string(), started_by: z.string() }))`
-    SELECT id, state, started_by FROM rollouts WHERE flag_key = ${flagKey} AND state = ANY(${activeStates})`);
-  if (active) {
-    throw new AppError(
-      'rollout_conflict',
-      `flag "${flagKey}" has a ${active.state} rollout (${active.id}, started by ${active.started_by}) that owns its rollout; pause is not enough, cancel it first`,
-      { rolloutId: active.id, state: active.state },
-    );
-  }
-}
 
 export async function getRollout(db: DatabasePool | WriteTransaction, id: string): Promise<RolloutRecord | null> {
   const row = await db.maybeOne(sql.type(rolloutRow)`SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE id = ${id}`);

@@ -2,13 +2,14 @@ import { z } from 'zod';
 import type { Flag, FlagDefinition } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { actorNamed, type Actor } from './actor.ts';
-import { assertPatchable, canonical, checkAgainstWorld, definitionOf, getFlag, mergePatch, patchFlagIn } from './flags.ts';
+import { assertPatchable, canonical, checkAgainstWorld, getFlag, mergePatch, patchFlagIn } from './flags.ts';
 import { highImpactFlagsReachedFrom } from './high-impact-reach.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
-import { assertNoRunningRollout } from './rollouts.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
+import { definitionOf } from '../domain/definition-of.ts';
+import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 
 export const SCHEDULED_CHANGE_STATUSES = ['pending_approval', 'scheduled', 'applied', 'failed', 'cancelled'] as const;
 export type ScheduledChangeStatus = (typeof SCHEDULED_CHANGE_STATUSES)[number];

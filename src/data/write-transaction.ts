@@ -1,9 +1,8 @@
-import type { DatabaseTransactionConnection } from 'slonik';
+import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Actor } from './actor.ts';
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
-import type { DatabasePool } from './pool.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { diffJson } from './json-diff.ts';
 import { sql } from './sql.ts';

@@ -1,9 +1,7 @@
 // Pure helpers shared by the rollout workflow, its activities, the data layer and the API: no
 // imports but types, so importing them never loads the Temporal workflow runtime.
 import type { Rollout, WeightedVariant } from '../engine/types.ts';
-import type { RolloutPlan, RolloutState, RolloutWorkflowInput } from '../workflows/rollout-definitions.ts';
-
-export const ACTIVE_ROLLOUT_STATES = ['scheduled', 'running', 'paused'] as const satisfies readonly RolloutState[];
+import type { RolloutPlan } from './rollout-plan.ts';
 
 /** The share of traffic a rollout puts in: its percentage, or 100 for a distribution (everyone who reaches it gets a variant). */
 export function rolloutPercent(rollout: Rollout | null | undefined): number {
@@ -39,24 +37,4 @@ export function describeCatchUp(plan: RolloutPlan): string {
 /** `2025-01-02 14:00:05 UTC`: what the UI's details and summaries show. */
 export function formatUtc(epochMs: number): string {
   return `${new Date(epochMs).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')} UTC`;
-}
-
-/** The Temporal UI's static summary of a rollout workflow: `Rollout of new-checkout: no rollout → 10% → 50%`. */
-export function rolloutStaticSummary(flagKey: string, plan: RolloutPlan, start: Rollout | null | undefined): string {
-  const path = [describeRollout(start ?? null), ...plan.steps.map((step) => describeRollout(step.rollout))].join(' → ');
-  return `Rollout of ${flagKey}: ${path}`.slice(0, 400);
-}
-
-/** The Temporal UI's static details of a rollout workflow: who, why, every step, how to control it. */
-export function rolloutStaticDetails(input: RolloutWorkflowInput): string {
-  const lines = input.plan.steps.map((step, index) => {
-    const gate = step.gate ? ` · gate: ${step.gate.type} ${step.gate.type === 'prometheus' ? step.gate.query : step.gate.url} (on failure: ${step.gate.onFailure})` : '';
-    return `${index + 1}. ${describeRollout(step.rollout)} at ${formatUtc(step.targetAt)}${gate}`;
-  });
-  return [
-    `**Flag** \`${input.flagKey}\` · **started by** ${input.startedBy}${input.reason ? ` · ${input.reason}` : ''}`,
-    `**Plan** (on resume: ${input.plan.onResume}; catching up: ${describeCatchUp(input.plan)}${input.plan.bucketBy ? `; bucketBy ${input.plan.bucketBy}` : ''}):`,
-    ...lines,
-    'Controls: signal `pause` / `resume` (input nothing or `{"reason": "…"}`), Cancel (optionally signal `cancelOptions` `{"rollback": true}` first).',
-  ].join('\n');
 }

@@ -1,34 +1,59 @@
 import { z } from 'zod';
 import { validateFlag, type Flag, type Rollout, type ValidationIssue } from '../engine/index.ts';
-import { definitionOf } from '../data/flags.ts';
 import { AppError } from '../errors.ts';
-import type { PlannedStep, RolloutGate, RolloutPlan } from '../workflows/rollout-definitions.ts';
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-const MAX_DURATION_MS = 366 * UNIT_MS.d;
-/** An absolute step time further in the past than this is a mistake, not an overdue step. */
-const MAX_PAST_MS = 5 * UNIT_MS.m;
+import { parseDuration } from './duration.ts';
+import { definitionOf } from './definition-of.ts';
 
 /**
- * `90s`, `5m`, `1h30m`, `2d`, `250ms`, ISO 8601 (`PT1H30M`, `P1DT12H`), or a number of milliseconds.
- * Returns null when the text is none of these.
+ * A check made right before a step is applied. `http`: GET the URL; a non-2xx answer fails; with
+ * `jsonPath` (or `min`/`max`) the number read from the body is compared. `prometheus`: an instant
+ * query against the server at `url`; its first sample is compared. A number passes when
+ * `min <= value <= max` (either bound optional). Probes that cannot be made fail (fail closed).
  */
-export function parseDuration(value: string | number): number | null {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : null;
-  const text = value.trim();
-  const compact = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
-  if (compact.test(text)) {
-    let total = 0;
-    for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-    return Math.round(total);
-  }
-  const iso = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
-  if (iso && text !== 'P' && !text.endsWith('T')) {
-    const [, weeks, days, hours, minutes, seconds] = iso.map((part) => (part === undefined ? 0 : Number(part)));
-    return Math.round((weeks ?? 0) * UNIT_MS.w + (days ?? 0) * UNIT_MS.d + (hours ?? 0) * UNIT_MS.h + (minutes ?? 0) * UNIT_MS.m + (seconds ?? 0) * UNIT_MS.s);
-  }
-  return null;
+export type RolloutGate =
+  | { type: 'http'; url: string; jsonPath?: string; min?: number; max?: number; timeoutMs?: number; onFailure: GateFailureAction }
+  | { type: 'prometheus'; url: string; query: string; min?: number; max?: number; timeoutMs?: number; onFailure: GateFailureAction };
+
+export type GateFailureAction = 'pause' | 'rollback';
+
+/**
+ * What resume does with the schedule. `shift_schedule` (the default) moves every step not yet applied
+ * by the time spent paused, so the spacing the plan asked for is kept. `apply_overdue` keeps the
+ * original times: steps whose time passed while paused are applied at once, in order.
+ */
+export type ResumePolicy = 'shift_schedule' | 'apply_overdue';
+
+/**
+ * What a plan does with steps that fell due while they could not be applied (a worker or Temporal
+ * outage, a pause resumed with apply_overdue, a step that stalled): `dwell` (the default) applies
+ * them one after another, never two closer together than the minimum dwell, so everyone who should
+ * see 40% does before 60%; `immediate` applies them at once.
+ */
+export type CatchUpPolicy = 'dwell' | 'immediate';
+
+export interface PlannedStep {
+  /** The flag's `rollout` after this step; `bucketBy` is the plan's, the same on every step. */
+  rollout: Rollout;
+  /** Absolute target time, epoch milliseconds (before any shift). */
+  targetAt: number;
+  /** Checked before the step is applied; absent: no check (always passes). */
+  gate?: RolloutGate;
 }
+
+export interface RolloutPlan {
+  steps: PlannedStep[];
+  onResume: ResumePolicy;
+  bucketBy?: string;
+  /** Absent in plans accepted before it existed: `dwell`. */
+  catchUp?: CatchUpPolicy;
+  /** The least time between two applied steps; absent: each step's planned gap, at most 5 minutes. */
+  minDwellMs?: number;
+}
+
+const DAY_MS = 86_400_000;
+const MAX_DURATION_MS = 366 * DAY_MS;
+/** An absolute step time further in the past than this is a mistake, not an overdue step. */
+const MAX_PAST_MS = 5 * 60_000;
 
 const threshold = z.number().refine(Number.isFinite, 'must be a finite number');
 const gateUrl = z.url({ protocol: /^https?$/ }).max(2000);

@@ -1,6 +1,7 @@
 import type { Client, ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
-import { STALE_REPORT_SCHEDULE_ID, type staleFlagReportWorkflow, type StaleReportInput } from '../workflows/stale-report-workflow.ts';
+import type { staleFlagReportWorkflow } from '../workflows/stale-report-workflow.ts';
 import { ensureSchedule } from './ensure-schedule.ts';
+import { STALE_REPORT_SCHEDULE_ID, type StaleReportInput } from '../workflows/stale-report-definitions.ts';
 
 /**
  * Creates the weekly schedule that announces stale flags per owner, or brings an existing one in

@@ -10,7 +10,7 @@ import { getRollout, listRollouts, rolloutsAwaitingStart } from '../data/rollout
 import { AppError } from '../errors.ts';
 import type { ChangeFeed } from '../events/change-feed.ts';
 import type { Logger } from '../log.ts';
-import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-format.ts';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 /** Every this many passes, each active record's workflow is described (a terminated one is noticed). */
 const PASSES_PER_SWEEP = 10;

@@ -1,32 +1,11 @@
 // The approval workflow's public contract: its input, its state, its updates and query, and the
-// search attribute it keeps current. The API, the activities and the data layer import these (types
+// search attribute it keeps current. The API and the activities import these (types
 // with `import type`); the names are persisted in histories and typed by people in the Temporal UI
 // and CLI, so they never change.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ChangeFailure, ChangeKind, ChangeRequestStatus } from '../domain/change-request.ts';
 
 export const CHANGE_REQUEST_WORKFLOW_TYPE = 'changeRequestWorkflow';
-
-/** `change:<requestId>`: one workflow per change request. */
-export function changeRequestWorkflowId(requestId: string): string {
-  return `change:${requestId}`;
-}
-
-/**
- * What a change request proposes: a merge patch, archiving, restoring, a rollout plan or scheduled
- * changes of a flag, or a merge patch of a segment that high-impact flags use (filed under the first of them).
- */
-export const CHANGE_KINDS = ['patch', 'archive', 'restore', 'rollout', 'schedule', 'segment-patch'] as const;
-export type ChangeKind = (typeof CHANGE_KINDS)[number];
-
-/**
- * `pending` until a second person decides or it expires; `approved` while the change is being
- * applied; then `applied` or `failed` (the flag moved since the request: `version_conflict`, or the
- * change no longer fits). `rejected`, `expired` and `cancelled` end it without a change.
- */
-export type ChangeRequestStatus = 'pending' | 'approved' | 'applied' | 'rejected' | 'expired' | 'cancelled' | 'failed';
-
-export const CHANGE_REQUEST_STATUSES = ['pending', 'approved', 'applied', 'rejected', 'expired', 'cancelled', 'failed'] as const satisfies readonly ChangeRequestStatus[];
-export const FINAL_CHANGE_REQUEST_STATUSES = ['applied', 'rejected', 'expired', 'cancelled', 'failed'] as const satisfies readonly ChangeRequestStatus[];
 
 export interface ChangeRequestWorkflowInput {
   requestId: string;
@@ -53,13 +32,6 @@ export interface ChangeDecision {
   comment: string | null;
   /** Epoch ms (workflow time). */
   at: number;
-}
-
-/** A contract error code and message, as recorded on a failed request. */
-export interface ChangeFailure {
-  code: string;
-  message: string;
-  details?: unknown;
 }
 
 export interface ChangeRequestState {
@@ -99,14 +71,6 @@ export interface RejectInput extends DeciderInput {
 
 export interface CancelInput extends DeciderInput {
   reason?: string;
-}
-
-/**
- * Whether two ids name the same person. Ids are compared without regard to case, so `Alice@x.com`
- * and `alice@x.com` are one person: a second token of the same person never makes a second person.
- */
-export function sameIdentity(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }
 
 /** Since this marker, the approval workflow compares identities with `sameIdentity` (before: exact token names). */

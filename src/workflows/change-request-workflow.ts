@@ -27,22 +27,14 @@ import {
   changeStatusQuery,
   COMPARES_IDENTITIES_PATCH,
   rejectUpdate,
-  sameIdentity,
   type ChangeDecision,
-  type ChangeFailure,
   type ChangeRequestState,
-  type ChangeRequestStatus,
   type ChangeRequestWorkflowInput,
 } from './change-request-definitions.ts';
-import {
-  FLAG_KEY_ATTRIBUTE,
-  ROLLOUT_PERCENT_ATTRIBUTE,
-  ROLLOUT_STATE_ATTRIBUTE,
-  ROLLOUT_WORKFLOW_TYPE,
-  rolloutWorkflowId,
-  type RolloutWorkflowInput,
-} from './rollout-definitions.ts';
-import { formatUtc, rolloutPercent, rolloutStaticDetails, rolloutStaticSummary } from '../domain/rollout-format.ts';
+import { FLAG_KEY_ATTRIBUTE, ROLLOUT_PERCENT_ATTRIBUTE, ROLLOUT_STATE_ATTRIBUTE, ROLLOUT_WORKFLOW_TYPE, rolloutStaticDetails, rolloutStaticSummary, type RolloutWorkflowInput } from './rollout-definitions.ts';
+import { formatUtc, rolloutPercent } from '../domain/rollout-format.ts';
+import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
+import { type ChangeFailure, type ChangeRequestStatus, sameIdentity } from '../domain/change-request.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 

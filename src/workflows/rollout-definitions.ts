@@ -1,62 +1,14 @@
 // The rollout workflow's public contract: its input, its status, its signals, query and update, and
-// the search attributes it keeps current. The API, the activities and the data layer import these
+// the search attributes it keeps current, and the Temporal UI's texts. The API and the activities import these
 // (types with `import type`); the names are persisted in histories and typed by people in the
 // Temporal UI and CLI, so they never change.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Rollout } from '../engine/types.ts';
+import { describeCatchUp, describeRollout, formatUtc } from '../domain/rollout-format.ts';
+import type { RolloutPlan } from '../domain/rollout-plan.ts';
+import type { PauseCause, RolloutState } from '../domain/rollout-state.ts';
 
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
-
-/** `rollout:<flagKey>`: a business key, so a second plan for the same flag collides with the first. */
-export function rolloutWorkflowId(flagKey: string): string {
-  return `rollout:${flagKey}`;
-}
-
-/**
- * A check made right before a step is applied. `http`: GET the URL; a non-2xx answer fails; with
- * `jsonPath` (or `min`/`max`) the number read from the body is compared. `prometheus`: an instant
- * query against the server at `url`; its first sample is compared. A number passes when
- * `min <= value <= max` (either bound optional). Probes that cannot be made fail (fail closed).
- */
-export type RolloutGate =
-  | { type: 'http'; url: string; jsonPath?: string; min?: number; max?: number; timeoutMs?: number; onFailure: GateFailureAction }
-  | { type: 'prometheus'; url: string; query: string; min?: number; max?: number; timeoutMs?: number; onFailure: GateFailureAction };
-
-export type GateFailureAction = 'pause' | 'rollback';
-
-/**
- * What resume does with the schedule. `shift_schedule` (the default) moves every step not yet applied
- * by the time spent paused, so the spacing the plan asked for is kept. `apply_overdue` keeps the
- * original times: steps whose time passed while paused are applied at once, in order.
- */
-export type ResumePolicy = 'shift_schedule' | 'apply_overdue';
-
-/**
- * What a plan does with steps that fell due while they could not be applied (a worker or Temporal
- * outage, a pause resumed with apply_overdue, a step that stalled): `dwell` (the default) applies
- * them one after another, never two closer together than the minimum dwell, so everyone who should
- * see 40% does before 60%; `immediate` applies them at once.
- */
-export type CatchUpPolicy = 'dwell' | 'immediate';
-
-export interface PlannedStep {
-  /** The flag's `rollout` after this step; `bucketBy` is the plan's, the same on every step. */
-  rollout: Rollout;
-  /** Absolute target time, epoch milliseconds (before any shift). */
-  targetAt: number;
-  /** Checked before the step is applied; absent: no check (always passes). */
-  gate?: RolloutGate;
-}
-
-export interface RolloutPlan {
-  steps: PlannedStep[];
-  onResume: ResumePolicy;
-  bucketBy?: string;
-  /** Absent in plans accepted before it existed: `dwell`. */
-  catchUp?: CatchUpPolicy;
-  /** The least time between two applied steps; absent: each step's planned gap, at most 5 minutes. */
-  minDwellMs?: number;
-}
 
 export interface RolloutWorkflowInput {
   rolloutId: string;
@@ -67,11 +19,6 @@ export interface RolloutWorkflowInput {
   startedBy: string;
   reason?: string;
 }
-
-export type RolloutState = 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'rolled_back' | 'failed';
-
-/** Why a rollout is paused: a person or the UI (`manual`), or the rollout itself. */
-export type PauseCause = 'manual' | 'gate' | 'conflict' | 'auto_progress' | 'killswitch' | 'flag_unavailable';
 
 export interface PauseInfo {
   cause: PauseCause;
@@ -159,3 +106,23 @@ export const SIGNAL_DESCRIPTIONS = {
 export const FLAG_KEY_ATTRIBUTE = { name: 'FlagKey', type: 'KEYWORD' } as const;
 export const ROLLOUT_STATE_ATTRIBUTE = { name: 'RolloutState', type: 'KEYWORD' } as const;
 export const ROLLOUT_PERCENT_ATTRIBUTE = { name: 'RolloutPercent', type: 'DOUBLE' } as const;
+
+/** The Temporal UI's static summary of a rollout workflow: `Rollout of new-checkout: no rollout → 10% → 50%`. */
+export function rolloutStaticSummary(flagKey: string, plan: RolloutPlan, start: Rollout | null | undefined): string {
+  const path = [describeRollout(start ?? null), ...plan.steps.map((step) => describeRollout(step.rollout))].join(' → ');
+  return `Rollout of ${flagKey}: ${path}`.slice(0, 400);
+}
+
+/** The Temporal UI's static details of a rollout workflow: who, why, every step, how to control it. */
+export function rolloutStaticDetails(input: RolloutWorkflowInput): string {
+  const lines = input.plan.steps.map((step, index) => {
+    const gate = step.gate ? ` · gate: ${step.gate.type} ${step.gate.type === 'prometheus' ? step.gate.query : step.gate.url} (on failure: ${step.gate.onFailure})` : '';
+    return `${index + 1}. ${describeRollout(step.rollout)} at ${formatUtc(step.targetAt)}${gate}`;
+  });
+  return [
+    `**Flag** \`${input.flagKey}\` · **started by** ${input.startedBy}${input.reason ? ` · ${input.reason}` : ''}`,
+    `**Plan** (on resume: ${input.plan.onResume}; catching up: ${describeCatchUp(input.plan)}${input.plan.bucketBy ? `; bucketBy ${input.plan.bucketBy}` : ''}):`,
+    ...lines,
+    'Controls: signal `pause` / `resume` (input nothing or `{"reason": "…"}`), Cancel (optionally signal `cancelOptions` `{"rollback": true}` first).',
+  ].join('\n');
+}

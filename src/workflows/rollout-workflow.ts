@@ -30,17 +30,16 @@ import {
   SIGNAL_DESCRIPTIONS,
   statusQuery,
   type CancelOptions,
-  type PauseCause,
   type PauseInfo,
-  type RolloutGate,
   type RolloutResult,
-  type RolloutState,
   type RolloutStatus,
   type RolloutWorkflowInput,
   type StepTimes,
 } from './rollout-definitions.ts';
 import { describeRollout, formatDuration, formatUtc, rolloutPercent } from '../domain/rollout-format.ts';
 import { stepDue, type StepDue } from './rollout-schedule.ts';
+import type { RolloutGate } from '../domain/rollout-plan.ts';
+import type { PauseCause, RolloutState } from '../domain/rollout-state.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -4,11 +4,6 @@ import { defineSignal } from '@temporalio/workflow';
 
 export const SCHEDULED_CHANGE_WORKFLOW_TYPE = 'scheduledChangeWorkflow';
 
-/** `scheduled-change:<id>`: one workflow per scheduled change. */
-export function scheduledChangeWorkflowId(id: string): string {
-  return `scheduled-change:${id}`;
-}
-
 export interface ScheduledChangeWorkflowInput {
   scheduledChangeId: string;
   flagKey: string;

@@ -2,14 +2,7 @@
 // flags, so a webhook can remind each team of its own. Started by a Temporal schedule.
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { createStaleReportActivities } from '../activities/stale-report-activities.ts';
-
-/** The schedule that runs the workflow below (one per Temporal namespace, created by the worker). */
-export const STALE_REPORT_SCHEDULE_ID = 'flag-stale-report';
-
-export interface StaleReportInput {
-  unevaluatedDays: number;
-  singleValueDays: number;
-}
+import type { StaleReportInput } from './stale-report-definitions.ts';
 
 const { announceStaleFlags } = proxyActivities<ReturnType<typeof createStaleReportActivities>>({
   startToCloseTimeout: '2 minutes',

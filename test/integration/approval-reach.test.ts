@@ -4,12 +4,12 @@
 // segment a high-impact flag uses, and to a flag it depends on as a prerequisite (at any depth),
 // becomes one change request listing every high-impact flag it touches.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { changeRequestWorkflowId } from '../../src/workflows/change-request-definitions.ts';
 import { startLoopbackIdentityProvider, type LoopbackIdentityProvider } from '../support/identity-provider.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { loopbackPolicy } from '../support/outbound.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { CHANGE_HISTORIES_DIR, recordHistory } from '../support/rollout-worker.ts';
+import { changeRequestWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 const REQUESTED_BY_ATTRIBUTE = { name: 'ChangeRequestedBy', type: 'KEYWORD' } as const;
 

@@ -5,11 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
-import { changeRequestWorkflowId } from '../../src/workflows/change-request-definitions.ts';
-import { rolloutWorkflowId } from '../../src/workflows/rollout-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { CHANGE_HISTORIES_DIR, eventually, recordHistory, startChildWorker } from '../support/rollout-worker.ts';
+import { changeRequestWorkflowId, rolloutWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 const STATUS_ATTRIBUTE = { name: 'ChangeRequestStatus', type: 'KEYWORD' } as const;
 

@@ -2,11 +2,11 @@
 // every API process within a second and in the snapshot, audited and evented, and back on release;
 // engaging needs feature_flag:killswitch and no approval; a running rollout of the category pauses.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rolloutWorkflowId } from '../../src/workflows/rollout-definitions.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory } from '../support/rollout-worker.ts';
+import { rolloutWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 /** The bound for another process to see the change; NOTIFY usually makes it tens of ms. */
 const PROPAGATION_MS = 1_000;

@@ -11,10 +11,11 @@ import { Worker } from '@temporalio/worker';
 import type { createRolloutActivities } from '../../src/activities/rollout-activities.ts';
 import type { createScheduledChangeActivities } from '../../src/activities/scheduled-change-activities.ts';
 import { findTemporalTestServer } from '../../src/launcher/temporal-cli.ts';
-import type { CatchUpPolicy, RolloutStatus, RolloutWorkflowInput } from '../../src/workflows/rollout-definitions.ts';
+import type { RolloutStatus, RolloutWorkflowInput } from '../../src/workflows/rollout-definitions.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
+import type { CatchUpPolicy } from '../../src/domain/rollout-plan.ts';
 
 type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 type FakeActivities = Pick<RolloutActivities, 'applyRolloutStep' | 'checkRolloutGate' | 'recordRolloutTransition' | 'finishRollout'>;

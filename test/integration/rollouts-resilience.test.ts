@@ -11,12 +11,12 @@ import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
 import { WRITE_LOCK_KEY } from '../../src/data/write-transaction.ts';
 import { findTemporalCli } from '../../src/launcher/temporal-cli.ts';
-import { rolloutWorkflowId } from '../../src/workflows/rollout-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { eventually } from '../support/eventually.ts';
 import { loopbackOutbound } from '../support/outbound.ts';
 import { appliedSteps, startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory, startChildWorker } from '../support/rollout-worker.ts';
+import { rolloutWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 const run = promisify(execFile);
 

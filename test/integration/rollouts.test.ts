@@ -1,10 +1,10 @@
 // Rollout plans on the real Temporal server and PostgreSQL: a plan runs to completion on time,
 // conflicts are refused, pause holds and resume continues (both resume policies), cancel stops.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rolloutWorkflowId } from '../../src/workflows/rollout-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { appliedSteps, startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory } from '../support/rollout-worker.ts';
+import { rolloutWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 /** A step may land late on a loaded machine; it must never land early. */
 const EARLY_TOLERANCE_MS = 50;

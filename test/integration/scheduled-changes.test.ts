@@ -3,10 +3,10 @@
 // over an edit of other fields, failed and announced over an edit of its own fields, refused while a
 // rollout plan owns the rollout, and approved when scheduled on a high-impact flag.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { scheduledChangeWorkflowId } from '../../src/workflows/scheduled-change-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { eventually, recordHistory } from '../support/rollout-worker.ts';
+import { scheduledChangeWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 describe('scheduled changes', () => {
   let harness: RolloutHarness;

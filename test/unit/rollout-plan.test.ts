@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizePlan, parseDuration, planSchema } from '../../src/domain/rollout-plan.ts';
+import { normalizePlan, planSchema } from '../../src/domain/rollout-plan.ts';
 import type { Flag } from '../../src/engine/index.ts';
 import { AppError } from '../../src/errors.ts';
+import { parseDuration } from '../../src/domain/duration.ts';
 
 const flag: Flag = {
   key: 'checkout', type: 'string', description: '', tags: [], enabled: true, onValue: 'a', offValue: 'b', defaultValue: 'b',

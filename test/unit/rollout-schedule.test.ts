@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { RolloutPlan } from '../../src/workflows/rollout-definitions.ts';
 import { DEFAULT_MAX_DWELL_MS, minimumDwellMs, stepDue } from '../../src/workflows/rollout-schedule.ts';
+import type { RolloutPlan } from '../../src/domain/rollout-plan.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
