@@ -13,7 +13,7 @@ import {
 } from '../data/rollouts.ts';
 import { AppError } from '../errors.ts';
 import { rolloutPercent } from '../domain/rollout-format.ts';
-import { minimumDwellMs } from '../workflows/rollout-schedule.ts';
+import { minimumDwellMs } from '../domain/rollout-schedule.ts';
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';

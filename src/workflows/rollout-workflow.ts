@@ -37,7 +37,7 @@ import {
   type StepTimes,
 } from './rollout-definitions.ts';
 import { describeRollout, formatDuration, formatUtc, rolloutPercent } from '../domain/rollout-format.ts';
-import { stepDue, type StepDue } from './rollout-schedule.ts';
+import { stepDue, type StepDue } from '../domain/rollout-schedule.ts';
 import type { RolloutGate } from '../domain/rollout-plan.ts';
 import type { PauseCause, RolloutState } from '../domain/rollout-state.ts';
 

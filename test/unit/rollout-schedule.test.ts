@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_MAX_DWELL_MS, minimumDwellMs, stepDue } from '../../src/workflows/rollout-schedule.ts';
+import { DEFAULT_MAX_DWELL_MS, minimumDwellMs, stepDue } from '../../src/domain/rollout-schedule.ts';
 import type { RolloutPlan } from '../../src/domain/rollout-plan.ts';
 
 const SECOND = 1_000;

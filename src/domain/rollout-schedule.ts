@@ -1,6 +1,6 @@
-import type { RolloutPlan } from '../domain/rollout-plan.ts';
 // When each step of a plan is due: pure arithmetic over the plan, the schedule offset and the time
 // the previous step was applied, shared by the workflow (deterministic: no clock here) and its tests.
+import type { RolloutPlan } from './rollout-plan.ts';
 
 /**
  * The default minimum dwell is the plan's own gap before a step, but never more than this: a plan
