@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { eventTypePatternSchema, matchesEventType } from '../events/event-types.ts';
 import type { OutboxTail, StreamLease } from '../events/outbox-tail.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { openEventStream } from './open-event-stream.ts';
 import type { RouteRegistry } from './route.ts';
 
 /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
@@ -76,21 +77,8 @@ function lastEventId(ctx: Context): number | undefined {
 }
 
 function openStream(ctx: Context, deps: Pick<ApiDependencies, 'outboxTail' | 'log' | 'eventStreamIdleMs'>, lease: StreamLease, options: { after: number; types: readonly string[] }): void {
-  const { req, res } = ctx;
   const tail: OutboxTail = deps.outboxTail;
-  req.socket.setTimeout(0);
-  req.socket.setNoDelay(true);
-  req.socket.setKeepAlive(true);
-  // The stream is written to the socket directly: Koa's own body piping reports every client that
-  // goes away as an error, and a client going away is how every SSE stream ends.
-  ctx.status = 200;
-  ctx.respond = false;
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
+  const res = openEventStream(ctx);
 
   const closed = new AbortController();
   /** The highest outbox id looked at; with a type filter, above the last id sent. */

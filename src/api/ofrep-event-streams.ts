@@ -8,6 +8,7 @@ import type { OutboxTail } from '../events/outbox-tail.ts';
 import { hasScope } from './auth.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
 import type { LiveTokenSet } from './live-token-set.ts';
+import { openEventStream } from './open-event-stream.ts';
 import type { RouteRegistry } from './route.ts';
 import type { Principal } from './principal.ts';
 
@@ -110,20 +111,7 @@ export class OfrepEventStreams {
   /** Serves one stream on this request's socket until the client goes away. */
   open(ctx: Context, principal: Principal): void {
     const lease = this.#options.limits.lease(principal.tokenId);
-    const { req, res } = ctx;
-    req.socket.setTimeout(0);
-    req.socket.setNoDelay(true);
-    req.socket.setKeepAlive(true);
-    // Written to the socket directly: Koa's body piping reports every client that leaves as an error.
-    ctx.status = 200;
-    ctx.respond = false;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-      ...corsHeadersOf(ctx),
-    });
+    const res = openEventStream(ctx, corsHeadersOf(ctx));
     res.write(`retry: ${RETRY_MS}\n: flag set ${this.#options.flagSet.version}\n\n`);
     const close = () => {
       if (!this.#open.delete(res)) return;
