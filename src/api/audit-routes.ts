@@ -5,6 +5,7 @@ import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor } from './versioning.ts';
+import { AUDIT_ENTITY_TYPES } from '../data/write-transaction.ts';
 
 /** The audit log: read it, and verify its hash chain. */
 export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
@@ -15,7 +16,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     method: 'get', operationId: 'listAuditEntries', path: '/v1/audit', tag, scope: 'feature_flag:manage',
     summary: 'Audit entries, newest first, filtered by entity, actor (or approver) and action.',
     query: z.object({
-      entityType: z.enum(['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request', 'scheduled_change']).optional(),
+      entityType: z.enum(AUDIT_ENTITY_TYPES).optional(),
       entityKey: z.string().max(128).optional(),
       actor: z.string().max(128).optional(),
       action: z.string().max(64).optional(),

@@ -1,12 +1,11 @@
 import type { Registry } from 'prom-client';
-import type { CompiledFlagSet, EvaluationResult, Reason } from '../engine/index.ts';
+import { REASONS, type CompiledFlagSet, type EvaluationResult, type Reason } from '../engine/index.ts';
 import { GrowingCounter, SlotCounter, SlotHistogram } from './slot-metrics.ts';
 
 export const EVALUATION_ENDPOINTS = ['evaluate', 'bulk', 'ofrep', 'ofrep_bulk'] as const;
 export type EvaluationEndpoint = (typeof EVALUATION_ENDPOINTS)[number];
 const ENDPOINT_INDEX = { evaluate: 0, bulk: 1, ofrep: 2, ofrep_bulk: 3 } as const satisfies Record<EvaluationEndpoint, number>;
 
-const REASONS = ['default', 'rule', 'percentage', 'prerequisite_failed', 'off', 'error'] as const satisfies readonly Reason[];
 const REASON_INDEX = { default: 0, rule: 1, percentage: 2, prerequisite_failed: 3, off: 4, error: 5 } as const satisfies Record<Reason, number>;
 
 /** Flags carrying this tag are counted one by one (by reason and rule); all others only in the totals. */

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { evaluate, evaluateAll, explain, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { evaluate, evaluateAll, explain, REASONS, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import { tracer } from '../spans.ts';
 import type { ApiDependencies } from './dependencies.ts';
@@ -15,7 +15,7 @@ const resultSchema = z.object({
   flagKey: z.string(),
   value: z.unknown(),
   variant: z.string().nullable(),
-  reason: z.enum(['default', 'rule', 'percentage', 'prerequisite_failed', 'off']),
+  reason: z.enum(REASONS).exclude(['error']),
   ruleId: z.string().optional(),
   prerequisiteKey: z.string().optional(),
   inRollout: z.boolean().optional(),

@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
-import { FLAG_KEY_PATTERN } from '../engine/index.ts';
+import { FLAG_KEY_PATTERN, REASONS } from '../engine/index.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { checkProject } from './evaluation-routes.ts';
 import type { RouteRegistry } from './route.ts';
+import { EXPOSURE_EVENT_TYPE } from '../domain/event-types.ts';
 
 /** Exposures per request, and so per outbox event. The SDK sends at most this many at once. */
 export const MAX_EXPOSURES_PER_BATCH = 1_000;
-export const EXPOSURE_EVENT_TYPE = 'flag.exposure';
 
 const identity = z.string().min(1).max(256);
 
@@ -21,7 +21,7 @@ const identity = z.string().min(1).max(256);
 const exposureSchema = z.strictObject({
   flagKey: z.string().regex(FLAG_KEY_PATTERN),
   flagVersion: z.number().int().min(1),
-  reason: z.enum(['default', 'rule', 'percentage', 'prerequisite_failed', 'off']),
+  reason: z.enum(REASONS).exclude(['error']),
   variant: z.string().min(1).max(64).optional(),
   value: z.union([z.boolean(), z.number(), z.string().max(256)]).optional(),
   ruleId: z.string().min(1).max(64).optional(),

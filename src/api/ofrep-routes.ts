@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { evaluate, type EvaluationResult, type Reason } from '../engine/index.ts';
+import { evaluate, OPENFEATURE_REASONS, type EvaluationResult } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { isMalformedBody } from './error-middleware.ts';
@@ -12,16 +12,6 @@ import { contextSchema, isBoundedContext } from './context-limits.ts';
 import { checkSignedContext, createBrowserBulk, evaluateForBrowser, isBrowserOnly, toBrowserOfrep } from './browser-evaluation.ts';
 import { FLAG_SET_ID, OFREP_EVENT_STREAM_PATH, type OfrepEventStreams } from './ofrep-event-streams.ts';
 import type { RouteRegistry } from './route.ts';
-
-/** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
-const OPENFEATURE_REASON = {
-  default: 'DEFAULT',
-  rule: 'TARGETING_MATCH',
-  percentage: 'SPLIT',
-  off: 'DISABLED',
-  prerequisite_failed: 'DISABLED',
-  error: 'ERROR',
-} as const satisfies Record<Reason, string>;
 
 const OFREP_PREFIX = '/ofrep/';
 /** Front-end tokens (feature_flag:browser) may call OFREP and nothing else; they are answered values and variants only. */
@@ -38,8 +28,8 @@ export function toOfrep(result: EvaluationResult): { key: string; value: unknown
   if (result.ruleId !== undefined) metadata.ruleId = result.ruleId;
   if (result.prerequisiteKey !== undefined) metadata.prerequisiteKey = result.prerequisiteKey;
   if (result.inRollout !== undefined) metadata.inRollout = result.inRollout;
-  if (result.variant === null) return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASON[result.reason], metadata };
-  return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASON[result.reason], variant: result.variant, metadata };
+  if (result.variant === null) return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASONS[result.reason], metadata };
+  return { key: result.flagKey, value: result.value, reason: OPENFEATURE_REASONS[result.reason], variant: result.variant, metadata };
 }
 
 /**
@@ -83,7 +73,7 @@ export function fastOfrepRequest(body: unknown): z.output<typeof ofrepRequest> |
 const ofrepSuccess = z.object({
   key: z.string(),
   value: z.unknown(),
-  reason: z.enum(['DEFAULT', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'ERROR']),
+  reason: z.enum([...new Set(Object.values(OPENFEATURE_REASONS))]),
   variant: z.string().optional(),
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
 });

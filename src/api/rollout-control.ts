@@ -25,12 +25,12 @@ import type { ApiDependencies } from './dependencies.ts';
 import { normalizePlan, type PlanInput } from '../domain/rollout-plan.ts';
 import { callTemporal, settledBy, temporalDeadline } from './workflow-calls.ts';
 import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
-import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
+import { isActiveRollout } from '../domain/rollout-state.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 
 function isActive(record: RolloutRecord): boolean {
-  return (ACTIVE_ROLLOUT_STATES as readonly string[]).includes(record.state);
+  return isActiveRollout(record.state);
 }
 
 function handleOf(deps: Deps, record: RolloutRecord): WorkflowHandle<typeof rolloutWorkflow> {

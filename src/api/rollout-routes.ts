@@ -21,7 +21,7 @@ import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from 
 import { refuseOutboundUrls } from './outbound-urls.ts';
 import { gateUrls, normalizePlan, planSchema } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
-import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';
+import { ACTIVE_ROLLOUT_STATES, isActiveRollout, isRolloutState, ROLLOUT_STATES } from '../domain/rollout-state.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
 const rolloutSchema = z.record(z.string(), z.unknown()).describe('A rollout: plan with target times, state, current step, next step, pause, history (docs/rollouts.md).');
@@ -50,7 +50,7 @@ function dueAt(record: RolloutRecord, index: number): number {
 /** The wire form of a rollout; `history` only on the single-rollout reads. */
 export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const applied = new Map((history ?? []).filter((entry) => entry.kind === 'step_applied').map((entry) => [entry.stepIndex, entry]));
-  const active = (ACTIVE_ROLLOUT_STATES as readonly string[]).includes(record.state);
+  const active = isActiveRollout(record.state);
   const uiUrl = deps.temporal.uiUrl;
   return {
     id: record.id,
@@ -214,11 +214,10 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     }),
     responses: { 200: { description: 'Rollouts (without history).', schema: z.object({ items: z.array(rolloutSchema) }) } },
     async handler(ctx, { query }) {
-      const allowed = ['scheduled', 'running', 'paused', 'completed', 'cancelled', 'rolled_back', 'failed'] as const;
       const states = query.state ? query.state.split(',') : [...ACTIVE_ROLLOUT_STATES];
-      const unknown = states.filter((state) => !(allowed as readonly string[]).includes(state));
-      if (unknown.length) throw new AppError('validation_error', `unknown state ${unknown.join(', ')}`, { issues: [{ path: 'state', message: `one of ${allowed.join(', ')}` }] });
-      const records = await listRollouts(deps.db, states as (typeof allowed)[number][], query.limit);
+      const unknown = states.filter((state) => !isRolloutState(state));
+      if (unknown.length) throw new AppError('validation_error', `unknown state ${unknown.join(', ')}`, { issues: [{ path: 'state', message: `one of ${ROLLOUT_STATES.join(', ')}` }] });
+      const records = await listRollouts(deps.db, states.filter(isRolloutState), query.limit);
       ctx.body = { items: records.map((record) => rolloutView(record, undefined, deps)) };
     },
   });

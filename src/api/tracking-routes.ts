@@ -4,10 +4,10 @@ import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { checkProject } from './evaluation-routes.ts';
 import type { RouteRegistry } from './route.ts';
+import { TRACKING_EVENT_TYPE } from '../domain/event-types.ts';
 
 /** Tracking events per request, and so per outbox event; the SDK sends at most this many at once. */
 export const MAX_TRACKING_EVENTS_PER_BATCH = 1_000;
-export const TRACKING_EVENT_TYPE = 'tracking.events';
 
 const identity = z.string().min(1).max(256);
 const scalar = z.union([z.boolean(), z.number(), z.string().max(256)]);

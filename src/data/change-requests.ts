@@ -14,7 +14,7 @@ import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
 import type { RolloutPlan } from '../domain/rollout-plan.ts';
-import { CHANGE_KINDS, type ChangeFailure, type ChangeKind, type ChangeRequestStatus } from '../domain/change-request.ts';
+import { CHANGE_KINDS, CHANGE_REQUEST_STATUSES, type ChangeFailure, type ChangeKind, type ChangeRequestStatus } from '../domain/change-request.ts';
 import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 
 const changeRow = z.object({
@@ -26,7 +26,7 @@ const changeRow = z.object({
   content_hash: z.string(),
   base_version: z.number(),
   diff: z.array(z.unknown()).nullable(),
-  status: z.enum(['pending', 'approved', 'applied', 'rejected', 'expired', 'cancelled', 'failed']),
+  status: z.enum(CHANGE_REQUEST_STATUSES),
   requested_by: z.string(),
   reason: z.string().nullable(),
   expires_at: z.number(),

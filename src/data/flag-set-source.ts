@@ -1,20 +1,22 @@
 import type { Flag, Segment } from '../engine/index.ts';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { EXPOSURE_EVENT_TYPE } from '../domain/event-types.ts';
 import { getFlag, listActiveFlags } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import { getSegment, listAllSegments, segmentDefinition } from './segments.ts';
 import { sql } from './sql.ts';
 
-/**
- * Outbox rows that change what an evaluation answers; the same predicate as the partial index
- * (sql/006). `flag.exposure` is analytics from the SDKs, not a change: it must not move the version.
- */
-/** The same predicate in JavaScript, for change notices: which ones can change an evaluation. */
+/** Which change notices can change an evaluation: AFFECTS_EVALUATION in JavaScript. */
 export function affectsEvaluation(eventType: string): boolean {
-  return /^(flag|segment|killswitch)\./.test(eventType) && eventType !== 'flag.exposure';
+  return /^(flag|segment|killswitch)\./.test(eventType) && eventType !== EXPOSURE_EVENT_TYPE;
 }
 
+/**
+ * Outbox rows that change what an evaluation answers; the same predicate as the partial index
+ * (sql/006), written out so the planner can use it. `flag.exposure` is analytics from the SDKs, not
+ * a change: it must not move the version.
+ */
 export const AFFECTS_EVALUATION = sql.fragment`((type LIKE 'flag.%' OR type LIKE 'segment.%' OR type LIKE 'killswitch.%') AND type <> 'flag.exposure')`;
 
 export interface FlagSetState {

@@ -9,14 +9,14 @@ import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 import type { RolloutPlan } from '../domain/rollout-plan.ts';
-import { ACTIVE_ROLLOUT_STATES, type PauseCause, type RolloutState } from '../domain/rollout-state.ts';
+import { ACTIVE_ROLLOUT_STATES, isActiveRollout, type PauseCause, ROLLOUT_STATES, type RolloutState } from '../domain/rollout-state.ts';
 
 const rolloutRow = z.object({
   id: z.string(),
   flag_key: z.string(),
   workflow_id: z.string(),
   run_id: z.string().nullable(),
-  state: z.enum(['scheduled', 'running', 'paused', 'completed', 'cancelled', 'rolled_back', 'failed']),
+  state: z.enum(ROLLOUT_STATES),
   plan: z.record(z.string(), z.unknown()),
   start_rollout: z.record(z.string(), z.unknown()).nullable(),
   expected_rollout: z.record(z.string(), z.unknown()).nullable(),
@@ -323,7 +323,7 @@ export async function setRolloutRunId(db: DatabasePool, id: string, runId: strin
 export async function abandonRollout(db: DatabasePool, id: string, outcome: { state: 'failed' | 'cancelled'; reason: string; actor: string }): Promise<RolloutRecord> {
   return inWriteTransaction(db, async (tx) => {
     const current = await lockedRollout(tx, id);
-    if (!(ACTIVE_ROLLOUT_STATES as readonly string[]).includes(current.state)) return current;
+    if (!isActiveRollout(current.state)) return current;
     const seq = await tx.oneFirst(sql.type(z.object({ seq: z.number() }))`
       SELECT coalesce(max(seq), 0) + 1000000 AS seq FROM rollout_history WHERE rollout_id = ${id}`);
     const row = await tx.one(sql.type(rolloutRow)`
@@ -378,7 +378,7 @@ export async function applyRolloutStep(db: DatabasePool, input: ApplyStepInput):
     const done = await tx.maybeOne(sql.type(historyRow)`
       SELECT ${HISTORY_COLUMNS} FROM rollout_history WHERE rollout_id = ${input.rolloutId} AND kind = 'step_applied' AND step_index = ${input.stepIndex}`);
     if (done) return { kind: 'already_applied', flagVersion: done.flag_version, rollout: done.rollout as Rollout | null, appliedAt: done.at };
-    if (!(ACTIVE_ROLLOUT_STATES as readonly string[]).includes(record.state)) {
+    if (!isActiveRollout(record.state)) {
       return { kind: 'held', cause: 'flag_unavailable', reason: `the rollout record is ${record.state}${record.endReason ? ` (${record.endReason})` : ''}` };
     }
     const settings = await readAutoProgress(tx);

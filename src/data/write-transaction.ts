@@ -1,6 +1,7 @@
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { EventType } from '../domain/event-types.ts';
 import type { Actor } from './actor.ts';
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
@@ -144,12 +145,16 @@ export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: Wri
   });
 }
 
+/** What an audit entry can be about: its `entityType`, and the audit list's filter. */
+export const AUDIT_ENTITY_TYPES = ['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request', 'scheduled_change'] as const;
+export type AuditEntityType = (typeof AUDIT_ENTITY_TYPES)[number];
+
 export interface AuditInput {
   actor: Actor;
   /** The id of the second person of a two-person change. */
   approver?: string;
   action: string;
-  entityType: 'flag' | 'segment' | 'killswitch' | 'token' | 'webhook' | 'rollout' | 'change_request' | 'scheduled_change';
+  entityType: AuditEntityType;
   entityKey: string;
   version?: number;
   before: unknown;
@@ -180,7 +185,7 @@ function toJsonb(value: unknown) {
 }
 
 export interface EventInput {
-  type: string;
+  type: EventType;
   entityKey: string | null;
   payload: Record<string, unknown>;
 }

@@ -8,6 +8,10 @@ export type RolloutState = (typeof ROLLOUT_STATES)[number];
 export const ACTIVE_ROLLOUT_STATES = ['scheduled', 'running', 'paused'] as const satisfies readonly RolloutState[];
 export type ActiveRolloutState = (typeof ACTIVE_ROLLOUT_STATES)[number];
 
+export function isRolloutState(state: string): state is RolloutState {
+  return (ROLLOUT_STATES as readonly string[]).includes(state);
+}
+
 export function isActiveRollout(state: string): state is ActiveRolloutState {
   return (ACTIVE_ROLLOUT_STATES as readonly string[]).includes(state);
 }

@@ -30,7 +30,7 @@ export type {
   ValidationResult,
   WeightedVariant,
 } from './types.ts';
-export { FLAG_TYPES, OPERATORS } from './types.ts';
+export { FLAG_TYPES, OPENFEATURE_REASONS, OPERATORS, REASONS } from './types.ts';
 export {
   attributeConditionSchema,
   conditionSchema,

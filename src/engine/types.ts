@@ -172,7 +172,18 @@ export type Segment = SegmentDefinition;
 export type EvaluationContext = Readonly<Record<string, unknown>>;
 
 /** `error` is produced by the SDK only (its fallback); the engine never returns it. */
-export type Reason = 'default' | 'rule' | 'percentage' | 'prerequisite_failed' | 'off' | 'error';
+export const REASONS = ['default', 'rule', 'percentage', 'prerequisite_failed', 'off', 'error'] as const;
+export type Reason = (typeof REASONS)[number];
+
+/** OpenFeature's reason for each of ours, as CONTRACT.md maps them (the OFREP answer and the SDK's provider). */
+export const OPENFEATURE_REASONS = {
+  default: 'DEFAULT',
+  rule: 'TARGETING_MATCH',
+  percentage: 'SPLIT',
+  off: 'DISABLED',
+  prerequisite_failed: 'DISABLED',
+  error: 'ERROR',
+} as const satisfies Record<Reason, string>;
 
 /**
  * The answer for one flag and one context. The engine hands out shared, frozen instances (every

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPT_IN_EVENT_TYPES } from '../domain/event-types.ts';
 
 /**
  * An event type filter entry: an exact type (`flag.updated`), a family (`flag.*`, every type that
@@ -10,12 +11,6 @@ export const eventTypePatternSchema = z
   .string()
   .max(100)
   .regex(EVENT_TYPE_PATTERN, 'must be an event type such as "flag.updated", a family such as "flag.*", or "*"');
-
-/**
- * Exposure and tracking events are analytics streams, as many as evaluations SDKs report: only a
- * filter that names the type exactly receives them, never `*`, a family or an empty list.
- */
-export const OPT_IN_EVENT_TYPES: ReadonlySet<string> = new Set(['flag.exposure', 'tracking.events']);
 
 /** True when `type` matches one of `patterns`; an empty list matches every type but the opt-in ones. */
 export function matchesEventType(patterns: readonly string[], type: string): boolean {

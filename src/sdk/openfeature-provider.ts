@@ -2,29 +2,18 @@ import {
   type ErrorCode,
   OpenFeatureEventEmitter,
   ProviderEvents,
-  StandardResolutionReasons,
   type EvaluationContext as OpenFeatureContext,
   type FlagMetadata,
   type JsonValue as OpenFeatureJsonValue,
   type Provider,
   type ResolutionDetails,
-  type ResolutionReason,
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
+import { OPENFEATURE_REASONS } from '../engine/index.ts';
 import { createClient, type FlagsClient } from './client.ts';
 
 export { OpenTelemetryHook } from './telemetry-hook.ts';
-import type { ClientOptions, Evaluation, EvaluationContext, FlagValue, Reason } from './types.ts';
-
-/** OpenFeature's reasons for ours, as CONTRACT.md maps them. */
-const OPENFEATURE_REASON = {
-  default: StandardResolutionReasons.DEFAULT,
-  rule: StandardResolutionReasons.TARGETING_MATCH,
-  percentage: StandardResolutionReasons.SPLIT,
-  off: StandardResolutionReasons.DISABLED,
-  prerequisite_failed: StandardResolutionReasons.DISABLED,
-  error: StandardResolutionReasons.ERROR,
-} as const satisfies Record<Reason, ResolutionReason>;
+import type { ClientOptions, Evaluation, EvaluationContext, FlagValue } from './types.ts';
 
 /**
  * The flag set's id in flag metadata (OpenFeature telemetry's feature_flag.set.id): the same one the
@@ -147,7 +136,7 @@ export function toResolution(evaluation: Evaluation): ResolutionDetails<FlagValu
   if (evaluation.inRollout !== undefined) flagMetadata.inRollout = evaluation.inRollout;
   return {
     value: evaluation.value,
-    reason: OPENFEATURE_REASON[evaluation.reason],
+    reason: OPENFEATURE_REASONS[evaluation.reason],
     flagMetadata,
     ...(evaluation.variant === null ? {} : { variant: evaluation.variant }),
     ...(evaluation.errorCode === undefined ? {} : { errorCode: evaluation.errorCode as ErrorCode, errorMessage: evaluation.errorMessage ?? evaluation.errorCode }),

@@ -7,6 +7,7 @@ import { createChangeFeed, type ChangeFeed } from '../../src/events/change-feed.
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { testLog } from '../support/logger.ts';
 import { openSse, type SseConnection } from '../support/sse-client.ts';
+import type { EventType } from '../../src/domain/event-types.ts';
 
 let api: TestApi;
 const open: SseConnection[] = [];
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Writes one event the way every write path does (the flags API produces the same rows). */
-async function writeEvent(type: string, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
+async function writeEvent(type: EventType, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
   return inWriteTransaction(api.db.pool, (tx) => appendEvent(tx, { type, entityKey, payload: { key: entityKey, ...payload } }));
 }
 

@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { testLog } from '../support/logger.ts';
 import { loopbackOutbound } from '../support/outbound.ts';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import type { EventType } from '../../src/domain/event-types.ts';
 
 // The receivers listen on 127.0.0.1, which the embedded default's outbound policy allows.
 const FAST = { pollIntervalMs: 50, backoff: { baseMs: 100, maxMs: 400 }, requestTimeoutMs: 1_000, outbound: loopbackOutbound() };
@@ -49,7 +50,7 @@ async function register(url: string, eventTypes?: string[]): Promise<{ id: strin
   return response.body as { id: string; secret: string };
 }
 
-async function writeEvent(db: TestDatabase, type: string, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
+async function writeEvent(db: TestDatabase, type: EventType, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
   return inWriteTransaction(db.pool, (tx) => appendEvent(tx, { type, entityKey, payload: { key: entityKey, ...payload } }));
 }
 

@@ -7,9 +7,9 @@ import { appendEvent, inWriteTransaction, WRITE_LOCK_KEY } from '../../src/data/
 import { isAppError } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-/** A write through the real write path: one outbox row, which is what the assertions look for. */
+/** A write through the real write path: one outbox row (of a type nothing here reacts to), which is what the assertions look for. */
 function writeMarker(db: DatabasePool, marker: string): Promise<number> {
-  return inWriteTransaction(db, (tx) => appendEvent(tx, { type: 'test.marker', entityKey: marker, payload: {} }));
+  return inWriteTransaction(db, (tx) => appendEvent(tx, { type: 'audit.checkpoint', entityKey: marker, payload: {} }));
 }
 
 describe('the deadline of a write', () => {
