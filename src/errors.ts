@@ -41,6 +41,16 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * `validation_error` for input with these issues: the first five in the message (`invalid flag:
+ * rules[0].serve: …`), every one in `details.issues`. The one form of every request, definition and
+ * plan refusal, whichever layer finds it.
+ */
+export function validationError(what: string, issues: readonly { path: string; message: string }[]): AppError {
+  const summary = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  return new AppError('validation_error', `invalid ${what}: ${summary}`, { issues });
+}
+
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }

@@ -2,10 +2,11 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Scope } from '../data/tokens.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { requireScope, type Authenticator } from './auth.ts';
 import { textProblem } from './checked-text.ts';
 import type { Principal } from './principal.ts';
+import { formatZodIssues } from '../engine/index.ts';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -170,29 +171,8 @@ function refuseBadText(ctx: Context): void {
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
   if (!schema) return undefined as z.output<T>;
   const result = schema.safeParse(value);
-  if (!result.success) throw new AppError('validation_error', `invalid ${where}: ${describeIssues(result.error.issues, where)}`, { issues: toIssues(result.error.issues, where) });
+  if (!result.success) throw validationError(where, formatZodIssues(result.error.issues, value).map((issue) => (issue.path ? issue : { ...issue, path: where })));
   return result.data as never;
-}
-
-/** `rules[0].conditions[1].value`-style paths, the same shape the engine's validation reports. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
-}
-
-function toIssues(issues: readonly z.core.$ZodIssue[], where: string): { path: string; message: string }[] {
-  return issues.flatMap((issue) =>
-    // An unknown field is named by its own path, so a typo (`contxt`) points at itself.
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'is not a known field' }))
-      : [{ path: formatPath(issue.path) || where, message: issue.message }],
-  );
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[], where: string): string {
-  return toIssues(issues, where)
-    .slice(0, 5)
-    .map((issue) => `${issue.path}: ${issue.message}`)
-    .join('; ');
 }
 
 const errorSchema = z.object({

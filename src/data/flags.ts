@@ -6,11 +6,10 @@ import {
   type FlagDefinition,
   type FlagType,
   type Prerequisite,
-  type ValidationIssue,
 } from '../engine/index.ts';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { tracedUpdate } from '../spans.ts';
 import type { DatabasePool } from './pool.ts';
@@ -108,11 +107,6 @@ export async function listFlags(db: DatabasePool, query: FlagListQuery): Promise
   return { items, nextAfter: rows.length > query.limit ? (items.at(-1)?.key ?? null) : null };
 }
 
-function invalid(issues: readonly ValidationIssue[], what: string): AppError {
-  const summary = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-  return new AppError('validation_error', `invalid ${what}: ${summary}`, { issues });
-}
-
 const prerequisiteRow = z.object({ key: z.string(), state: z.enum(['active', 'archived']), prerequisites: z.array(z.unknown()) });
 
 /**
@@ -136,7 +130,7 @@ export async function checkAgainstWorld(tx: WriteTransaction, definition: FlagDe
       SELECT key FROM segments WHERE key = ANY(${sql.array(referencedSegments, 'text')})`),
   );
   const issues = checkFlagReferences(definition, { flags, segments });
-  if (issues.length) throw invalid(issues, 'flag');
+  if (issues.length) throw validationError('flag', issues);
   const cycle = findPrerequisiteCycle(flags, definition);
   if (cycle) {
     prerequisiteCycleRefusals.inc();
@@ -160,7 +154,7 @@ export function segmentKeysOf(definition: Pick<FlagDefinition, 'rules'>): string
 
 function validated(input: unknown): FlagDefinition {
   const result = validateFlag(input);
-  if (!result.ok) throw invalid(result.issues, 'flag');
+  if (!result.ok) throw validationError('flag', result.issues);
   return result.value;
 }
 

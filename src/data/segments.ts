@@ -1,7 +1,7 @@
 import { compileFlagSet, validateSegment, type Flag, type Segment, type SegmentDefinition } from '../engine/index.ts';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { FLAG_COLUMNS, flagRow, toFlag } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import type { Actor } from './actor.ts';
@@ -75,10 +75,7 @@ async function flagsUsing(tx: WriteTransaction, segmentKey: string) {
 
 function validated(input: unknown): SegmentDefinition {
   const result = validateSegment(input);
-  if (!result.ok) {
-    const summary = result.issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-    throw new AppError('validation_error', `invalid segment: ${summary}`, { issues: result.issues });
-  }
+  if (!result.ok) throw validationError('segment', result.issues);
   return result.value;
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validateFlag, type Flag, type Rollout, type ValidationIssue } from '../engine/index.ts';
-import { AppError } from '../errors.ts';
+import { validationError } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import { definitionOf } from './definition-of.ts';
 
@@ -134,11 +134,6 @@ export function gateUrls(plan: PlanInput): { path: string; url: string }[] {
   ];
 }
 
-function invalid(issues: ValidationIssue[]): AppError {
-  const summary = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-  return new AppError('validation_error', `invalid rollout plan: ${summary}`, { issues });
-}
-
 /**
  * The plan a workflow runs, from a request and the flag as it is under the write lock: every step's
  * absolute target time (`after` counts from the previous step's target, the first from `now`),
@@ -172,7 +167,7 @@ export function normalizePlan(input: PlanInput, flag: Flag, now: number): Rollou
     const gate = step.gate === null ? undefined : (step.gate ?? input.gate);
     steps.push({ rollout: checked.ok ? (checked.value.rollout ?? rollout) : rollout, targetAt, ...(gate ? { gate: gate as RolloutGate } : {}) });
   });
-  if (issues.length) throw invalid(issues);
+  if (issues.length) throw validationError('rollout plan', issues);
   const minDwellMs = input.minDwell === undefined ? null : parseDuration(input.minDwell);
   return {
     steps,

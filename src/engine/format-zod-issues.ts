@@ -133,7 +133,7 @@ function flatten(issues: readonly Issue[], input: unknown, base: readonly PathKe
         break;
       }
       case 'unrecognized_keys':
-        for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: 'unknown field' });
+        for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: 'is not a known field' });
         break;
       case 'invalid_type':
         out.push({ path: formatPath(path), message: here === undefined ? `is required (${typeName(issue.expected)})` : `expected ${typeName(issue.expected)}, got ${kindOf(here)}` });

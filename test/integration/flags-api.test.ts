@@ -53,6 +53,19 @@ describe('flags API', () => {
     expect(JSON.stringify(bad.body.error.details)).toContain('defaultValue');
   });
 
+  it('words a mistake the same whether a create or a patch makes it', async () => {
+    const misspelled = { rules: [{ id: 'r', conditions: [{ attribute: 'country', op: 'equal', value: 'DE' }], serve: { value: true } }] };
+    const created = await api.request('POST', '/v1/flags', { body: { key: 'worded', type: 'boolean', defaultValue: false, ...misspelled } });
+    expect(created.status).toBe(400);
+    expect(created.body.error.details.issues).toEqual([{ path: 'rules[0].conditions[0].op', message: expect.stringMatching(/^unknown op "equal": expected one of equals, /) }]);
+
+    expect((await api.request('POST', '/v1/flags', { body: { key: 'worded', type: 'boolean', defaultValue: false } })).status).toBe(201);
+    const patched = await api.request('PATCH', '/v1/flags/worded', { body: misspelled, headers: { 'if-match': '"1"' } });
+    expect(patched.status).toBe(400);
+    expect(patched.body.error).toEqual({ ...created.body.error, message: expect.any(String) });
+    expect(patched.body.error.message).toBe(created.body.error.message.replace(/^invalid body:/, 'invalid flag:'));
+  });
+
   it('answers 404 not_found for an unknown flag', async () => {
     const missing = await api.request('GET', '/v1/flags/no-such-flag');
     expect(missing.status).toBe(404);
