@@ -32,10 +32,11 @@ import type { changeRequestWorkflow } from '../workflows/change-request-workflow
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
 import { formatUtc } from '../domain/rollout-format.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { callTemporal, temporalDeadline } from './workflow-calls.ts';
+import { callTemporal, temporalDeadline, temporalUiLink, workflowRunStatus } from './workflow-calls.ts';
 import { changeRequestWorkflowId } from '../domain/workflow-ids.ts';
 import { parseDuration } from '../domain/duration.ts';
 import type { ChangeKind } from '../domain/change-request.ts';
+import { iso } from './iso.ts';
 
 type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 
@@ -91,14 +92,9 @@ function expiryMs(options: ApprovalOptions | undefined): number {
   return ms;
 }
 
-function iso(epochMs: number | null): string | null {
-  return epochMs === null ? null : new Date(epochMs).toISOString();
-}
-
 /** The wire form of a change request. */
 export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const self = `/v1/changes/${record.id}`;
-  const uiUrl = deps.temporal.uiUrl;
   const pending = record.status === 'pending';
   return {
     id: record.id,
@@ -133,9 +129,7 @@ export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDep
       ...(record.segmentKey ? { segment: `/v1/segments/${record.segmentKey}` } : {}),
       ...(pending ? { approve: `${self}/approve`, reject: `${self}/reject`, cancel: `${self}/cancel` } : {}),
       ...(record.result?.rolloutId ? { rollout: `/v1/flags/${record.flagKey}/rollout` } : {}),
-      temporalUi: uiUrl
-        ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporal.namespace)}/workflows/${encodeURIComponent(record.workflowId)}${record.runId ? `/${record.runId}` : ''}/history`
-        : null,
+      temporalUi: temporalUiLink(deps.temporal, record.workflowId, record.runId),
     },
   };
 }
@@ -305,22 +299,16 @@ function fromUpdateFailure(error: WorkflowUpdateFailedError): AppError {
  */
 export async function reconcileChangeRequest(deps: Deps, record: ChangeRequestRecord, deadline: number): Promise<ChangeRequestRecord> {
   if (record.status !== 'pending' && record.status !== 'approved') return record;
-  let status: string;
-  try {
-    status = (await callTemporal(deps.temporal, 'describing the approval workflow', deadline, () => handleOf(deps, record).describe())).status.name;
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-    status = 'NOT_FOUND';
-  }
+  const status = await workflowRunStatus(deps.temporal, 'describing the approval workflow', deadline, handleOf(deps, record));
   if (status === 'RUNNING') return record;
-  if (status === 'NOT_FOUND' && awaitsStart(record)) return record;
+  if (status === null && awaitsStart(record)) return record;
   // Re-read: the workflow may have recorded its own end while we looked.
   const fresh = (await getChangeRequest(deps.db, record.id)) ?? record;
   if (fresh.status !== 'pending' && fresh.status !== 'approved') return fresh;
-  deps.log.warn({ requestId: record.id, workflowStatus: status }, 'approval workflow ended without recording it; reconciling');
+  deps.log.warn({ requestId: record.id, workflowStatus: status ?? 'gone' }, 'approval workflow ended without recording it; reconciling');
   return failChangeRequest(deps.db, record.id, {
     code: 'unavailable',
-    message: status === 'NOT_FOUND' ? 'its approval workflow is gone' : `its approval workflow was ${status.toLowerCase().replace('_', ' ')} without recording an outcome`,
+    message: status === null ? 'its approval workflow is gone' : `its approval workflow was ${status.toLowerCase().replace('_', ' ')} without recording an outcome`,
   });
 }
 

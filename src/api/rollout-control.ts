@@ -23,7 +23,7 @@ import { rolloutPercent } from '../domain/rollout-format.ts';
 import type { rolloutWorkflow } from '../workflows/rollout-workflow.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { normalizePlan, type PlanInput } from '../domain/rollout-plan.ts';
-import { callTemporal, settledBy, temporalDeadline } from './workflow-calls.ts';
+import { callTemporal, settledBy, temporalDeadline, workflowRunStatus } from './workflow-calls.ts';
 import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
 import { isActiveRollout } from '../domain/rollout-state.ts';
 
@@ -118,21 +118,14 @@ export async function startAwaitingRollout(deps: Deps, record: RolloutRecord, de
  */
 export async function reconcileRollout(deps: Deps, record: RolloutRecord, deadline: number): Promise<RolloutRecord> {
   if (!isActive(record)) return record;
-  let status: string;
-  try {
-    const description = await callTemporal(deps.temporal, 'describing the rollout workflow', deadline, () => handleOf(deps, record).describe());
-    status = isRunOf(description, record) ? description.status.name : 'NOT_FOUND';
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-    status = 'NOT_FOUND';
-  }
+  const status = await workflowRunStatus(deps.temporal, 'describing the rollout workflow', deadline, handleOf(deps, record), (description) => isRunOf(description, record));
   if (status === 'RUNNING') return record;
-  if (status === 'NOT_FOUND' && awaitsStart(record)) return record;
+  if (status === null && awaitsStart(record)) return record;
   // Re-read: the workflow may have recorded its own end while we looked.
   const fresh = (await getRollout(deps.db, record.id)) ?? record;
   if (!isActive(fresh)) return fresh;
-  deps.log.warn({ rolloutId: record.id, flagKey: record.flagKey, workflowStatus: status }, 'rollout workflow ended without recording it; reconciling');
-  if (status === 'NOT_FOUND') {
+  deps.log.warn({ rolloutId: record.id, flagKey: record.flagKey, workflowStatus: status ?? 'gone' }, 'rollout workflow ended without recording it; reconciling');
+  if (status === null) {
     return abandonRollout(deps.db, record.id, { state: 'failed', reason: 'its workflow is gone; the flag\'s rollout stays where it was', actor: 'system' });
   }
   return abandonRollout(deps.db, record.id, {

@@ -22,6 +22,8 @@ import { refuseOutboundUrls } from './outbound-urls.ts';
 import { gateUrls, normalizePlan, planSchema } from '../domain/rollout-plan.ts';
 import type { RouteRegistry } from './route.ts';
 import { ACTIVE_ROLLOUT_STATES, isActiveRollout, isRolloutState, ROLLOUT_STATES } from '../domain/rollout-state.ts';
+import { temporalUiLink } from './workflow-calls.ts';
+import { iso } from './iso.ts';
 
 const keyParams = z.object({ key: z.string().min(1).max(128) });
 const rolloutSchema = z.record(z.string(), z.unknown()).describe('A rollout: plan with target times, state, current step, next step, pause, history (docs/rollouts.md).');
@@ -33,10 +35,6 @@ const cancelBody = z
     reason: z.string().max(500).optional(),
   })
   .optional();
-
-function iso(epochMs: number | null): string | null {
-  return epochMs === null ? null : new Date(epochMs).toISOString();
-}
 
 /**
  * When a step not applied yet is due as things stand: its target moved by shift_schedule resumes;
@@ -51,7 +49,6 @@ function dueAt(record: RolloutRecord, index: number): number {
 export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const applied = new Map((history ?? []).filter((entry) => entry.kind === 'step_applied').map((entry) => [entry.stepIndex, entry]));
   const active = isActiveRollout(record.state);
-  const uiUrl = deps.temporal.uiUrl;
   return {
     id: record.id,
     flagKey: record.flagKey,
@@ -94,9 +91,7 @@ export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[
     finishedAt: iso(record.finishedAt),
     ...(history ? { history } : {}),
     links: {
-      temporalUi: uiUrl
-        ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporal.namespace)}/workflows/${encodeURIComponent(record.workflowId)}${record.runId ? `/${record.runId}` : ''}/history`
-        : null,
+      temporalUi: temporalUiLink(deps.temporal, record.workflowId, record.runId),
     },
   };
 }

@@ -44,6 +44,7 @@ import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 import { requiredVersion } from './versioning.ts';
 import { scheduledChangeWorkflowId } from '../domain/workflow-ids.ts';
 import { parseDuration } from '../domain/duration.ts';
+import { iso } from './iso.ts';
 
 const DAY_MS = 86_400_000;
 /** A time further in the past than this is a mistake, not a change due at once (as for rollout steps). */
@@ -71,10 +72,6 @@ const scheduleBody = z.strictObject({
 const rescheduleBody = z.strictObject({ ...when, reason: z.string().max(500).optional(), approval: approvalOptionsSchema.optional() });
 const cancelBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
 const approvalRequired = { description: 'approval_required: the flag is high-impact; the scheduled change waits for a second person\'s approval (details name the change request).' };
-
-function iso(epochMs: number | null): string | null {
-  return epochMs === null ? null : new Date(epochMs).toISOString();
-}
 
 /** The absolute time of `at` or `after`, checked against now; `path` names the field in errors. */
 function runAtOf(timing: { at?: string | undefined; after?: string | number | undefined }, now: number, path: string): number {

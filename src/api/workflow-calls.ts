@@ -1,7 +1,15 @@
 // Calls from the API (and the worker's reconciler) to Temporal: every one answers within the
 // configured bound, and Temporal not answering is `unavailable`. The rollout and change-request
 // services share this instead of each keeping a copy.
-import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionStatusName,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { AppError } from '../errors.ts';
 import type { TemporalDependencies } from './dependencies.ts';
 
@@ -23,6 +31,33 @@ export function asUnavailable(error: unknown, what: string): unknown {
     return new AppError('unavailable', `Temporal did not answer while ${what}: ${error.message}`);
   }
   return error;
+}
+
+/**
+ * How Temporal sees a record's workflow: its run's status (`RUNNING`, `COMPLETED`, `TERMINATED`, …),
+ * or null when there is no such workflow, or the run under its id is not the record's (`isRecords`).
+ * For reconciling a record whose workflow may have ended without recording it.
+ */
+export async function workflowRunStatus(
+  temporal: Pick<TemporalDependencies, 'client'>,
+  what: string,
+  deadline: number,
+  handle: WorkflowHandle,
+  isRecords: (description: WorkflowExecutionDescription) => boolean = () => true,
+): Promise<WorkflowExecutionStatusName | null> {
+  try {
+    const description = await callTemporal(temporal, what, deadline, () => handle.describe());
+    return isRecords(description) ? description.status.name : null;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** The Temporal UI's page of a workflow run's history, when the UI's address is configured. */
+export function temporalUiLink(temporal: Pick<TemporalDependencies, 'uiUrl' | 'namespace'>, workflowId: string, runId: string | null): string | null {
+  if (!temporal.uiUrl) return null;
+  return `${temporal.uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
 }
 
 /** When a request's Temporal calls must have answered: one deadline for all of them. */
