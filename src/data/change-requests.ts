@@ -10,7 +10,7 @@ import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
 import { createRolloutIn, getRollout, type RolloutRecord } from './rollouts.ts';
 import { approveScheduledChangesIn } from './scheduled-changes.ts';
-import { sql } from './sql.ts';
+import { jsonbOrNull, sql, timestamp } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 import { rolloutWorkflowId } from '../domain/workflow-ids.ts';
 import type { RolloutPlan } from '../domain/rollout-plan.ts';
@@ -131,14 +131,6 @@ export interface ChangeContent {
 export function changeContentHash(content: ChangeContent): string {
   const document = JSON.stringify(canonical({ kind: content.kind, flagKey: content.flagKey, baseVersion: content.baseVersion, change: content.change }));
   return `sha256:${createHash('sha256').update(document).digest('hex')}`;
-}
-
-function timestamp(epochMs: number) {
-  return sql.fragment`to_timestamp(${epochMs}::float8 / 1000)`;
-}
-
-function jsonbOrNull(value: unknown) {
-  return value === undefined || value === null ? null : sql.jsonb(value as object);
 }
 
 export async function getChangeRequest(db: DatabasePool | WriteTransaction, id: string): Promise<ChangeRequestRecord | null> {

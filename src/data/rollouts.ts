@@ -6,7 +6,7 @@ import { actorNamed } from './actor.ts';
 import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
 import { getFlag, patchFlagIn } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
-import { sql } from './sql.ts';
+import { jsonbOrNull, sql, timestampOrNull } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 import type { RolloutPlan } from '../domain/rollout-plan.ts';
 import { ACTIVE_ROLLOUT_STATES, isActiveRollout, type PauseCause, ROLLOUT_STATES, type RolloutState } from '../domain/rollout-state.ts';
@@ -152,14 +152,6 @@ function canonical(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
   }
   return value;
-}
-
-function jsonbOrNull(value: unknown) {
-  return value === undefined || value === null ? null : sql.jsonb(value as object);
-}
-
-function timestampOrNull(epochMs: number | null | undefined) {
-  return epochMs === undefined || epochMs === null ? null : sql.fragment`to_timestamp(${epochMs}::float8 / 1000)`;
 }
 
 const activeStates = sql.array([...ACTIVE_ROLLOUT_STATES], 'text');

@@ -6,7 +6,7 @@ import { assertPatchable, canonical, checkAgainstWorld, getFlag, mergePatch, pat
 import { highImpactFlagsReachedFrom } from './high-impact-reach.ts';
 import { diffJson, type JsonChange } from './json-diff.ts';
 import type { DatabasePool } from './pool.ts';
-import { sql } from './sql.ts';
+import { sql, timestamp } from './sql.ts';
 import { appendAudit, appendEvent, inSavepoint, inWriteTransaction, type WriteTransaction } from './write-transaction.ts';
 import { definitionOf } from '../domain/definition-of.ts';
 import { assertNoRunningRollout } from './assert-no-running-rollout.ts';
@@ -94,10 +94,6 @@ function toRecord(row: ScheduledRow): ScheduledChangeRecord {
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
   };
-}
-
-function timestamp(epochMs: number) {
-  return sql.fragment`to_timestamp(${epochMs}::float8 / 1000)`;
 }
 
 export function isOpen(record: Pick<ScheduledChangeRecord, 'status'>): boolean {

@@ -7,3 +7,17 @@ export const sql = createSqlTag({
     void: z.object({}).passthrough(),
   },
 });
+
+/** An instant given in epoch milliseconds, as a `timestamptz` value. */
+export function timestamp(epochMs: number) {
+  return sql.fragment`to_timestamp(${epochMs}::float8 / 1000)`;
+}
+
+export function timestampOrNull(epochMs: number | null | undefined) {
+  return epochMs === undefined || epochMs === null ? null : timestamp(epochMs);
+}
+
+/** A JSON value for a `jsonb` column; SQL NULL for none. */
+export function jsonbOrNull(value: unknown) {
+  return value === undefined || value === null ? null : sql.jsonb(value as object);
+}
