@@ -13,7 +13,7 @@ export interface AuditActivityDependencies {
 }
 
 /** The failure type of a refused checkpoint: retrying cannot help, a person must look. */
-export const AUDIT_TAMPERED = 'audit_tampered';
+const AUDIT_TAMPERED = 'audit_tampered';
 
 export interface AuditCheckpointResult {
   written: boolean;

@@ -86,7 +86,7 @@ function compare(value: number, min: number | undefined, max: number | undefined
   return { ok: true, value, reason: bounds ? `the value is ${bounds}` : 'the value is a number', gate };
 }
 
-export function prometheusQueryUrl(base: string, query: string): string {
+function prometheusQueryUrl(base: string, query: string): string {
   return `${base.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
 }
 

@@ -10,7 +10,7 @@ export interface StaleReportActivityDependencies {
 }
 
 /** Stale flags without an owner are announced under this name. */
-export const UNOWNED = 'unowned';
+const UNOWNED = 'unowned';
 
 /** The weekly stale-flag report; registered by `createActivities`. */
 export function createStaleReportActivities(deps: StaleReportActivityDependencies) {

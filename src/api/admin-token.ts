@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { generateTokenSecret } from '../data/tokens.ts';
 
-export const ADMIN_TOKEN_FILE = 'admin-token';
+const ADMIN_TOKEN_FILE = 'admin-token';
 
 /**
  * The admin token is FLAGS_ADMIN_TOKEN when set; otherwise one is generated on the first start and

@@ -9,7 +9,7 @@ import { FLAG_SET_ID } from './ofrep-event-streams.ts';
 import type { Principal } from './principal.ts';
 
 /** Only flags with this tag are answered to a front-end's token: a flag is internal until it says otherwise. */
-export const BROWSER_FLAG_TAG = 'flagship:browser';
+const BROWSER_FLAG_TAG = 'flagship:browser';
 
 /**
  * A token that may evaluate only from a browser: it holds `feature_flag:browser` and not
@@ -25,7 +25,7 @@ export function toBrowserOfrep(result: EvaluationResult) {
 }
 
 /** The context attribute that carries the signature of its targetingKey. */
-export const SIGNATURE_ATTRIBUTE = 'targetingKeySignature';
+const SIGNATURE_ATTRIBUTE = 'targetingKeySignature';
 
 /**
  * For a token created with `signedContext`: the context's targetingKey must come with its HMAC

@@ -42,7 +42,7 @@ type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
 
 const HOUR_MS = 3_600_000;
 /** How long a change request waits for a second person unless the request says otherwise. */
-export const DEFAULT_EXPIRY_MS = 24 * HOUR_MS;
+const DEFAULT_EXPIRY_MS = 24 * HOUR_MS;
 const MIN_EXPIRY_MS = 1_000;
 const MAX_EXPIRY_MS = 30 * 24 * HOUR_MS;
 /**

@@ -68,7 +68,7 @@ function consoleFiles(dir: string): string[] {
  * view library's escaping. The bearer token lives in the page's JavaScript, so this policy is what
  * keeps a script of someone else's from running there to read it.
  */
-export function consolePolicy(inlineScriptHashes: readonly string[], tokenEndpoint?: string): string {
+function consolePolicy(inlineScriptHashes: readonly string[], tokenEndpoint?: string): string {
   return [
     "default-src 'none'",
     `script-src 'self' ${inlineScriptHashes.map((hash) => `'sha256-${hash}'`).join(' ')}`.trim(),

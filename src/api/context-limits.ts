@@ -50,7 +50,7 @@ function measure(value: unknown, depth: number, budget: Budget): string | null {
 }
 
 /** Why a context is over the limits, or null when it is within them. */
-export function contextLimitViolation(context: Record<string, unknown>): string | null {
+function contextLimitViolation(context: Record<string, unknown>): string | null {
   return measure(context, 1, { attributes: CONTEXT_LIMITS.maxAttributes, text: CONTEXT_LIMITS.maxTextLength });
 }
 

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { REASONS, type CompiledFlagSet, type EvaluationResult, type Reason } from '../engine/index.ts';
 import { GrowingCounter, SlotCounter, SlotHistogram } from './slot-metrics.ts';
 
-export const EVALUATION_ENDPOINTS = ['evaluate', 'bulk', 'ofrep', 'ofrep_bulk'] as const;
+const EVALUATION_ENDPOINTS = ['evaluate', 'bulk', 'ofrep', 'ofrep_bulk'] as const;
 export type EvaluationEndpoint = (typeof EVALUATION_ENDPOINTS)[number];
 const ENDPOINT_INDEX = { evaluate: 0, bulk: 1, ofrep: 2, ofrep_bulk: 3 } as const satisfies Record<EvaluationEndpoint, number>;
 

@@ -8,7 +8,7 @@ import type { RouteRegistry } from './route.ts';
 import { EXPOSURE_EVENT_TYPE } from '../domain/event-types.ts';
 
 /** Exposures per request, and so per outbox event. The SDK sends at most this many at once. */
-export const MAX_EXPOSURES_PER_BATCH = 1_000;
+const MAX_EXPOSURES_PER_BATCH = 1_000;
 
 const identity = z.string().min(1).max(256);
 

@@ -3,8 +3,8 @@ import { AppError } from '../errors.ts';
 import { findBadText } from './checked-text.ts';
 
 /** Deeper than any flag, segment or context a person writes; deep enough that a recursive validator never runs out of stack. */
-export const MAX_BODY_DEPTH = 64;
-export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+const MAX_BODY_DEPTH = 64;
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
 const METHODS_WITH_BODIES = new Set(['POST', 'PUT', 'PATCH']);
 const OPEN_BRACKET = 0x5b;

@@ -7,7 +7,7 @@ import type { RouteRegistry } from './route.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 /** The process's metrics in Prometheus's text format, its gauges brought up to date first. */
-export async function renderMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus' | 'outboxTail'>): Promise<{ contentType: string; text: string }> {
+async function renderMetrics(deps: Pick<ApiDependencies, 'metrics' | 'flagSet' | 'snapshots' | 'databaseStatus' | 'outboxTail'>): Promise<{ contentType: string; text: string }> {
   deps.metrics.flags.set({ state: 'active' }, deps.flagSet.current.size);
   deps.metrics.flagSetVersion.set(deps.flagSet.version);
   deps.metrics.flagSetStale.set(deps.flagSet.stale ? 1 : 0);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 200;
 
 /** `limit` and `cursor` query parameters, shared by every list endpoint. */
 export function pageQuery(maxPageSize = MAX_PAGE_SIZE) {

@@ -46,7 +46,7 @@ function dueAt(record: RolloutRecord, index: number): number {
 }
 
 /** The wire form of a rollout; `history` only on the single-rollout reads. */
-export function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
+function rolloutView(record: RolloutRecord, history: RolloutHistoryEntry[] | undefined, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const applied = new Map((history ?? []).filter((entry) => entry.kind === 'step_applied').map((entry) => [entry.stepIndex, entry]));
   const active = isActiveRollout(record.state);
   return {

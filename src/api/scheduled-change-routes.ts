@@ -91,7 +91,7 @@ function runAtOf(timing: { at?: string | undefined; after?: string | number | un
 }
 
 /** The wire form of a scheduled change. */
-export function scheduledChangeView(record: ScheduledChangeRecord, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
+function scheduledChangeView(record: ScheduledChangeRecord, deps: Pick<ApiDependencies, 'temporal'>): Record<string, unknown> {
   const self = `/v1/flags/${record.flagKey}/scheduled-changes/${record.id}`;
   const uiUrl = deps.temporal.uiUrl;
   return {

@@ -7,7 +7,7 @@ import type { RouteRegistry } from './route.ts';
 import { TRACKING_EVENT_TYPE } from '../domain/event-types.ts';
 
 /** Tracking events per request, and so per outbox event; the SDK sends at most this many at once. */
-export const MAX_TRACKING_EVENTS_PER_BATCH = 1_000;
+const MAX_TRACKING_EVENTS_PER_BATCH = 1_000;
 
 const identity = z.string().min(1).max(256);
 const scalar = z.union([z.boolean(), z.number(), z.string().max(256)]);

@@ -8,7 +8,7 @@ export function etagFor(version: number): string {
 }
 
 /** Reads `"7"`, `W/"7"` or `7` from If-Match; undefined when absent. */
-export function ifMatchVersion(ctx: Context): number | undefined {
+function ifMatchVersion(ctx: Context): number | undefined {
   const header = ctx.get('if-match');
   if (!header) return undefined;
   const match = /^(?:W\/)?"?(\d+)"?$/.exec(header.trim());

@@ -25,7 +25,7 @@ class TemporalDeadlineExceeded extends Error {
  * fine. Errors that are answers (no such workflow, an update refused, an id already taken) pass
  * through for the caller to map.
  */
-export function asUnavailable(error: unknown, what: string): unknown {
+function asUnavailable(error: unknown, what: string): unknown {
   if (error instanceof AppError) return error;
   if (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || error instanceof TemporalDeadlineExceeded || isGrpcServiceError(error)) {
     return new AppError('unavailable', `Temporal did not answer while ${what}: ${error.message}`);

@@ -1,8 +1,7 @@
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { DatabasePool } from 'slonik';
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { loadEd25519Key } from '../ed25519-key-file.ts';
 
-export const AUDIT_SIGNING_KEY_FILE = 'audit-signing-key.pem';
+const AUDIT_SIGNING_KEY_FILE = 'audit-signing-key.pem';
 
 /**
  * Checks what the audit signer signed, with its public key only: an auditor can verify the log and
@@ -48,11 +47,6 @@ function verifierFor(publicKey: KeyObject): AuditVerifier {
   };
 }
 
-/** A verifier from the public key alone (SPKI PEM), as `GET /v1/audit/public-key` serves it. */
-export function auditVerifier(publicKeyPem: string): AuditVerifier {
-  return verifierFor(createPublicKey(publicKeyPem));
-}
-
 /**
  * The key that signs the audit log: FLAGS_AUDIT_SIGNING_KEY (a PKCS#8 PEM) when given; otherwise
  * generated once into the data folder (mode 600), shared by the API and the worker.
@@ -81,9 +75,3 @@ export function auditSignerOf(connection: object): AuditSigner | undefined {
   return signers.get(connection);
 }
 
-/** The verifier of the key a pool signs with. */
-export function auditVerifierOf(db: DatabasePool): AuditVerifier {
-  const signer = signers.get(db);
-  if (!signer) throw new Error('this pool was opened without an audit signer (createDatabasePool(url, { auditSigner }))');
-  return signer;
-}

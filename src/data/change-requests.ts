@@ -128,7 +128,7 @@ export interface ChangeContent {
  * What an approval binds to: sha256 over the canonical JSON (keys sorted) of the kind, the flag, the
  * base version and the change. The same content always gives the same hash, whatever its key order.
  */
-export function changeContentHash(content: ChangeContent): string {
+function changeContentHash(content: ChangeContent): string {
   const document = JSON.stringify(canonical({ kind: content.kind, flagKey: content.flagKey, baseVersion: content.baseVersion, change: content.change }));
   return `sha256:${createHash('sha256').update(document).digest('hex')}`;
 }
@@ -454,7 +454,7 @@ async function applyInside(tx: WriteTransaction, request: ChangeRequestRecord, a
 }
 
 /** The rollout an approved plan starts is named after its request, so a retried activity finds it. */
-export function rolloutIdFor(requestId: string): string {
+function rolloutIdFor(requestId: string): string {
   return `ro_${requestId.replace(/^cr_/, '')}`;
 }
 

@@ -5,7 +5,7 @@ import type pg from 'pg';
  * write every table, but only read and append to the audit log. Login roles are made its members,
  * so the migration never needs to know their names.
  */
-export const APPLICATION_GROUP_ROLE = 'flags_application';
+const APPLICATION_GROUP_ROLE = 'flags_application';
 
 /**
  * Makes `role` a login role with `password` and the application's privileges, and nothing more: not

@@ -144,7 +144,7 @@ function referencesOf(definition: Pick<FlagDefinition, 'prerequisites' | 'rules'
 }
 
 /** The segment keys a flag's rules refer to. */
-export function segmentKeysOf(definition: Pick<FlagDefinition, 'rules'>): string[] {
+function segmentKeysOf(definition: Pick<FlagDefinition, 'rules'>): string[] {
   const keys = new Set<string>();
   for (const rule of definition.rules) {
     for (const condition of rule.conditions) if ('segment' in condition) keys.add(condition.segment);

@@ -21,8 +21,3 @@ export async function highImpactFlagsReachedFrom(db: CommonQueryMethods, flagKey
   return rows.map(toFlag);
 }
 
-/** The flags (active or archived) whose rules refer to the segment. */
-export async function flagKeysUsingSegment(db: CommonQueryMethods, segmentKey: string): Promise<string[]> {
-  return [...(await db.anyFirst(sql.type(flagRow.pick({ key: true }))`
-    SELECT key FROM flags WHERE jsonb_path_exists(definition, '$.rules[*].conditions[*] ? (@.segment == $key)', ${sql.jsonb({ key: segmentKey })}) ORDER BY key`))];
-}

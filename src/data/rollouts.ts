@@ -142,7 +142,7 @@ function toHistoryEntry(row: HistoryRow): RolloutHistoryEntry {
 }
 
 /** Documents compare equal when they hold the same data, whatever their key order. */
-export function sameRollout(a: Rollout | null | undefined, b: Rollout | null | undefined): boolean {
+function sameRollout(a: Rollout | null | undefined, b: Rollout | null | undefined): boolean {
   return JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
 }
 

@@ -19,7 +19,7 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 
 /** The first built-in admin token's name; later ones (a changed FLAGS_ADMIN_TOKEN) are `admin#2`, `admin#3`… */
-export const ADMIN_TOKEN_NAME = 'admin';
+const ADMIN_TOKEN_NAME = 'admin';
 
 /** Tokens are 32 random bytes; only their SHA-256 is stored, so a database dump reveals none. */
 export function generateTokenSecret(): string {
@@ -312,7 +312,7 @@ async function revokeIn(tx: WriteTransaction, current: TokenRecord, actor: Actor
 }
 
 /** FLAGS_ADMIN_TOKEN names a token that was revoked: it is never accepted again. */
-export class RevokedAdminTokenError extends Error {
+class RevokedAdminTokenError extends Error {
   constructor(token: TokenRecord, revokedBy: string | null) {
     super(
       `FLAGS_ADMIN_TOKEN is the secret of the built-in admin token "${token.name}", revoked at ${token.revokedAt}${revokedBy ? ` by ${revokedBy}` : ''}, ` +

@@ -23,7 +23,7 @@ export const WRITE_LOCK_KEY = 7_233_002;
  * out in commit order, so the audit chain links entries in id order and the committed outbox is a
  * prefix in id order, whatever runs in parallel before it.
  */
-export const APPEND_LOCK_KEY = 7_233_003;
+const APPEND_LOCK_KEY = 7_233_003;
 
 /** With a flag key's hash, the lock of that one flag (the two-key form: no collision with the keys above). */
 export const FLAG_LOCK_CLASS = 7_233_004;
@@ -45,7 +45,7 @@ export interface ChangeNotice {
 }
 
 /** How long a write may take from its start to its commit when its pool sets nothing else. */
-export const DEFAULT_WRITE_TIMEOUT_MS = 1_500;
+const DEFAULT_WRITE_TIMEOUT_MS = 1_500;
 
 const writeTimeouts = new WeakMap<DatabasePool, number>();
 

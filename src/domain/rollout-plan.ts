@@ -60,7 +60,7 @@ const gateUrl = z.url({ protocol: /^https?$/ }).max(2000);
 const onFailure = z.enum(['pause', 'rollback']).default('pause').describe('What a failing gate does: pause the rollout (default) or roll it back to its starting rollout.');
 const timeoutMs = z.number().int().min(100).max(60_000).optional().describe('Probe timeout, ms (default 5000).');
 
-export const gateSchema = z
+const gateSchema = z
   .discriminatedUnion('type', [
     z.strictObject({
       type: z.literal('http'),

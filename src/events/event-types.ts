@@ -5,7 +5,7 @@ import { OPT_IN_EVENT_TYPES } from '../domain/event-types.ts';
  * An event type filter entry: an exact type (`flag.updated`), a family (`flag.*`, every type that
  * starts with `flag.`), or `*` for everything. Used by the SSE `types` filter and webhook `eventTypes`.
  */
-export const EVENT_TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
+const EVENT_TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
 
 export const eventTypePatternSchema = z
   .string()

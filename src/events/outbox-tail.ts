@@ -12,7 +12,7 @@ export interface EventFrame {
   text: string;
 }
 
-export function frameOf(event: OutboxEvent): EventFrame {
+function frameOf(event: OutboxEvent): EventFrame {
   // JSON.stringify never emits a raw newline, so the payload is always one `data:` line.
   return { id: event.id, type: event.type, text: `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n` };
 }

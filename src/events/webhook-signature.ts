@@ -4,7 +4,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_HEADER = 'x-flags-signature';
 
 /** How old a signature may be before a receiver should refuse it (replay protection). */
-export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
+const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
 /** 32 random bytes; the whole string (prefix included) is the HMAC key. */
 export function generateWebhookSecret(): string {

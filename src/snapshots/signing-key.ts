@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { loadEd25519Key } from '../ed25519-key-file.ts';
 
-export const SIGNING_KEY_FILE = 'snapshot-signing-key.pem';
+const SIGNING_KEY_FILE = 'snapshot-signing-key.pem';
 
 export interface SnapshotSigner {
   privateKey: KeyObject;

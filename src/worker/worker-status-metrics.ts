@@ -6,7 +6,7 @@ import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
 
 /** Unfinished rollouts that get series of their own (by flag); more are counted only in the totals. */
-export const ROLLOUT_SERIES_LIMIT = 500;
+const ROLLOUT_SERIES_LIMIT = 500;
 
 /** temporal.api.enums.v1.TaskQueueType's values (the proto package is not a run-time dependency). */
 const TASK_QUEUE_TYPES = [
