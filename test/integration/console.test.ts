@@ -311,12 +311,12 @@ describe('the web console in Chromium', () => {
     const key = page.getByLabel('Key', { exact: true });
     expect(await key.getAttribute('aria-invalid')).toBe('true');
     expect(await key.getAttribute('aria-describedby')).toBe('c-key-error c-key-help');
-    expect(await page.locator('#c-key-error').textContent()).toContain('must match pattern');
+    expect(await page.locator('#c-key-error').textContent()).toContain('must be 1–128 lower-case letters, digits');
     expect(await page.evaluate('document.activeElement.id')).toBe('c-key');
     expect(await page.locator('#c-tags-error').textContent()).toMatch(/^Tag 2: /);
     const rows = page.locator('.variant-row');
     expect(await rows.nth(0).locator('.field-error').count()).toBe(0);
-    expect(await rows.nth(1).locator('.field-error').textContent()).toBe('Invalid key in record');
+    expect(await rows.nth(1).locator('.field-error').textContent()).toMatch(/^invalid name: must be 1–64 letters, /);
     expect(await page.getByLabel('Variant 2 name').getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByLabel('Default value', { exact: true }).getAttribute('aria-invalid')).toBe('false');
     expect((await harness.api.request('GET', `/v1/flags?q=${encodeURIComponent('in two wordings')}`)).body.items).toEqual([]);

@@ -19,11 +19,13 @@ const FIELDS = { key: 'c-key', type: 'c-type', description: 'c-description', tag
 
 /**
  * Where an issue of the API belongs and how it reads there: `tags[1]` → the tags field, as "Tag 2:
- * …"; `variants.dark` → the row named dark (names may hold dots, so the rows' names are matched
- * whole); anything else the form has no field for → `null`.
+ * …"; `variants.dark` or `variants["long wording"]` → that row (names may hold dots, so the rows' names
+ * are matched whole); anything else the form has no field for → `null`.
  */
 export function placeIssue(issue, variants) {
-  const row = variants.find(({ name }) => name !== '' && (issue.path === `variants.${name}` || issue.path.startsWith(`variants.${name}.`) || issue.path.startsWith(`variants.${name}[`)));
+  // The API quotes a name that is not an identifier: `variants["long wording"]`.
+  const rowPaths = (name) => [`variants.${name}`, `variants[${JSON.stringify(name)}]`];
+  const row = variants.find(({ name }) => name !== '' && rowPaths(name).some((path) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`)));
   if (row) return { field: `c-variant-${row.id}`, message: issue.message };
   const tag = /^tags\[(\d+)\]/.exec(issue.path);
   if (tag) return { field: FIELDS.tags, message: `Tag ${Number(tag[1]) + 1}: ${issue.message}` };
