@@ -6,7 +6,7 @@
 // (SO_REUSEPORT), as ours runs.
 // Usage: node bench/bare-evaluation-server.ts <flag count> <port>
 import { createServer, type ServerResponse } from 'node:http';
-import { compileFlagSet, evaluate, type EvaluationContext } from '../src/engine/index.ts';
+import { compileFlagSet, evaluate, type EvaluationContext } from '@flagship/engine';
 import { toOfrep } from '../src/api/ofrep-routes.ts';
 import { benchFlags, benchSegments } from './flag-mix.ts';
 

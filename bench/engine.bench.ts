@@ -20,7 +20,8 @@ import { GrowthBookClient } from '@growthbook/growthbook';
 import { FlagdCore } from '@openfeature/flagd-core';
 import { do_not_optimize, measure } from 'mitata';
 import murmur from 'murmurhash-js';
-import { compileFlagSet, evaluate, evaluateAll, validateFlag, type EvaluationResult, type Flag } from '../src/engine/index.ts';
+import { compileFlagSet, evaluate, evaluateAll, type EvaluationResult, type Flag } from '@flagship/engine';
+import { validateFlag } from '@flagship/engine/validate';
 import { bucketWith, prepareSalt } from '../src/engine/hash.ts';
 import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 

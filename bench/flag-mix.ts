@@ -1,7 +1,7 @@
 // A realistic flag population for benchmarks: mostly plain switches and percentage rollouts, a
 // fifth targeted by attribute rules, some by segments, a few multivariate splits and JSON configs.
-import type { FlagDefinition, SegmentDefinition } from '../src/engine/index.ts';
-import { validateFlag, validateSegment } from '../src/engine/index.ts';
+import type { FlagDefinition, SegmentDefinition } from '@flagship/engine';
+import { validateFlag, validateSegment } from '@flagship/engine/validate';
 import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 
 const COUNTRIES = ['DE', 'FR', 'NL', 'US', 'GB', 'ES', 'IT', 'PL', 'SE', 'JP'];

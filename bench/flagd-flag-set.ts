@@ -11,7 +11,7 @@
 //   precision); flagd hashes with its own seed, so a given user may land on the other side, but the
 //   work per evaluation is the same.
 // - prerequisites, allow/deny lists, killswitches and disabled flags are not in the mix and throw.
-import type { Condition, FlagDefinition, FlagValue, Rollout, SegmentDefinition, Serve } from '../src/engine/index.ts';
+import type { Condition, FlagDefinition, FlagValue, Rollout, SegmentDefinition, Serve } from '@flagship/engine';
 import { benchFlags, benchSegments } from './flag-mix.ts';
 
 type JsonLogic = Record<string, unknown>;

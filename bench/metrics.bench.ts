@@ -20,7 +20,8 @@ import { EvaluationMetrics, PER_FLAG_METRICS_TAG } from '../src/api/evaluation-m
 import { FlagInsights } from '../src/api/flag-insights.ts';
 import type { DatabasePool } from '../src/data/pool.ts';
 import { createLogger } from '../src/log.ts';
-import { compileFlagSet, evaluate, validateFlag, type EvaluationResult, type Flag } from '../src/engine/index.ts';
+import { compileFlagSet, evaluate, type EvaluationResult, type Flag } from '@flagship/engine';
+import { validateFlag } from '@flagship/engine/validate';
 
 const FLAGS = 10_000;
 const REPEATS = 2_000_000;

@@ -7,7 +7,7 @@
 import { bench, do_not_optimize, run, summary } from 'mitata';
 import { OfrepEventStreams, ofrepBulkEnvelope } from '../src/api/ofrep-event-streams.ts';
 import { toOfrep } from '../src/api/ofrep-routes.ts';
-import { compileFlagSet, evaluateAll } from '../src/engine/index.ts';
+import { compileFlagSet, evaluateAll } from '@flagship/engine';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
 import { toPrincipal } from '../src/api/principal.ts';
 

@@ -31,7 +31,7 @@ import { createApp } from '../src/api/app.ts';
 import { openApiDependencies } from '../src/api/open-dependencies.ts';
 import { migrate } from '../src/data/migrate.ts';
 import { ensureAdminToken, generateTokenSecret } from '../src/data/tokens.ts';
-import { compileFlagSet, evaluate, evaluateAll, type EvaluationContext, type EvaluationResult } from '../src/engine/index.ts';
+import { compileFlagSet, evaluate, evaluateAll, type EvaluationContext, type EvaluationResult } from '@flagship/engine';
 import { startEmbeddedPostgres } from '../src/launcher/embedded-postgres.ts';
 import { findTemporalCli } from '../src/launcher/temporal-cli.ts';
 import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.ts';

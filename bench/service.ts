@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FlagDefinition, SegmentDefinition } from '../src/engine/index.ts';
+import type { FlagDefinition, SegmentDefinition } from '@flagship/engine';
 import { createDatabasePool } from '../src/data/pool.ts';
 import { embeddedDatabaseUrls } from '../src/launcher/embedded-postgres.ts';
 import { sql } from '../src/data/sql.ts';

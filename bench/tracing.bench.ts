@@ -4,7 +4,7 @@
 import { trace } from '@opentelemetry/api';
 import { BatchSpanProcessor, InMemorySpanExporter, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { bench, do_not_optimize, run } from 'mitata';
-import { compileFlagSet, evaluate } from '../src/engine/index.ts';
+import { compileFlagSet, evaluate } from '@flagship/engine';
 import { benchContexts, benchFlags } from './flag-mix.ts';
 
 const set = compileFlagSet({ flags: benchFlags(1_000).map((flag) => ({ ...flag, state: 'active' as const, version: 1 })), segments: [] });

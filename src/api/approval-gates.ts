@@ -1,4 +1,4 @@
-import type { Flag, FlagDefinition } from '../engine/index.ts';
+import type { Flag, FlagDefinition } from '@flagship/engine';
 import type { ChangeRequestRecord } from '../data/change-requests.ts';
 import { highImpactFlagsReachedFrom } from '../data/high-impact-reach.ts';
 import type { StoredSegment } from '../data/segments.ts';

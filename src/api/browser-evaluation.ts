@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
-import { evaluate, evaluateAll, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { evaluate, evaluateAll, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '@flagship/engine';
 import { AppError } from '../errors.ts';
 import { hasScope } from './auth.ts';
 import type { ApiDependencies } from './dependencies.ts';

@@ -9,7 +9,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
-import type { Flag } from '../engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import {
   createChangeRequest,
   failChangeRequest,

@@ -1,4 +1,4 @@
-import type { CompiledFlagSet, EvaluationResult, Reason } from '../engine/index.ts';
+import type { CompiledFlagSet, EvaluationResult, Reason } from '@flagship/engine';
 import type { DatabasePool } from '../data/pool.ts';
 import { addEvaluationCounts, type EvaluationCountRow } from '../data/insights.ts';
 import type { Logger } from '../log.ts';

@@ -1,4 +1,4 @@
-import { compileFlagSet, type CompiledFlagSet, type Flag, type Segment } from '../engine/index.ts';
+import { compileFlagSet, type CompiledFlagSet, type Flag, type Segment } from '@flagship/engine';
 import { isDatabaseUnavailable } from '../data/database-errors.ts';
 import type { DatabaseStatus } from '../data/database-status.ts';
 import { affectsEvaluation, currentFlagSetVersion, flagSetChangesSince, loadFlagSetState, type FlagSetState } from '../data/flag-set-source.ts';

@@ -7,7 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { WriteTransaction } from '../data/write-transaction.ts';
-import type { Flag } from '../engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import {
   abandonRollout,
   createRollout,

@@ -24,7 +24,7 @@ import {
   type ScheduleInput,
 } from '../data/scheduled-changes.ts';
 import type { WriteTransaction } from '../data/write-transaction.ts';
-import type { Flag } from '../engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import { AppError } from '../errors.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
 import { formatUtc } from '../domain/rollout-format.ts';

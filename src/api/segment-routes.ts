@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { segmentInputSchema } from '../engine/index.ts';
+import { segmentInputSchema } from '@flagship/engine/validate';
 import { createSegment, deleteSegment, getSegment, listSegments, patchSegment, segmentDefinition } from '../data/segments.ts';
 import { AppError } from '../errors.ts';
 import { gateSegmentPatch } from './approval-gates.ts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Flag } from '../engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import { AppError, isAppError } from '../errors.ts';
 import { actorNamed, type Actor } from './actor.ts';
 import { auditView, canonical, getFlag, patchFlagIn, prepareStateChange, preparePatch, setFlagStateIn } from './flags.ts';

@@ -1,4 +1,4 @@
-import type { Flag, Segment } from '../engine/index.ts';
+import type { Flag, Segment } from '@flagship/engine';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { EXPOSURE_EVENT_TYPE } from '../domain/event-types.ts';

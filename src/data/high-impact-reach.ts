@@ -1,5 +1,5 @@
 import type { CommonQueryMethods } from 'slonik';
-import type { Flag } from '../engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import { FLAG_COLUMNS, flagRow, toFlag } from './flags.ts';
 import { sql } from './sql.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Flag, Rollout } from '../engine/index.ts';
+import type { Flag, Rollout } from '@flagship/engine';
 import { AppError } from '../errors.ts';
 import { describeRollout } from '../domain/rollout-format.ts';
 import { actorNamed } from './actor.ts';

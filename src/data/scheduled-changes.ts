@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Flag, FlagDefinition } from '../engine/index.ts';
+import type { Flag, FlagDefinition } from '@flagship/engine';
 import { AppError, isAppError } from '../errors.ts';
 import { actorNamed, type Actor } from './actor.ts';
 import { assertPatchable, canonical, checkAgainstWorld, getFlag, mergePatch, patchFlagIn } from './flags.ts';

@@ -1,4 +1,5 @@
-import { compileFlagSet, validateSegment, type Flag, type Segment, type SegmentDefinition } from '../engine/index.ts';
+import { compileFlagSet, type Flag, type Segment, type SegmentDefinition } from '@flagship/engine';
+import { validateSegment } from '@flagship/engine/validate';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError, validationError } from '../errors.ts';

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { evaluate as evaluateFlag, evaluateAll as evaluateFlags, type EvaluationContext, type EvaluationResult, type FlagValue, type JsonObjectOrArray } from '../engine/index.ts';
+import { evaluate as evaluateFlag, evaluateAll as evaluateFlags, type EvaluationContext, type EvaluationResult, type FlagValue, type JsonObjectOrArray } from '@flagship/engine';
 import { changedFlagKeys, compileSnapshot, type CompiledSnapshot } from './compile-snapshot.ts';
 import { followEventStream, type EventStream } from './event-stream.ts';
 import { createExposureReporter, type ExposureReporter } from './exposure-reporter.ts';

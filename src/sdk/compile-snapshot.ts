@@ -1,4 +1,4 @@
-import { compileFlagSet, type CompiledFlagSet, type Condition, type Flag } from '../engine/index.ts';
+import { compileFlagSet, type CompiledFlagSet, type Condition, type Flag } from '@flagship/engine';
 import type { SnapshotDocument } from './types.ts';
 
 export interface CompiledSnapshot {

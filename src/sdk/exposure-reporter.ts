@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { bucketFor, BUCKETS, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { bucketFor, BUCKETS, type EvaluationContext, type EvaluationResult } from '@flagship/engine';
 import type { ExposureOptions, ExposureRecord, ExposureStats } from './types.ts';
 
 /** The service's limit per request (`POST /v1/exposures`). */

@@ -3,7 +3,7 @@
  * names, camelCase), so a result from the SDK equals the HTTP API's for the same flag and context.
  */
 import type { KeyObject } from 'node:crypto';
-import type { EvaluationResult, Flag, Segment } from '../engine/index.ts';
+import type { EvaluationResult, Flag, Segment } from '@flagship/engine';
 
 export type {
   EvaluationContext,
@@ -15,7 +15,7 @@ export type {
   JsonValue,
   Reason,
   Segment,
-} from '../engine/index.ts';
+} from '@flagship/engine';
 
 /**
  * Why an evaluation answered the caller's fallback (reason `error`). The strings are OpenFeature's

@@ -1,6 +1,6 @@
 import { createHash, sign } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { Flag, Segment } from '../engine/index.ts';
+import type { Flag, Segment } from '@flagship/engine';
 import type { SnapshotSigner } from './signing-key.ts';
 
 /** Past this, clients' bootstraps get slow: logged and visible in metrics. */

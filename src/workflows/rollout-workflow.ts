@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
-import type { Rollout } from '../engine/types.ts';
+import type { Rollout } from '@flagship/engine';
 import {
   cancelOptionsSignal,
   controlUpdate,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileFlagSet, evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH, type Flag } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH, type Flag } from '@flagship/engine';
 import { storedFlag, storedSegment } from './support/flags.ts';
 
 const beta = storedSegment({ key: 'beta', name: 'Beta', conditions: [{ attribute: 'email', op: 'ends_with', value: '@example.com' }] });

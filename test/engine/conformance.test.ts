@@ -2,17 +2,19 @@ import { describe, expect, it } from '@jest/globals';
 import murmur from 'murmurhash-js';
 import {
   bucketFor,
-  checkFlagReferences,
   compileFlagSet,
   evaluate,
   explain,
   findPrerequisiteCycle,
-  validateFlag,
-  validateSegment,
   type Flag,
   type FlagDefinition,
   type Segment,
-} from '../../src/engine/index.ts';
+} from '@flagship/engine';
+import {
+  checkFlagReferences,
+  validateFlag,
+  validateSegment,
+} from '@flagship/engine/validate';
 import { murmur3 } from '../../src/engine/hash.ts';
 import {
   loadConformanceFiles,

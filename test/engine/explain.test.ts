@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { bucketFor, compileFlagSet, evaluate, explain, type ExplanationStep } from '../../src/engine/index.ts';
+import { bucketFor, compileFlagSet, evaluate, explain, type ExplanationStep } from '@flagship/engine';
 import { compileIdentityReader, identitySource } from '../../src/engine/read-identity.ts';
 import { storedFlag, storedSegment } from './support/flags.ts';
 

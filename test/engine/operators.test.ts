@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { attributeConditionSchema, OPERATORS } from '../../src/engine/index.ts';
+import { OPERATORS } from '@flagship/engine';
+import { attributeConditionSchema } from '@flagship/engine/validate';
 import { operators } from '../../src/engine/operators.ts';
 import { parseInstant } from '../../src/engine/parse-instant.ts';
 import { compareSemver, parseSemver, type Semver } from '../../src/engine/parse-semver.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileFlagSet, evaluate, type EvaluationResult, type Flag } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, type EvaluationResult, type Flag } from '@flagship/engine';
 import { seededRandom, uuidFrom } from './support/seeded-random.ts';
 
 /** A stored boolean flag with defaults filled, as validateFlag would leave it. */

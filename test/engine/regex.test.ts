@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RE2JS } from 're2js';
-import { compileFlagSet, evaluate, validateFlag, type Flag } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, type Flag } from '@flagship/engine';
+import { validateFlag } from '@flagship/engine/validate';
 import { compileRegex, literalPattern, regexError } from '../../src/engine/compile-regex.ts';
 import { seededRandom } from './support/seeded-random.ts';
 

@@ -1,15 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import {
-  checkFlagReferences,
   findPrerequisiteCycle,
+  type FlagDefinition,
+  type Prerequisite,
+} from '@flagship/engine';
+import {
+  checkFlagReferences,
   flagInputSchema,
   segmentInputSchema,
   validateFlag,
-  type FlagDefinition,
   type FlagWorldEntry,
-  type Prerequisite,
-} from '../../src/engine/index.ts';
+} from '@flagship/engine/validate';
 
 function valid(input: unknown): FlagDefinition {
   const result = validateFlag(input);

@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { validateFlag, validateSegment, type Flag, type Segment } from '../../src/engine/index.ts';
+import { type Flag, type Segment } from '@flagship/engine';
+import { validateFlag, validateSegment } from '@flagship/engine/validate';
 import { BOOTSTRAP_FORMAT } from '../../src/sdk/index.ts';
 
 /**

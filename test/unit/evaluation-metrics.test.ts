@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { EvaluationMetrics, PER_FLAG_METRICS_LIMIT, PER_FLAG_METRICS_TAG } from '../../src/api/evaluation-metrics.ts';
 import { HttpMetrics } from '../../src/api/http-metrics.ts';
-import { compileFlagSet, evaluate, evaluateAll, type CompiledFlagSet } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, evaluateAll, type CompiledFlagSet } from '@flagship/engine';
 import { storedFlag } from '../engine/support/flags.ts';
 
 /** The samples of the exposition text, `name{labels}` → value. */

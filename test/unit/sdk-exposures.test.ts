@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createClient, type ExposureRecord, type FlagsClient } from '../../src/sdk/index.ts';
 import { createExposureReporter, type ExposureReporter } from '../../src/sdk/exposure-reporter.ts';
 import { followEventStream, type StreamEvent } from '../../src/sdk/event-stream.ts';
-import type { EvaluationResult } from '../../src/engine/index.ts';
+import type { EvaluationResult } from '@flagship/engine';
 import { createSigner, eventually, FakeService, flag, signSnapshot } from '../support/sdk-fakes.ts';
 
 const result = (overrides: Partial<EvaluationResult> = {}): EvaluationResult => ({ flagKey: 'checkout', value: true, variant: null, reason: 'rule', ruleId: 'de', flagVersion: 3, ...overrides });

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { EvaluationContext, EvaluationResult, Prerequisite } from '../../../src/engine/index.ts';
+import type { EvaluationContext, EvaluationResult, Prerequisite } from '@flagship/engine';
 
 /** The shapes of the files in conformance/ (documented in conformance/README.md). */
 

@@ -1,4 +1,5 @@
-import { validateFlag, validateSegment, type Flag, type Segment } from '../../../src/engine/index.ts';
+import { type Flag, type Segment } from '@flagship/engine';
+import { validateFlag, validateSegment } from '@flagship/engine/validate';
 
 /** A stored flag from a client's input: validated (defaults filled), active, version 1 unless given. */
 export function storedFlag(input: Record<string, unknown>, stored: Partial<Pick<Flag, 'state' | 'version'>> = {}): Flag {
