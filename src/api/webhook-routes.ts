@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { createWebhook, deleteWebhook, getWebhook, listWebhooks } from '../data/webhooks.ts';
 import { eventTypePatternSchema } from '../events/event-types.ts';
-import { generateWebhookSecret } from '../events/webhook-signature.ts';
+import { generateWebhookSecret } from '../events/generate-webhook-secret.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { refuseOutboundUrls } from './outbound-urls.ts';
 import type { RouteRegistry } from './route.ts';

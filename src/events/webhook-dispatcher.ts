@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { OutboundError, type OutboundClient } from '../outbound/outbound-client.ts';
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts';
 import { matchesEventType } from './event-types.ts';
-import { SIGNATURE_HEADER, signWebhookPayload } from './webhook-signature.ts';
+import { SIGNATURE_HEADER, signWebhookPayload } from '@flagship/sdk/webhooks';
 import { Wakeup } from './wakeup.ts';
 
 export interface RunningDispatcher {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FlagSetState } from '../data/flag-set-source.ts';
 import { liveTokenSchema, type LiveToken, type TokenSetState } from '../data/tokens.ts';
 import type { Logger } from '../log.ts';
-import { verifySnapshot } from '../sdk/verify-snapshot.ts';
+import { verifySnapshot } from '@flagship/sdk';
 import type { SnapshotSigner } from './signing-key.ts';
 import type { SignedDocument, SnapshotStore } from './snapshot-store.ts';
 

@@ -24,8 +24,9 @@ describe('docs/openfeature.md: every example runs as written', () => {
   const blocks = examples();
 
   /**
-   * Runs one example in a child process, as a reader would after copying it: only the package names
-   * are pointed at this checkout. Asynchronously: the service answering it runs in this process.
+   * Runs one example in a child process, as a reader would after copying it: its `@flagship/sdk`
+   * imports resolve to this checkout's workspace package. Asynchronously: the service answering it
+   * runs in this process.
    */
   const run = (name: string, extraEnv: Record<string, string> = {}, preamble = ''): Promise<{ status: number | null; stdout: string; stderr: string }> => {
     const block = blocks.get(name);
@@ -33,11 +34,8 @@ describe('docs/openfeature.md: every example runs as written', () => {
     let command: [string, string[]];
     if (block.language === 'sh') command = ['bash', ['-euo', 'pipefail', '-c', block.code]];
     else {
-      const code = block.code
-        .replaceAll("'flagship/sdk/openfeature'", `'${join(ROOT, 'src/sdk/openfeature-provider.ts')}'`)
-        .replaceAll("'flagship/sdk'", `'${join(ROOT, 'src/sdk/index.ts')}'`);
       const file = join(dir, `${name}.ts`);
-      writeFileSync(file, preamble + code);
+      writeFileSync(file, preamble + block.code);
       command = [process.execPath, ['--no-warnings', file]];
     }
     const child = spawn(command[0], command[1], { cwd: ROOT, env: { ...process.env, ...env, ...extraEnv }, timeout: 30_000 });

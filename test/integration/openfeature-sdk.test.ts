@@ -5,8 +5,10 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import { OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
 import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
-import { createClient, createEnvToggleMigration, type FlagsClient } from '../../src/sdk/index.ts';
-import { FlagsProvider, OpenTelemetryHook } from '../../src/sdk/openfeature-provider.ts';
+import { createClient, type FlagsClient } from '@flagship/sdk';
+import { createEnvToggleMigration } from '@flagship/sdk/migration';
+import { FlagsProvider } from '@flagship/sdk/openfeature';
+import { OpenTelemetryHook } from '@flagship/sdk/telemetry';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { eventually } from '../support/eventually.ts';
 import { startSdkProxy, type SdkProxy } from '../support/sdk-proxy.ts';

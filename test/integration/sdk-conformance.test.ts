@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createClient, type FlagValue, type FlagsClient } from '../../src/sdk/index.ts';
+import { createClient, type FlagValue, type FlagsClient } from '@flagship/sdk';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { evaluationFiles, loadConformanceIntoApi } from '../support/conformance.ts';
 

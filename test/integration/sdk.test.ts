@@ -5,8 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { OpenFeature, ProviderEvents, type EventDetails } from '@openfeature/server-sdk';
 import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
-import { createClient, fetchBootstrap, type ClientOptions, type FlagsClient } from '../../src/sdk/index.ts';
-import { FlagsProvider } from '../../src/sdk/openfeature-provider.ts';
+import { createClient, fetchBootstrap, type ClientOptions, type FlagsClient } from '@flagship/sdk';
+import { FlagsProvider } from '@flagship/sdk/openfeature';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { eventually } from '../support/sdk-fakes.ts';
 import { startSdkProxy, type SdkProxy } from '../support/sdk-proxy.ts';

@@ -5,7 +5,7 @@ import { sql } from '../../src/data/sql.ts';
 import { createWebhook, getWebhook, recordWebhookProgress } from '../../src/data/webhooks.ts';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startWebhookDispatcher, type RunningDispatcher } from '../../src/events/webhook-dispatcher.ts';
-import { verifyWebhookSignature } from '../../src/events/webhook-signature.ts';
+import { verifyWebhookSignature } from '@flagship/sdk/webhooks';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { testLog } from '../support/logger.ts';

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { type Flag, type Segment } from '@flagship/engine';
 import { validateFlag, validateSegment } from '@flagship/engine/validate';
-import { BOOTSTRAP_FORMAT } from '../../src/sdk/index.ts';
+import { BOOTSTRAP_FORMAT } from '@flagship/sdk';
 
 /**
  * The SDK's side of the snapshot is its wire format (GET /v1/snapshot: the JSON body, its Ed25519

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { changedFlagKeys, createClient, type ClientOptions, type FlagsClient, type SnapshotChange } from '../../src/sdk/index.ts';
+import { changedFlagKeys, createClient, type ClientOptions, type FlagsClient, type SnapshotChange } from '@flagship/sdk';
 import { bootstrapText, createSigner, eventually, FakeService, flag, segment, signSnapshot } from '../support/sdk-fakes.ts';
 
 const signer = createSigner();

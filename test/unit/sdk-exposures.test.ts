@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createClient, type ExposureRecord, type FlagsClient } from '../../src/sdk/index.ts';
-import { createExposureReporter, type ExposureReporter } from '../../src/sdk/exposure-reporter.ts';
-import { followEventStream, type StreamEvent } from '../../src/sdk/event-stream.ts';
+import { createClient, type ExposureRecord, type FlagsClient } from '@flagship/sdk';
+import { createExposureReporter, type ExposureReporter } from '../../packages/sdk/src/exposure-reporter.ts';
+import { followEventStream, type StreamEvent } from '../../packages/sdk/src/event-stream.ts';
 import type { EvaluationResult } from '@flagship/engine';
 import { createSigner, eventually, FakeService, flag, signSnapshot } from '../support/sdk-fakes.ts';
 

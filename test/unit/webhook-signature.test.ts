@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { backoffDelay } from '../../src/events/webhook-dispatcher.ts';
-import { generateWebhookSecret, signWebhookPayload, verifyWebhookSignature } from '../../src/events/webhook-signature.ts';
+import { signWebhookPayload, verifyWebhookSignature } from '@flagship/sdk/webhooks';
+import { generateWebhookSecret } from '../../src/events/generate-webhook-secret.ts';
 
 describe('webhook signatures', () => {
   const secret = generateWebhookSecret();

@@ -1,15 +1,15 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+/**
+ * Webhook signatures, both halves: the service signs every delivery with `signWebhookPayload`, and
+ * a service that consumes our webhooks checks them with `verifyWebhookSignature`. One module, so the
+ * two cannot drift apart. Exported as `@flagship/sdk/webhooks`.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The header every webhook request carries: `t=<unix seconds>,v1=<hex HMAC-SHA256>`. */
 export const SIGNATURE_HEADER = 'x-flags-signature';
 
 /** How old a signature may be before a receiver should refuse it (replay protection). */
 const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
-
-/** 32 random bytes; the whole string (prefix included) is the HMAC key. */
-export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64url')}`;
-}
 
 /**
  * Stripe-like: the MAC covers the timestamp and the exact body bytes (`"<t>.<body>"`), so neither

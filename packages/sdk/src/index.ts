@@ -2,12 +2,13 @@
  * The server SDK: local flag evaluation from the service's signed snapshot, kept current by
  * polling with If-None-Match (and optionally the change stream). See docs/sdk.md.
  *
- * The OpenFeature provider is a separate entry (`…/sdk/openfeature`), so that using the client does
- * not require `@openfeature/server-sdk`.
+ * The OpenFeature provider (`@flagship/sdk/openfeature`), its OpenTelemetry hook
+ * (`@flagship/sdk/telemetry`), the environment-variable migration helper (`@flagship/sdk/migration`)
+ * and the webhook verifier (`@flagship/sdk/webhooks`) are separate entries, so that the client needs
+ * neither `@openfeature/server-sdk` nor `@opentelemetry/api` (optional peer dependencies).
  */
 export { createClient, fetchBootstrap, FlagsClient } from './client.ts';
-export { SnapshotError } from './verify-snapshot.ts';
-export { createEnvToggleMigration, type EnvToggleMigrationOptions, type ToggleDisagreement } from './env-toggle-migration.ts';
+export { SnapshotError, verifySnapshot, type VerifiedSnapshot } from './verify-snapshot.ts';
 export { changedFlagKeys } from './compile-snapshot.ts';
 export { BOOTSTRAP_FORMAT } from './types.ts';
 export type {

@@ -9,10 +9,8 @@ import {
   type ResolutionDetails,
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
-import { OPENFEATURE_REASONS } from '../engine/index.ts';
+import { OPENFEATURE_REASONS } from '@flagship/engine';
 import { createClient, type FlagsClient } from './client.ts';
-
-export { OpenTelemetryHook } from './telemetry-hook.ts';
 import type { ClientOptions, Evaluation, EvaluationContext, FlagValue } from './types.ts';
 
 /**
