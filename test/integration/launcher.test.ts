@@ -162,7 +162,7 @@ describe('npm start (the launcher)', () => {
     const checkout = join(home, 'flagship');
     mkdirSync(checkout);
     // The project's own files, hard-linked into new folders: a second checkout that costs no copying.
-    for (const entry of ['package.json', 'src', 'sql', 'temporal', 'node_modules']) {
+    for (const entry of ['package.json', 'src', 'packages', 'sql', 'temporal', 'node_modules']) {
       const linked = spawnSync('cp', ['-al', join(PROJECT, entry), join(checkout, entry)], { encoding: 'utf8' });
       expect(linked.stderr).toBe('');
     }
