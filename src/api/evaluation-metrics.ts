@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { REASONS, type CompiledFlagSet, type EvaluationResult, type Reason } from '../engine/index.ts';
+import { REASONS, type CompiledFlagSet, type EvaluationResult, type Reason } from '@flagship/engine';
 import { GrowingCounter, SlotCounter, SlotHistogram } from './slot-metrics.ts';
 
 const EVALUATION_ENDPOINTS = ['evaluate', 'bulk', 'ofrep', 'ofrep_bulk'] as const;

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { evaluate, evaluateAll, explain, REASONS, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { evaluate, evaluateAll, explain, REASONS, type EvaluationContext, type EvaluationResult } from '@flagship/engine';
 import { AppError } from '../errors.ts';
 import { tracer } from '../spans.ts';
 import type { ApiDependencies } from './dependencies.ts';

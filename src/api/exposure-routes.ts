@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
-import { FLAG_KEY_PATTERN, REASONS } from '../engine/index.ts';
+import { REASONS } from '@flagship/engine';
+import { FLAG_KEY_PATTERN } from '@flagship/engine/validate';
 import type { ApiDependencies } from './dependencies.ts';
 import { checkProject } from './evaluation-routes.ts';
 import type { RouteRegistry } from './route.ts';

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { evaluate, OPENFEATURE_REASONS, type EvaluationResult } from '../engine/index.ts';
+import { evaluate, OPENFEATURE_REASONS, type EvaluationResult } from '@flagship/engine';
 import { AppError, isAppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { isMalformedBody } from './error-middleware.ts';

@@ -6,7 +6,7 @@ import { AppError, validationError } from '../errors.ts';
 import { requireScope, type Authenticator } from './auth.ts';
 import { textProblem } from './checked-text.ts';
 import type { Principal } from './principal.ts';
-import { formatZodIssues } from '../engine/index.ts';
+import { formatZodIssues } from '@flagship/engine/validate';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 

@@ -1,12 +1,5 @@
-import {
-  checkFlagReferences,
-  findPrerequisiteCycle,
-  validateFlag,
-  type Flag,
-  type FlagDefinition,
-  type FlagType,
-  type Prerequisite,
-} from '../engine/index.ts';
+import { findPrerequisiteCycle, type Flag, type FlagDefinition, type FlagType, type Prerequisite } from '@flagship/engine';
+import { checkFlagReferences, validateFlag } from '@flagship/engine/validate';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError, validationError } from '../errors.ts';

@@ -1,4 +1,4 @@
-import type { Flag, FlagDefinition } from '../engine/index.ts';
+import type { Flag, FlagDefinition } from '@flagship/engine';
 
 /** A stored flag's definition: what a client could send back to recreate it. */
 export function definitionOf(flag: Flag): FlagDefinition {

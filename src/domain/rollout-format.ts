@@ -1,6 +1,6 @@
 // Pure helpers shared by the rollout workflow, its activities, the data layer and the API: no
 // imports but types, so importing them never loads the Temporal workflow runtime.
-import type { Rollout, WeightedVariant } from '../engine/types.ts';
+import type { Rollout, WeightedVariant } from '@flagship/engine';
 import type { RolloutPlan } from './rollout-plan.ts';
 
 /** The share of traffic a rollout puts in: its percentage, or 100 for a distribution (everyone who reaches it gets a variant). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { validateFlag, type Flag, type Rollout, type ValidationIssue } from '../engine/index.ts';
+import { type Flag, type Rollout, type ValidationIssue } from '@flagship/engine';
+import { validateFlag } from '@flagship/engine/validate';
 import { validationError } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import { definitionOf } from './definition-of.ts';

@@ -31,26 +31,6 @@ export type {
   WeightedVariant,
 } from './types.ts';
 export { FLAG_TYPES, OPENFEATURE_REASONS, OPERATORS, REASONS } from './types.ts';
-export {
-  attributeConditionSchema,
-  conditionSchema,
-  flagInputSchema,
-  flagValueSchema,
-  prerequisiteSchema,
-  rolloutSchema,
-  ruleSchema,
-  segmentConditionSchema,
-  segmentInputSchema,
-  serveSchema,
-  FLAG_KEY_PATTERN,
-  LIMITS,
-  type FlagInput,
-  type SegmentInput,
-} from './schema.ts';
-export { validateFlag, DEFAULT_MAX_JSON_BYTES, type ValidateFlagOptions } from './validate-flag.ts';
-export { formatZodIssues } from './format-zod-issues.ts';
-export { validateSegment } from './validate-segment.ts';
-export { checkFlagReferences, type FlagWorld, type FlagWorldEntry } from './check-flag-references.ts';
 export { findPrerequisiteCycle } from './find-prerequisite-cycle.ts';
 export { compileFlagSet, CompiledFlagSet, type CompiledFlag } from './compile-flag-set.ts';
 export { evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH } from './evaluate.ts';

@@ -20,5 +20,6 @@ export {
   type SegmentInput,
 } from './schema.ts';
 export { validateFlag, DEFAULT_MAX_JSON_BYTES, type ValidateFlagOptions } from './validate-flag.ts';
+export { formatZodIssues } from './format-zod-issues.ts';
 export { validateSegment } from './validate-segment.ts';
 export { checkFlagReferences, type FlagWorld, type FlagWorldEntry } from './check-flag-references.ts';

@@ -3,7 +3,7 @@
 // (types with `import type`); the names are persisted in histories and typed by people in the
 // Temporal UI and CLI, so they never change.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Rollout } from '../engine/types.ts';
+import type { Rollout } from '@flagship/engine';
 import { describeCatchUp, describeRollout, formatUtc } from '../domain/rollout-format.ts';
 import type { RolloutPlan } from '../domain/rollout-plan.ts';
 import type { PauseCause, RolloutState } from '../domain/rollout-state.ts';

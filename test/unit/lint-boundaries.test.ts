@@ -39,7 +39,7 @@ const LAYERS: { layer: string; file: string; forbidden: string[]; allowed: strin
     layer: 'domain',
     file: 'src/domain/duration.ts',
     forbidden: ["import { getFlag } from '../data/flags.ts';", "import { pauseSignal } from '../workflows/rollout-definitions.ts';", "import { readFileSync } from 'node:fs';"],
-    allowed: ["import { validateFlag } from '../engine/index.ts';", "import { AppError } from '../errors.ts';", "import { z } from 'zod';", "import { parseDuration } from './duration.ts';"],
+    allowed: ["import { validateFlag } from '@flagship/engine/validate';", "import { AppError } from '../errors.ts';", "import { z } from 'zod';", "import { parseDuration } from './duration.ts';"],
   },
   {
     layer: 'data',
@@ -53,7 +53,7 @@ const LAYERS: { layer: string; file: string; forbidden: string[]; allowed: strin
       "import { Client } from '@temporalio/client';",
       "import Koa from 'koa';",
     ],
-    allowed: ["import { validateFlag } from '../engine/index.ts';", "import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';", "import { AppError } from '../errors.ts';", "import { createPool } from 'slonik';"],
+    allowed: ["import { validateFlag } from '@flagship/engine/validate';", "import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.ts';", "import { AppError } from '../errors.ts';", "import { createPool } from 'slonik';"],
   },
   {
     layer: 'activities',
@@ -89,7 +89,7 @@ const LAYERS: { layer: string; file: string; forbidden: string[]; allowed: strin
     layer: 'snapshots',
     file: 'src/snapshots/snapshot-store.ts',
     forbidden: ["import { createApp } from '../api/app.ts';", "import { createActivities } from '../activities/index.ts';"],
-    allowed: ["import { getFlag } from '../data/flags.ts';", "import { verifySnapshot } from '../sdk/verify-snapshot.ts';"],
+    allowed: ["import { getFlag } from '../data/flags.ts';", "import { verifySnapshot } from '@flagship/sdk';"],
   },
   {
     layer: 'worker',
@@ -99,9 +99,9 @@ const LAYERS: { layer: string; file: string; forbidden: string[]; allowed: strin
   },
   {
     layer: 'sdk',
-    file: 'src/sdk/types.ts',
-    forbidden: ["import { AppError } from '../errors.ts';", "import { getFlag } from '../data/flags.ts';"],
-    allowed: ["import { LRUCache } from 'lru-cache';", "import { compileFlagSet } from '../engine/index.ts';"],
+    file: 'packages/sdk/src/types.ts',
+    forbidden: ["import { AppError } from '../../../src/errors.ts';", "import { getFlag } from '../../../src/data/flags.ts';", "import { Client } from '@temporalio/client';"],
+    allowed: ["import { LRUCache } from 'lru-cache';", "import { compileFlagSet } from '@flagship/engine';", "import { createClient } from './client.ts';"],
   },
 ];
 

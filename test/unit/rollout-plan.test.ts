@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { normalizePlan, planSchema } from '../../src/domain/rollout-plan.ts';
-import type { Flag } from '../../src/engine/index.ts';
+import type { Flag } from '@flagship/engine';
 import { AppError } from '../../src/errors.ts';
 import { parseDuration } from '../../src/domain/duration.ts';
 
