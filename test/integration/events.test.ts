@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
 import type { Scope } from '../../src/data/tokens.ts';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction, type ChangeNotice } from '../../src/data/write-transaction.ts';
 import { createChangeFeed, type ChangeFeed } from '../../src/events/change-feed.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 import { openSse, type SseConnection } from '../support/sse-client.ts';
 import type { EventType } from '../../src/domain/event-types.ts';
@@ -38,9 +40,17 @@ async function createToken(scopes: Scope[]): Promise<string> {
   return created.body.token as string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 const ids = (connection: SseConnection) => connection.events.map((event) => Number(event.id));
+
+/**
+ * Writes a sentinel event and waits until the stream has sent it: whatever the stream was going to
+ * send before it (a repeat, an event it should have filtered out) has been sent by then.
+ */
+async function fence(connection: SseConnection, type = 'flag.updated'): Promise<number> {
+  const sentinel = await writeEvent(type, 'fence');
+  await eventually(() => ids(connection), (seen) => seen.includes(sentinel), 5_000);
+  return sentinel;
+}
 
 describe('GET /v1/events', () => {
   it('sends each event with its outbox id, type and {id, type, entityKey, at, payload} data', async () => {
@@ -75,9 +85,9 @@ describe('GET /v1/events', () => {
     await second.waitForEvents(missed.length);
     const later = [await writeEvent('flag.restored', 'resume-a'), await writeEvent('segment.created', 'beta')];
     await second.waitForEvents(missed.length + later.length);
-    await sleep(300);
-    expect(ids(second)).toEqual([...missed, ...later]);
-    expect(second.events.map((event) => event.event)).toEqual([...missed.map(() => 'flag.updated'), 'flag.restored', 'segment.created']);
+    const sentinel = await fence(second);
+    expect(ids(second)).toEqual([...missed, ...later, sentinel]);
+    expect(second.events.map((event) => event.event)).toEqual([...missed.map(() => 'flag.updated'), 'flag.restored', 'segment.created', 'flag.updated']);
     second.close();
   });
 
@@ -92,14 +102,15 @@ describe('GET /v1/events', () => {
   it('starts at the live tail without a resume point, and delivers a new event within a second', async () => {
     await writeEvent('flag.updated', 'old-news');
     const connection = await stream();
-    await sleep(200);
-    expect(connection.events).toEqual([]);
+    const rounds: number[] = [];
     for (let round = 0; round < 3; round += 1) {
       const started = Date.now();
-      await writeEvent('flag.updated', 'latency', { round });
+      rounds.push(await writeEvent('flag.updated', 'latency', { round }));
       await connection.waitForEvents(round + 1, 2_000);
       expect(Date.now() - started).toBeLessThan(1_000);
     }
+    // The first round's event is the fence: nothing older came before it.
+    expect(ids(connection)).toEqual(rounds);
     connection.close();
   });
 
@@ -112,23 +123,27 @@ describe('GET /v1/events', () => {
     await writeEvent('token.created', 'filter');
     const again = await writeEvent('flag.created', 'filter-2');
     await connection.waitForEvents(3);
-    await sleep(200);
-    expect(ids(connection)).toEqual([created, segment, again]);
+    const sentinel = await fence(connection, 'flag.created');
+    expect(ids(connection)).toEqual([created, segment, again, sentinel]);
     connection.close();
 
     // Resuming a filtered stream from the last id it saw skips nothing that matches.
     const resumed = await stream('?types=flag.created,segment.*', { lastEventId: String(created) });
-    await resumed.waitForEvents(2);
-    expect(ids(resumed)).toEqual([segment, again]);
+    await resumed.waitForEvents(3);
+    expect(ids(resumed)).toEqual([segment, again, sentinel]);
     resumed.close();
   });
 
   it('keeps streaming when the LISTEN connection is dropped underneath it', async () => {
     const connection = await stream();
-    await api.db.pool.query(sql.typeAlias('void')`
-      SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE application_name = 'flags-change-feed' AND datname = current_database()`);
-    await sleep(100);
+    // In the select list, not the WHERE clause: the planner may call a WHERE function on any row.
+    const dropped = (await api.db.pool.any(sql.type(z.object({ pid: z.number(), terminated: z.boolean() }))`
+      SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
+      WHERE application_name = 'flags-change-feed' AND datname = current_database()`)).map((row) => row.pid);
+    expect(dropped.length).toBeGreaterThan(0);
+    // The event is written once the listener is gone, so only the reconnect's catch-up can find it.
+    await eventually(() => api.db.pool.oneFirst(sql.type(z.object({ alive: z.number() }))`
+      SELECT count(*)::int AS alive FROM pg_stat_activity WHERE pid = ANY(${sql.array(dropped, 'int4')})`), (alive) => alive === 0, 5_000);
     const started = Date.now();
     await writeEvent('flag.updated', 'after-drop');
     await connection.waitForEvents(1, 4_000);
@@ -186,16 +201,16 @@ describe('the change feed', () => {
     const received: (ChangeNotice | null)[] = [];
     const unsubscribe = feed.subscribe((notice) => received.push(notice));
     const id = await writeEvent('flag.updated', 'feed');
-    await waitUntil(() => received.length === 1);
+    await eventually(() => received.length, (count) => count === 1, 5_000);
     expect(received[0]).toEqual({ seq: id, type: 'flag.updated', entityKey: 'feed' });
 
     await api.db.pool.query(sql.typeAlias('void')`
       SELECT pg_terminate_backend(pid) FROM pg_stat_activity
       WHERE application_name = 'flags-change-feed' AND datname = current_database()`);
-    await waitUntil(() => received.includes(null));
+    await eventually(() => received.includes(null), Boolean, 5_000);
     // After the catch-up signal LISTEN is back in place: the next notice arrives.
     const next = await writeEvent('flag.updated', 'feed');
-    await waitUntil(() => received.some((notice) => notice?.seq === next));
+    await eventually(() => received.some((notice) => notice?.seq === next), Boolean, 5_000);
     unsubscribe();
   });
 
@@ -203,18 +218,10 @@ describe('the change feed', () => {
     const baseline = api.deps.changeFeed!.subscribers();
     const connections = await Promise.all(Array.from({ length: 5 }, () => openSse(`${api.baseUrl}/v1/events`, { token: api.adminToken })));
     expect(connections.map((connection) => connection.status)).toEqual([200, 200, 200, 200, 200]);
-    await waitUntil(() => api.deps.outboxTail.streams === 5);
+    await eventually(() => api.deps.outboxTail.streams, (streams) => streams === 5, 5_000);
     // However many streams are open, the process's feed has one subscriber for all of them.
     expect(api.deps.changeFeed!.subscribers()).toBeLessThanOrEqual(baseline + 1);
     for (const connection of connections) connection.close();
-    await waitUntil(() => api.deps.outboxTail.streams === 0);
+    await eventually(() => api.deps.outboxTail.streams, (streams) => streams === 0, 5_000);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}

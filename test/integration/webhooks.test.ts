@@ -8,6 +8,7 @@ import { startWebhookDispatcher, type RunningDispatcher } from '../../src/events
 import { verifyWebhookSignature } from '@flagship/sdk/webhooks';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 import { loopbackOutbound } from '../support/outbound.ts';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -54,16 +55,6 @@ async function writeEvent(db: TestDatabase, type: EventType, entityKey: string, 
   return inWriteTransaction(db.pool, (tx) => appendEvent(tx, { type, entityKey, payload: { key: entityKey, ...payload } }));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
 const acknowledged = (target: WebhookReceiver) => target.requests.filter((request) => request.status >= 200 && request.status < 300);
 const eventIds = (requests: ReceivedRequest[]) => requests.map((request) => Number(request.headers['x-flags-event-id']));
 
@@ -107,10 +98,10 @@ describe('webhook registration', () => {
     const target = await receiver();
     const { id } = await register(target.url);
     const after = await writeEvent(api.db, 'flag.updated', 'after-the-webhook');
-    await waitUntil(() => acknowledged(target).length === 2);
+    await eventually(() => acknowledged(target).length === 2, Boolean, 10_000);
     expect(acknowledged(target).map((request) => request.headers['x-flags-event-type'])).toEqual(['webhook.created', 'flag.updated']);
     expect(eventIds(acknowledged(target))[1]).toBe(after);
-    await waitUntil(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === after);
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === after, Boolean, 10_000);
   });
 
   it('rejects a bad url or event type with a validation_error naming the field', async () => {
@@ -166,9 +157,12 @@ describe('webhook delivery', () => {
       await writeEvent(api.db, 'flag.updated', 'checkout', { version: 2 }),
       await writeEvent(api.db, 'flag.updated', 'checkout', { version: 3 }),
     ];
-    await waitUntil(() => acknowledged(target).length === 3);
-    await waitUntil(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === written[2]);
-    await sleep(100);
+    await eventually(() => acknowledged(target).length === 3, Boolean, 10_000);
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === written[2], Boolean, 10_000);
+    // A fence: an event of a type the webhook did not ask for. Once the cursor has moved past it,
+    // the dispatcher has sent all it was going to send for the events before it.
+    const fence = await writeEvent(api.db, 'segment.updated', 'fence');
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === fence, Boolean, 10_000);
 
     // The first event three times (500, 500, 200), then each later one once, in outbox order.
     expect(eventIds(target.requests)).toEqual([written[0], written[0], written[0], written[1], written[2]]);
@@ -190,14 +184,14 @@ describe('webhook delivery', () => {
     expect(acknowledged(target).map((request) => (JSON.parse(request.body) as { payload: { version: number } }).payload.version)).toEqual([1, 2, 3]);
 
     const state = await api.request('GET', `/v1/webhooks/${id}`);
-    expect(state.body).toMatchObject({ cursor: written[2], attempts: 0, failedCount: 2, deliveredCount: 3, lastError: 'HTTP 500', lastErrorAt: expect.any(String), lastDeliveredAt: expect.any(String) });
+    expect(state.body).toMatchObject({ cursor: fence, attempts: 0, failedCount: 2, deliveredCount: 3, lastError: 'HTTP 500', lastErrorAt: expect.any(String), lastDeliveredAt: expect.any(String) });
   });
 
   it('records attempts, the last error and the next attempt while a receiver keeps failing', async () => {
     const target = await receiver(() => 503);
     const { id } = await register(target.url, ['flag.*']);
     const eventId = await writeEvent(api.db, 'flag.updated', 'down');
-    await waitUntil(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.attempts >= 3);
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.attempts >= 3, Boolean, 10_000);
     const state = (await api.request('GET', `/v1/webhooks/${id}`)).body;
     expect(state).toMatchObject({ cursor: eventId - 1, lastError: 'HTTP 503', deliveredCount: 0 });
     expect(state.failedCount).toBe(state.attempts);
@@ -209,10 +203,10 @@ describe('webhook delivery', () => {
     const target = await receiver((_request, index) => (index === 0 ? 'hang' : 200));
     const { id } = await register(target.url, ['flag.*']);
     const eventId = await writeEvent(api.db, 'flag.updated', 'slow');
-    await waitUntil(() => acknowledged(target).length === 1);
+    await eventually(() => acknowledged(target).length === 1, Boolean, 10_000);
     expect(eventIds(target.requests)).toEqual([eventId, eventId]);
     // The receiver has answered; the dispatcher records the acknowledgement just after.
-    await waitUntil(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === eventId);
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === eventId, Boolean, 10_000);
     const state = (await api.request('GET', `/v1/webhooks/${id}`)).body;
     expect(state).toMatchObject({ cursor: eventId, attempts: 0, failedCount: 1, lastError: 'timed out after 1000 ms' });
   });
@@ -225,18 +219,21 @@ describe('webhook delivery', () => {
     await writeEvent(api.db, 'flag.updated', 'filtered');
     const archived = await writeEvent(api.db, 'flag.archived', 'filtered');
     const last = await writeEvent(api.db, 'token.created', 'tok');
-    await waitUntil(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === last);
+    await eventually(async () => (await api.request('GET', `/v1/webhooks/${id}`)).body.cursor === last, Boolean, 10_000);
     expect(eventIds(target.requests)).toEqual([segment, archived]);
   });
 
   it('stops delivering to a deleted webhook', async () => {
     const target = await receiver();
     const { id } = await register(target.url, ['flag.*']);
+    // The fence: a webhook that stays, which the same dispatcher serves.
+    const witness = await receiver();
+    await register(witness.url, ['flag.*']);
     await writeEvent(api.db, 'flag.updated', 'deleted');
-    await waitUntil(() => target.requests.length === 1);
+    await eventually(() => target.requests.length === 1 && witness.requests.length === 1, Boolean, 10_000);
     expect((await api.request('DELETE', `/v1/webhooks/${id}`)).status).toBe(204);
-    await writeEvent(api.db, 'flag.updated', 'deleted');
-    await sleep(300);
+    const later = await writeEvent(api.db, 'flag.updated', 'deleted');
+    await eventually(() => eventIds(acknowledged(witness)).includes(later), Boolean, 10_000);
     expect(target.requests).toHaveLength(1);
   });
 });
@@ -260,11 +257,13 @@ describe('several dispatchers', () => {
     for (let index = 0; index < 3; index += 1) running.push(startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, concurrency: 3 }));
     const written: number[] = [];
     for (let index = 0; index < 40; index += 1) written.push(await writeEvent(db, 'flag.updated', `flag-${index % 4}`, { index }));
-    await waitUntil(() => targets.every((target) => acknowledged(target).length >= written.length), 20_000);
-    await sleep(200);
+    await eventually(() => targets.every((target) => acknowledged(target).length >= written.length), Boolean, 20_000);
+    // A fence: a repeat of any earlier event would reach its receiver before this one.
+    const fence = await writeEvent(db, 'flag.updated', 'fence');
+    await eventually(() => targets.every((target) => eventIds(acknowledged(target)).includes(fence)), Boolean, 20_000);
     for (const target of targets) {
       expect(target.maxInFlight).toBe(1);
-      expect(eventIds(target.requests)).toEqual(written);
+      expect(eventIds(target.requests)).toEqual([...written, fence]);
     }
   });
 
@@ -276,10 +275,10 @@ describe('several dispatchers', () => {
       UPDATE webhooks SET lease_token = 'crashed', lease_until = now() + interval '800 milliseconds' WHERE id = ${webhook.id}`);
     const eventId = await writeEvent(db, 'flag.updated', 'crash');
     const written = Date.now();
-    await waitUntil(() => acknowledged(target).length === 1);
+    await eventually(() => acknowledged(target).length === 1, Boolean, 10_000);
     expect(Date.now() - written).toBeGreaterThanOrEqual(600);
     expect(eventIds(target.requests)).toEqual([eventId]);
-    await waitUntil(async () => (await getWebhook(db.pool, webhook.id)).cursor === eventId);
+    await eventually(async () => (await getWebhook(db.pool, webhook.id)).cursor === eventId, Boolean, 10_000);
 
     // The dead dispatcher comes back and tries to acknowledge with its old lease: refused.
     expect(await recordWebhookProgress(db.pool, { id: webhook.id, leaseToken: 'crashed', cursor: eventId + 100, delivered: true, leaseMs: 1_000 })).toBe(false);
@@ -303,12 +302,12 @@ describe('a dispatcher on its own', () => {
     await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     const slowPoll = startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, pollIntervalMs: 60_000 });
     try {
-      await waitUntil(async () => (await db.pool.oneFirst(sql.type(z.object({ count: z.number() }))`
+      await eventually(async () => (await db.pool.oneFirst(sql.type(z.object({ count: z.number() }))`
         SELECT count(*)::int AS count FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = 'flags-change-feed' AND query LIKE 'LISTEN%'`)) === 1);
+        WHERE datname = current_database() AND application_name = 'flags-change-feed' AND query LIKE 'LISTEN%'`)) === 1, Boolean, 10_000);
       const started = Date.now();
       await writeEvent(db, 'flag.updated', 'notified');
-      await waitUntil(() => acknowledged(target).length === 1);
+      await eventually(() => acknowledged(target).length === 1, Boolean, 10_000);
       // Well under the minute-long poll interval: the NOTIFY woke it (typically within tens of ms).
       expect(Date.now() - started).toBeLessThan(2_000);
     } finally {
@@ -321,7 +320,7 @@ describe('a dispatcher on its own', () => {
     const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
     const first = startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST, requestTimeoutMs: 10_000 });
     const eventId = await writeEvent(db, 'flag.updated', 'shutdown');
-    await waitUntil(() => target.requests.length === 1);
+    await eventually(() => target.requests.length === 1, Boolean, 10_000);
     const stopping = Date.now();
     await first.stop();
     expect(Date.now() - stopping).toBeLessThan(1_000);
@@ -330,7 +329,7 @@ describe('a dispatcher on its own', () => {
 
     const second = startWebhookDispatcher({ db: db.pool, log: testLog, ...FAST });
     try {
-      await waitUntil(() => acknowledged(target).length === 1);
+      await eventually(() => acknowledged(target).length === 1, Boolean, 10_000);
       expect(eventIds(target.requests)).toEqual([eventId, eventId]);
     } finally {
       await second.stop();
