@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
-import { CHANGE_HISTORIES_DIR, eventually, recordHistory, startChildWorker } from '../support/rollout-worker.ts';
+import { eventually } from '../support/eventually.ts';
+import { CHANGE_HISTORIES_DIR, recordHistory, startChildWorker } from '../support/rollout-worker.ts';
 import { changeRequestWorkflowId, rolloutWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 const STATUS_ATTRIBUTE = { name: 'ChangeRequestStatus', type: 'KEYWORD' } as const;
@@ -28,10 +29,8 @@ describe('two-person approval of high-impact flags', () => {
   async function untilApplied(answer: { status: number; body: Json }): Promise<Json> {
     expect(answer.status).toBe(200);
     if (answer.body.status !== 'approved') return answer.body;
-    return eventually(async () => {
-      const current = (await harness.api.request('GET', `/v1/changes/${answer.body.id}`)).body;
-      return current.status === 'approved' ? undefined : current;
-    }, { what: `change request ${answer.body.id} applied` });
+    const { value } = await eventually(async () => (await harness.api.request('GET', `/v1/changes/${answer.body.id}`)).body, (current) => current.status !== 'approved', 30_000);
+    return value;
   }
 
   async function highImpactFlag(key: string, extra: Record<string, unknown> = {}): Promise<Json> {
@@ -78,7 +77,8 @@ describe('two-person approval of high-impact flags', () => {
     expect(filed.status).toBe(202);
     const id: string = filed.body.error.details.id;
     const handle = harness.client.workflow.getHandle(changeRequestWorkflowId(id));
-    await eventually(async () => (await handle.query('status') as Json).status === 'pending', { what: 'the workflow answering its status query' });
+    // A query fails until the workflow's first task has run: ask again.
+    await eventually(() => handle.query<Json>('status').catch((error: unknown) => ({ status: String(error) })), (answer) => answer.status === 'pending', 30_000);
     await first.kill();
     const second = await startChildWorker({ databaseUrl: harness.api.db.url, taskQueue: harness.taskQueue });
     try {
@@ -90,16 +90,13 @@ describe('two-person approval of high-impact flags', () => {
       await eventually(async () => {
         const answer = await as('bob', 'POST', `/v1/changes/${id}/approve`, {});
         answers.push(answer);
-        return answer.status !== 503;
-      }, { what: 'an approval that is not 503', timeoutMs: 20_000 });
+        return answer.status;
+      }, (status) => status !== 503, 20_000);
       expect(answers.slice(0, -1).every((answer) => answer.status === 503)).toBe(true);
       const last = answers.at(-1)!;
       if (answers.length === 1) expect(last).toMatchObject({ status: 200, body: { approvedBy: 'bob' } });
       else expect([200, 400]).toContain(last.status);
-      const approved = await eventually(async () => {
-        const current = (await as('bob', 'GET', `/v1/changes/${id}`)).body;
-        return current.status === 'applied' ? current : undefined;
-      }, { what: 'the approved change applied' });
+      const { value: approved } = await eventually(async () => (await as('bob', 'GET', `/v1/changes/${id}`)).body, (current) => current.status === 'applied', 30_000);
       expect(approved).toMatchObject({ status: 'applied', approvedBy: 'bob', result: { flagVersion: 2 } });
       expect((await harness.flag(key)).description).toBe('after the restart');
       await handle.result();
@@ -281,10 +278,7 @@ describe('two-person approval of high-impact flags', () => {
     expect(Date.parse(request.expiresAt) - Date.parse(request.createdAt)).toBeGreaterThanOrEqual(1_900);
     expect(Date.parse(request.expiresAt) - Date.parse(request.createdAt)).toBeLessThan(3_000);
 
-    const expired = await eventually(async () => {
-      const current = await as('alice', 'GET', `/v1/changes/${request.id}`);
-      return current.body.status === 'expired' ? current.body : undefined;
-    }, { what: 'the request expiring', timeoutMs: 20_000 });
+    const { value: expired } = await eventually(async () => (await as('alice', 'GET', `/v1/changes/${request.id}`)).body, (current) => current.status === 'expired', 20_000);
     expect(Date.parse(expired.finishedAt)).toBeGreaterThanOrEqual(Date.parse(request.expiresAt));
     expect(expired).toMatchObject({ decision: null, result: null });
     expect(await changeEvents(request.id)).toEqual(['change.requested', 'change.expired']);
@@ -402,13 +396,10 @@ describe('two-person approval of high-impact flags', () => {
     const fromUi = (await as('alice', 'PATCH', `/v1/flags/${key}`, { description: 'and again', version: 1 })).body.error.details.id;
     const handle = harness.client.workflow.getHandle(changeRequestWorkflowId(fromUi));
     await handle.cancel();
-    const viaTemporal = await eventually(async () => {
-      const current = (await as('alice', 'GET', `/v1/changes/${fromUi}`)).body;
-      return current.status === 'cancelled' ? current : undefined;
-    }, { what: 'the request cancelled through Temporal' });
+    const { value: viaTemporal } = await eventually(async () => (await as('alice', 'GET', `/v1/changes/${fromUi}`)).body, (current) => current.status === 'cancelled', 30_000);
     expect(viaTemporal.decision).toMatchObject({ by: 'temporal-ui', comment: 'cancelled through Temporal' });
     // The decision is recorded before the workflow ends: the workflow closes a moment later.
-    await eventually(async () => (await handle.describe()).status.name === 'CANCELLED', { what: 'the approval workflow closed as cancelled' });
+    await eventually(async () => (await handle.describe()).status.name, (status) => status === 'CANCELLED', 30_000);
     await record(fromUi, 'cancelled-through-temporal');
   });
 

@@ -8,7 +8,7 @@ import { sql } from '../../src/data/sql.ts';
 import { ensureRetentionSchedule } from '../../src/worker/retention-schedule.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
-import { eventually } from '../support/rollout-worker.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('retention of archived flags', () => {
   let harness: RolloutHarness;
@@ -63,10 +63,10 @@ describe('retention of archived flags', () => {
     await schedule.unpause();
 
     await schedule.trigger();
-    const purged = await eventually(async () => (await harness.events('old-archived', 'flag.purged'))[0], { what: 'the flag.purged event' });
-    expect(purged.payload).toMatchObject({ flagKey: 'old-archived', version: 2, actor: 'schedule:flag-retention', removed: { scheduledChanges: 1, rollouts: 0, changeRequests: 0, rolloutHistory: 0 } });
-    const run = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow, { what: 'the scheduled run' });
-    const result = await harness.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result();
+    const { value: [purged] } = await eventually(() => harness.events('old-archived', 'flag.purged'), (events) => events.length > 0, 30_000);
+    expect(purged?.payload).toMatchObject({ flagKey: 'old-archived', version: 2, actor: 'schedule:flag-retention', removed: { scheduledChanges: 1, rollouts: 0, changeRequests: 0, rolloutHistory: 0 } });
+    const { value: run } = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow, (value) => value !== undefined, 30_000);
+    const result = await harness.client.workflow.getHandle(run!.workflowId, run!.firstExecutionRunId).result();
     expect(result).toEqual({ cutoff: expect.any(String), dryRun: false, purged: 1, keys: ['old-archived'] });
 
     expect((await harness.api.request('GET', '/v1/flags/old-archived')).status).toBe(404);
@@ -83,7 +83,7 @@ describe('retention of archived flags', () => {
     // The key is free again, starts at version 1, and this process evaluates it.
     const again = await harness.createFlag('old-archived', { defaultValue: true });
     expect(again).toMatchObject({ version: 1, state: 'active' });
-    await eventually(async () => (await harness.api.request('POST', '/v1/evaluate', { body: { flagKey: 'old-archived', context: { userId: 'u-1' } } })).body.value === true, { what: 'the new flag evaluating' });
+    await eventually(async () => (await harness.api.request('POST', '/v1/evaluate', { body: { flagKey: 'old-archived', context: { userId: 'u-1' } } })).body.value, (value) => value === true, 30_000);
     expect((await harness.api.request('GET', '/v1/retention/preview')).body.items).toEqual([]);
   });
 

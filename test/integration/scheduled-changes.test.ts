@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
-import { eventually, recordHistory } from '../support/rollout-worker.ts';
+import { eventually } from '../support/eventually.ts';
+import { recordHistory } from '../support/rollout-worker.ts';
 import { scheduledChangeWorkflowId } from '../../src/domain/workflow-ids.ts';
 
 describe('scheduled changes', () => {
@@ -25,16 +26,14 @@ describe('scheduled changes', () => {
   }
 
   async function waitForStatus(key: string, id: string, status: string): Promise<Json> {
-    return eventually(async () => {
-      const change = await scheduledChange(key, id);
-      return change.status === status ? change : undefined;
-    }, { what: `scheduled change ${id} ${status}` });
+    const { value } = await eventually(() => scheduledChange(key, id), (change) => change.status === status, 30_000);
+    return value;
   }
 
   /** With FLAGS_RECORD_HISTORIES=1, keeps the workflow's history for rollout-replay.test.ts, once it has ended. */
   async function record(id: string, name: string): Promise<void> {
     const handle = harness.client.workflow.getHandle(scheduledChangeWorkflowId(id));
-    await eventually(async () => (await handle.describe()).status.name !== 'RUNNING', { what: `workflow of ${id} closed` });
+    await eventually(async () => (await handle.describe()).status.name, (status) => status !== 'RUNNING', 30_000);
     await recordHistory(handle, name);
   }
 
@@ -79,7 +78,7 @@ describe('scheduled changes', () => {
     expect(Date.parse(applied.finishedAt)).toBeGreaterThanOrEqual(Date.parse(at));
     expect(await harness.flag(key)).toMatchObject({ version: 2, description: 'after', defaultValue: true, updatedBy: 'alice' });
     // The worker wrote it; the API process follows through the change feed.
-    await eventually(async () => (await harness.api.request('POST', '/v1/evaluate', { body: { flagKey: key, context: { userId: 'u-1' } } })).body.flagVersion === 2, { what: 'the API evaluating version 2' });
+    await eventually(async () => (await harness.api.request('POST', '/v1/evaluate', { body: { flagKey: key, context: { userId: 'u-1' } } })).body.flagVersion, (version) => version === 2, 30_000);
 
     expect(await eventTypes(key)).toEqual(['flag.created', 'scheduled_change.created', 'flag.updated', 'scheduled_change.applied']);
     const flagEntry = (await harness.api.request('GET', `/v1/flags/${key}/audit`)).body.items.find((item: Json) => item.version === 2);
@@ -106,7 +105,7 @@ describe('scheduled changes', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.links.cancel).toBeUndefined();
     const handle = harness.client.workflow.getHandle(scheduledChangeWorkflowId(id));
-    await eventually(async () => (await handle.describe()).status.name === 'CANCELLED', { what: 'the workflow cancelled' });
+    await eventually(async () => (await handle.describe()).status.name, (status) => status === 'CANCELLED', 30_000);
     expect(await harness.flag(key)).toMatchObject({ version: 1, enabled: true });
     expect(await eventTypes(key)).toEqual(['flag.created', 'scheduled_change.created', 'scheduled_change.cancelled']);
 

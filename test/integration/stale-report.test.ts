@@ -8,7 +8,7 @@ import { sql } from '../../src/data/sql.ts';
 import { ensureStaleReportSchedule } from '../../src/worker/stale-report-schedule.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
-import { eventually } from '../support/rollout-worker.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('the weekly flag.stale event per owner', () => {
   let harness: RolloutHarness;
@@ -50,8 +50,8 @@ describe('the weekly flag.stale event per owner', () => {
     expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 7 * 86_400_000 })]);
 
     await schedule.trigger();
-    const run = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow, { what: 'the scheduled run' });
-    expect(await harness.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()).toEqual({ owners: 3, flags: 3 });
+    const { value: run } = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow, (value) => value !== undefined, 30_000);
+    expect(await harness.client.workflow.getHandle(run!.workflowId, run!.firstExecutionRunId).result()).toEqual({ owners: 3, flags: 3 });
 
     const events = await harness.api.db.pool.any(sql.type(z.object({ entity_key: z.string(), payload: z.record(z.string(), z.unknown()) }))`
       SELECT entity_key, payload FROM outbox WHERE type = 'flag.stale' ORDER BY id`);

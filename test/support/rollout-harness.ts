@@ -5,7 +5,8 @@ import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../../src/config.ts';
 import { sql } from '../../src/data/sql.ts';
 import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { startTestApi, type TestApi } from './api.ts';
-import { eventually, startRolloutWorker, testTemporalClient, type RunningTestWorker } from './rollout-worker.ts';
+import { eventually } from './eventually.ts';
+import { startRolloutWorker, testTemporalClient, type RunningTestWorker } from './rollout-worker.ts';
 
 /** A JSON body as the API answers it: tests read into it freely and let the assertions check. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the assertions that read them
@@ -62,10 +63,13 @@ export async function startRolloutHarness(options: { worker?: boolean; outbound?
       return response.body;
     },
     async waitForRollout(key, predicate, what, timeoutMs = 30_000) {
-      return eventually(async () => {
-        const rollout = await harness.rollout(key);
-        return predicate(rollout) ? rollout : undefined;
-      }, { what: `${key}: ${what}`, timeoutMs });
+      // Before the API has recorded the plan (an approved change starts it a moment later) the view answers 404: ask again.
+      const probe = () => harness.rollout(key).catch(() => undefined);
+      try {
+        return (await eventually(probe, (rollout) => rollout !== undefined && predicate(rollout), timeoutMs)).value;
+      } catch (error) {
+        throw new Error(`${key}: ${what}: ${(error as Error).message}`, { cause: error });
+      }
     },
     async flag(key) {
       return (await api.request('GET', `/v1/flags/${key}`)).body;
