@@ -149,12 +149,3 @@ export class FakeService {
     this.#streams.clear();
   }
 }
-
-export async function eventually(check: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return Date.now() - started;
-}

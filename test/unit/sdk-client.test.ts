@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { changedFlagKeys, createClient, type ClientOptions, type FlagsClient, type SnapshotChange } from '@flagship/sdk';
-import { bootstrapText, createSigner, eventually, FakeService, flag, segment, signSnapshot } from '../support/sdk-fakes.ts';
+import { eventually } from '../support/eventually.ts';
+import { bootstrapText, createSigner, FakeService, flag, segment, signSnapshot } from '../support/sdk-fakes.ts';
 
 const signer = createSigner();
 const quiet = { logger: null } as const;
@@ -131,7 +132,7 @@ describe('the SDK client against a fake service', () => {
     const sdk = client({ fetch: service.fetch, refreshIntervalMs: 50 });
     await sdk.waitUntilReady();
     service.snapshot = signSnapshot(signer, { version: 2, flags: [flag({ key: 'limit', type: 'number', defaultValue: 20 }, 2)] });
-    await eventually(() => sdk.getNumber('limit', {}, 0) === 20, 1_000, 'the polled change');
+    await eventually(() => sdk.getNumber('limit', {}, 0) === 20, Boolean, 1_000, 5);
   });
 
   it('keeps the last good snapshot while the service is down or answers 500, reports stale, then recovers', async () => {
@@ -179,7 +180,7 @@ describe('the SDK client against a fake service', () => {
     service.snapshot = signSnapshot(signer, { version: 9, flags: [flag({ key: 'limit', type: 'number', defaultValue: 90 }, 5)] });
     const sdk = client({ fetch: service.fetch, refreshIntervalMs: 0, bootstrap: bootstrapText(old) });
     expect(sdk.getNumber('limit', {}, 0)).toBe(10);
-    await eventually(() => sdk.state().snapshotVersion === 9);
+    await eventually(() => sdk.state().snapshotVersion === 9, Boolean, 3_000, 5);
     expect(sdk.getNumber('limit', {}, 0)).toBe(90);
 
     service.replay = old;
@@ -207,7 +208,7 @@ describe('the SDK client against a fake service', () => {
     expect(sdk.state()).toMatchObject({ snapshotVersion: 5, status: 'ready', lastError: null });
     expect(sdk.getNumber('limit', {}, 0)).toBe(10);
     service.snapshot = signSnapshot(signer, { version: 6, flags: [changed] });
-    await eventually(() => sdk.getNumber('limit', {}, 0) === 11, 1_000, 'the next version');
+    await eventually(() => sdk.getNumber('limit', {}, 0) === 11, Boolean, 1_000, 5);
   });
 
   it('starts from a bootstrap while the service is unreachable, and retries without one', async () => {
@@ -215,7 +216,7 @@ describe('the SDK client against a fake service', () => {
     service.mode = 'down';
     const booted = client({ fetch: service.fetch, bootstrap: bootstrapText(signSnapshot(signer, { version: 2, flags: [limit] })) });
     expect(booted.getNumber('limit', {}, 0)).toBe(10);
-    await eventually(() => booted.state().consecutiveFailures === 1);
+    await eventually(() => booted.state().consecutiveFailures === 1, Boolean, 3_000, 5);
     expect(booted.state().status).toBe('stale');
 
     const cold = client({ fetch: service.fetch });
@@ -231,7 +232,7 @@ describe('the SDK client against a fake service', () => {
     const service = new FakeService();
     const unauthorized: typeof fetch = async () => new Response('{"error":{"code":"unauthenticated"}}', { status: 401 });
     const sdk = client({ fetch: unauthorized, refreshIntervalMs: 0 });
-    await eventually(() => sdk.state().lastError !== null);
+    await eventually(() => sdk.state().lastError !== null, Boolean, 3_000, 5);
     expect(sdk.state()).toMatchObject({ status: 'failed', lastError: { code: 'unauthorized', status: 401 } });
     expect(service.requests).toHaveLength(0);
   });
@@ -241,23 +242,22 @@ describe('the SDK client against a fake service', () => {
     service.snapshot = signSnapshot(signer, { version: 1, flags: [limit] });
     const sdk = client({ fetch: service.fetch, refreshIntervalMs: 0, stream: true });
     await sdk.waitUntilReady();
-    await eventually(() => sdk.state().streaming, 1_000, 'the stream');
-    await eventually(() => service.count('/v1/snapshot') >= 2, 1_000, 'the refetch on connect');
+    await eventually(() => sdk.state().streaming, Boolean, 1_000, 5);
+    await eventually(() => service.count('/v1/snapshot') >= 2, Boolean, 1_000, 5);
     const fetches = service.count('/v1/snapshot');
 
     service.push(50, 'flag.exposure');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(service.count('/v1/snapshot')).toBe(fetches);
-
+    // The change after the exposure is the fence: its refetch is the only one.
     service.snapshot = signSnapshot(signer, { version: 51, flags: [flag({ key: 'limit', type: 'number', defaultValue: 51 }, 2)] });
     service.push(51, 'flag.updated');
-    await eventually(() => sdk.getNumber('limit', {}, 0) === 51, 1_000, 'the streamed change');
+    await eventually(() => sdk.getNumber('limit', {}, 0) === 51, Boolean, 1_000, 5);
+    expect(service.count('/v1/snapshot')).toBe(fetches + 1);
 
     const refused = new FakeService();
     refused.snapshot = service.snapshot;
     refused.streamStatus = 403;
     const limited = client({ fetch: refused.fetch, refreshIntervalMs: 0, stream: true });
-    await eventually(() => limited.state().streamError !== null, 1_000);
+    await eventually(() => limited.state().streamError !== null, Boolean, 1_000, 5);
     expect(limited.state()).toMatchObject({ streaming: false, streamError: { code: 'stream', status: 403 } });
     expect(refused.count('/v1/events')).toBe(1);
   });
@@ -267,11 +267,13 @@ describe('the SDK client against a fake service', () => {
     service.snapshot = signSnapshot(signer, { version: 1, flags: [limit] });
     const sdk = client({ fetch: service.fetch, refreshIntervalMs: 0, stream: true });
     await sdk.waitUntilReady();
-    await eventually(() => sdk.state().streaming);
+    await eventually(() => sdk.state().streaming, Boolean, 3_000, 5);
+    const asked = service.count('/v1/snapshot');
     service.push(5, 'flag.updated');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // It asked, got the old version, and asked again.
+    await eventually(() => service.count('/v1/snapshot'), (count) => count >= asked + 2, 2_000, 5);
     service.snapshot = signSnapshot(signer, { version: 5, flags: [flag({ key: 'limit', type: 'number', defaultValue: 5 }, 2)] });
-    await eventually(() => sdk.getNumber('limit', {}, 0) === 5, 2_000, 'the lagging change');
+    await eventually(() => sdk.getNumber('limit', {}, 0) === 5, Boolean, 2_000, 5);
   });
 });
 

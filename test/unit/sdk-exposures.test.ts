@@ -3,7 +3,8 @@ import { createClient, type ExposureRecord, type FlagsClient } from '@flagship/s
 import { createExposureReporter, type ExposureReporter } from '../../packages/sdk/src/exposure-reporter.ts';
 import { followEventStream, type StreamEvent } from '../../packages/sdk/src/event-stream.ts';
 import type { EvaluationResult } from '@flagship/engine';
-import { createSigner, eventually, FakeService, flag, signSnapshot } from '../support/sdk-fakes.ts';
+import { eventually } from '../support/eventually.ts';
+import { createSigner, FakeService, flag, signSnapshot } from '../support/sdk-fakes.ts';
 
 const result = (overrides: Partial<EvaluationResult> = {}): EvaluationResult => ({ flagKey: 'checkout', value: true, variant: null, reason: 'rule', ruleId: 'de', flagVersion: 3, ...overrides });
 
@@ -68,7 +69,7 @@ describe('exposure reporting', () => {
     let up = false;
     const { reporter: exposures, batches } = reporter({ maxBatchSize: 10, maxQueueSize: 25, dedupeWindowMs: 0, flushIntervalMs: 60_000 }, () => (up ? 'sent' : 'retry'));
     for (let i = 0; i < 40; i++) exposures.record(result(), { userId: `u-${i}` });
-    await eventually(() => batches.length >= 1, 1_000);
+    await eventually(() => batches.length >= 1, Boolean, 1_000, 5);
     expect(exposures.stats()).toMatchObject({ queued: 25, dropped: 15, sent: 0 });
     up = true;
     await exposures.flush();
@@ -120,7 +121,7 @@ describe('the event stream reader', () => {
       },
     }), { status: 200 });
     const stream = followEventStream({ url: 'http://x/v1/events', token: 't', fetch: fetchStream, onOpen: () => (opens += 1), onEvent: (event) => events.push(event), onError: () => undefined, onClose: () => undefined });
-    await eventually(() => events.length === 2, 1_000);
+    await eventually(() => events.length === 2, Boolean, 1_000, 5);
     stream.close();
     expect(opens).toBe(1);
     expect(events).toEqual([
@@ -133,17 +134,24 @@ describe('the event stream reader', () => {
     const service = new FakeService();
     let opens = 0;
     const stream = followEventStream({ url: 'http://x/v1/events', token: 't', fetch: service.fetch, onOpen: () => (opens += 1), onEvent: () => undefined, onError: () => undefined, onClose: () => undefined, minReconnectMs: 10 });
-    await eventually(() => opens === 1 && service.openStreams() === 1, 1_000);
+    await eventually(() => opens === 1 && service.openStreams() === 1, Boolean, 1_000, 5);
     service.endStreams();
-    await eventually(() => opens === 2, 1_000, 'the reconnection');
+    await eventually(() => opens === 2, Boolean, 1_000, 5);
     stream.close();
 
     service.streamStatus = 401;
+    const requestsBefore = service.count('/v1/events');
     const errors: { fatal: boolean }[] = [];
     const refused = followEventStream({ url: 'http://x/v1/events', token: 't', fetch: service.fetch, onOpen: () => undefined, onEvent: () => undefined, onError: (error) => errors.push(error), onClose: () => undefined, minReconnectMs: 10 });
-    await eventually(() => errors.length === 1, 1_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The fence: a stream started with it on the same schedule that fails for a passing reason (a
+    // 500) and so retries. Once that one has retried twice, the refused one would have retried too.
+    const failing = new FakeService();
+    failing.streamStatus = 500;
+    const retried = followEventStream({ url: 'http://x/v1/events', token: 't', fetch: failing.fetch, onOpen: () => undefined, onEvent: () => undefined, onError: () => undefined, onClose: () => undefined, minReconnectMs: 10 });
+    await eventually(() => failing.count('/v1/events'), (requests) => requests >= 3, 1_000, 5);
+    retried.close();
     refused.close();
     expect(errors).toEqual([expect.objectContaining({ fatal: true, status: 401 })]);
+    expect(service.count('/v1/events')).toBe(requestsBefore + 1);
   });
 });
