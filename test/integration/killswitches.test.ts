@@ -3,6 +3,7 @@
 // engaging needs feature_flag:killswitch and no approval; a running rollout of the category pauses.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory } from '../support/rollout-worker.ts';
@@ -23,13 +24,10 @@ describe('killswitches', () => {
     return response.body;
   };
 
-  /** Polls the other process until `reason` holds for the flag; returns how long that took. */
+  /** Polls the other process until `predicate` holds for the flag; returns how long that took since `since`. */
   async function timeUntil(api: TestApi, flagKey: string, predicate: (result: Json) => boolean, since: number): Promise<number> {
-    for (;;) {
-      if (predicate(await evaluate(api, flagKey))) return Date.now() - since;
-      if (Date.now() - since > 10_000) throw new Error(`${flagKey} never changed on the second process`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(() => evaluate(api, flagKey), predicate, 10_000, 10);
+    return Date.now() - since;
   }
 
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { migrate, MIGRATIONS_DIR } from '../../src/data/migrate.ts';
 import { CREDENTIALS_FILE, embeddedDatabaseUrls } from '../../src/launcher/embedded-postgres.ts';
 import { findTemporalCli } from '../../src/launcher/temporal-cli.ts';
+import { eventually } from '../support/eventually.ts';
 import { freePorts } from '../support/ports.ts';
 
 const PROJECT = new URL('../../', import.meta.url).pathname;
@@ -36,13 +37,16 @@ function launch(env: Record<string, string>, options: { launcher?: string; cwd?:
 }
 
 async function waitForOutput(run: Launch, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const probe = () => {
     const match = run.output().match(pattern);
-    if (match) return match;
-    if (run.child.exitCode !== null) throw new Error(`launcher exited early:\n${run.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${run.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!match && run.child.exitCode !== null) throw new Error(`launcher exited early:\n${run.output()}`);
+    return match;
+  };
+  try {
+    const { value } = await eventually(probe, (match) => match !== null, timeoutMs, 100);
+    return value!;
+  } catch (error) {
+    throw new Error(`waiting for ${pattern}: ${(error as Error).message}:\n${run.output()}`, { cause: error });
   }
 }
 

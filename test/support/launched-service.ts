@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTokenSecret } from '../../src/data/tokens.ts';
+import { eventually } from './eventually.ts';
 import { freePorts } from './ports.ts';
 
 const LAUNCHER = new URL('../../src/launcher/main.ts', import.meta.url).pathname;
@@ -50,14 +51,15 @@ export async function launchService(options: { env?: Record<string, string>; tim
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-  while (!output.includes('Feature-flag service ready')) {
+  const ready = () => {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM');
-      throw new Error(`the service did not start in time:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    return output.includes('Feature-flag service ready');
+  };
+  try {
+    await eventually(ready, Boolean, options.timeoutMs ?? 120_000, 100);
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw new Error(`the service did not start in time: ${(error as Error).message}:\n${output}`, { cause: error });
   }
   const baseUrl = `http://127.0.0.1:${port}`;
   const authorization = `Bearer ${adminToken}`;
