@@ -16,6 +16,7 @@ import { ENV, requireEnv } from '../setup/test-environment.ts';
 import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
 import type { CatchUpPolicy } from '../../src/domain/rollout-plan.ts';
+import { freePorts } from '../support/ports.ts';
 
 type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 type FakeActivities = Pick<RolloutActivities, 'applyRolloutStep' | 'checkRolloutGate' | 'recordRolloutTransition' | 'finishRollout'>;
@@ -56,7 +57,9 @@ describe('rollout plans on the time-skipping test server', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
     quietTemporal();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
+    // A port of ours, below the ephemeral range: the SDK's own choice is a random free port in it,
+    // which an outgoing connection may take before the server binds it.
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() }, port: await freePorts(1) } });
     // The test server starts with no custom search attributes; register the project's own.
     const types = {
       Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
