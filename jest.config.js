@@ -10,6 +10,10 @@ const common = { testEnvironment: 'node', extensionsToTreatAsEsm: ['.ts'], trans
 
 export default {
   testTimeout: 60000,
+  // Integration files spend most of their time waiting on PostgreSQL, Temporal, timers and child
+  // processes, not on a core: three workers on two cores keep the cores busy (Jest's default,
+  // cores - 1, runs every file one after another here).
+  maxWorkers: 3,
   projects: [
     {
       ...common,
@@ -22,6 +26,7 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      setupFiles: ['<rootDir>/test/setup/worker-namespace.ts'],
     },
   ],
 };

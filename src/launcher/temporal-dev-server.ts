@@ -18,6 +18,7 @@ function devServerArguments(options: {
   port: number;
   uiPort: number;
   namespace: string;
+  extraNamespaces?: readonly string[];
 }): string[] {
   const searchAttributes = JSON.parse(readFileSync(join(TEMPORAL_CONFIG_DIR, 'search-attributes.json'), 'utf8')) as Record<string, string>;
   const { dynamicConfig } = JSON.parse(readFileSync(join(TEMPORAL_CONFIG_DIR, 'dev-server.json'), 'utf8')) as {
@@ -32,7 +33,7 @@ function devServerArguments(options: {
     '--metrics-port', String(options.port + 2),
     '--ui-port', String(options.uiPort),
     '--db-filename', join(options.dataDir, 'temporal.sqlite'),
-    '--namespace', options.namespace,
+    ...[options.namespace, ...(options.extraNamespaces ?? [])].flatMap((namespace) => ['--namespace', namespace]),
     '--log-level', 'warn',
     '--ui-disable-news-fetch',
     ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
@@ -50,6 +51,8 @@ export async function startTemporalDevServer(options: {
   port: number;
   uiPort: number;
   namespace: string;
+  /** More namespaces to create beside `namespace`, each with the same search attributes. */
+  extraNamespaces?: readonly string[];
   log: Logger;
   readyTimeoutMs?: number;
 }): Promise<RunningTemporal> {
@@ -76,7 +79,7 @@ export async function startTemporalDevServer(options: {
     if (exited) {
       throw new Error(`the Temporal dev server ${exited} (is port ${options.port} or ${options.uiPort} taken? set FLAGS_TEMPORAL_PORT / FLAGS_TEMPORAL_UI_PORT):\n${output.trim()}`);
     }
-    if (await frontendAnswers(address, options.namespace)) return running;
+    if (await frontendAnswers(address, [options.namespace, ...(options.extraNamespaces ?? [])])) return running;
     if (Date.now() > deadline) {
       await running.stop();
       throw new Error(`the Temporal dev server did not answer on ${address} in time:\n${output.trim()}`);
@@ -85,11 +88,11 @@ export async function startTemporalDevServer(options: {
   }
 }
 
-async function frontendAnswers(address: string, namespace: string): Promise<boolean> {
+async function frontendAnswers(address: string, namespaces: readonly string[]): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: 1000 });
-    await connection.workflowService.describeNamespace({ namespace });
+    for (const namespace of namespaces) await connection.workflowService.describeNamespace({ namespace });
     return true;
   } catch {
     return false;

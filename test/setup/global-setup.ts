@@ -21,7 +21,7 @@ export const TEMPLATE_DATABASE = 'flags_template';
 /** The application's login role on a TEST_DATABASE_URL server (the embedded one makes its own). */
 const TEST_APPLICATION_ROLE = 'flags_test_app';
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'test-setup');
   const scratchDir = mkdtempSync(join(tmpdir(), 'flags-test-'));
   // PostgreSQL runs as its own user when we are root, and must be able to reach its folder.
@@ -63,6 +63,10 @@ export default async function globalSetup(): Promise<void> {
   let temporalAddress = process.env.TEST_TEMPORAL_ADDRESS;
   const namespace = process.env.TEST_TEMPORAL_NAMESPACE ?? 'default';
   if (!temporalAddress) {
+    // Test files run side by side in Jest's workers and name workflows by business keys
+    // (`rollout:<flagKey>`): a namespace per worker keeps two files' workflows, searches and
+    // schedules apart, as separate runs of the suite would be.
+    const workerNamespacePrefix = `${namespace}-worker-`;
     const port = await freePorts(3);
     const temporal = await startTemporalDevServer({
       cliPath: findTemporalCli(process.env, (message) => log.warn(message)),
@@ -70,10 +74,12 @@ export default async function globalSetup(): Promise<void> {
       port,
       uiPort: await freePorts(1),
       namespace,
+      extraNamespaces: Array.from({ length: globalConfig.maxWorkers }, (_, index) => `${workerNamespacePrefix}${index + 1}`),
       log,
     });
     stops.push(temporal.stop);
     temporalAddress = temporal.address;
+    process.env[ENV.workerNamespacePrefix] = workerNamespacePrefix;
   }
   process.env[ENV.temporalAddress] = temporalAddress;
   process.env[ENV.temporalNamespace] = namespace;
