@@ -1,34 +1,63 @@
-// `npm test`: typecheck, lint, then the whole Jest suite (unit, and integration against the real
-// PostgreSQL and Temporal server that Jest's global set-up starts). Ends with one plain line,
-// "tests: N passed, N failed, N skipped", that CI reads; exits non-zero if any step failed.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// `npm test`: the typecheck, the lint, the tests' tools (scripts/install-test-tools.ts) and the whole
+// Jest suite (unit, and integration against the real PostgreSQL and Temporal server that Jest's
+// global set-up starts), side by side: none needs another's result, and a test that needs a tool
+// waits for its install (test/support/test-tools.ts). The typecheck's, the lint's and the tools'
+// output is printed when each ends.
+// Ends with one plain line, "tests: N passed, N failed, N skipped", that CI reads; exits non-zero if
+// any step failed.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENV } from '../test/setup/test-environment.ts';
 
 const bin = (name: string): string => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 
-function step(title: string, command: string, args: string[]): number {
-  process.stderr.write(`\n== ${title}\n`);
-  const result = spawnSync(command, args, { stdio: 'inherit' });
-  return result.status ?? 1;
+/** Runs a step with its output held back, then prints it under the step's title with its status and time. */
+function quietStep(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const started = Date.now();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      const status = code ?? 1;
+      process.stderr.write(`\n== ${title}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${output}`);
+      resolve(status);
+    });
+  });
 }
 
-if (step('typecheck', bin('tsc'), ['-p', 'tsconfig.json']) !== 0) process.exit(1);
-if (step('lint', bin('eslint'), ['.']) !== 0) process.exit(1);
+function step(title: string, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  process.stderr.write(`\n== ${title}\n`);
+  const child = spawn(command, args, { stdio: 'inherit', env });
+  return new Promise((resolve) => child.once('close', (code) => resolve(code ?? 1)));
+}
 
 const resultsDir = mkdtempSync(join(tmpdir(), 'jest-results-'));
 const resultsFile = join(resultsDir, 'results.json');
-const status = step('jest', process.execPath, [
+const toolsDoneDir = join(resultsDir, 'tools-done');
+mkdirSync(toolsDoneDir);
+const env = { ...process.env, [ENV.toolsDoneDir]: toolsDoneDir };
+
+const typecheck = quietStep('typecheck', bin('tsc'), ['-p', 'tsconfig.json']);
+const lint = quietStep('lint', bin('eslint'), ['.']);
+// A tool that failed to install is installed again, and its error reported, by the test that needs it.
+const tools = quietStep('tools', process.execPath, [new URL('./install-test-tools.ts', import.meta.url).pathname], env);
+const jest = step('jest', process.execPath, [
   '--experimental-vm-modules',
   '--no-warnings=ExperimentalWarning',
   new URL('../node_modules/jest/bin/jest.js', import.meta.url).pathname,
-  // A leaked handle must fail a test, not hang CI until its time limit: the run ends when the tests do.
+  // A handle a test leaves open (a timer, a socket) would keep Jest from exiting until CI's time
+  // limit; the run ends when the tests do instead.
   '--forceExit',
   '--json',
   `--outputFile=${resultsFile}`,
   ...process.argv.slice(2),
-]);
+], env);
+
+const [typecheckStatus, lintStatus, jestStatus] = await Promise.all([typecheck, lint, jest, tools]);
 try {
   const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as {
     numPassedTests: number;
@@ -41,4 +70,6 @@ try {
   process.stdout.write('\ntests: 0 passed, 1 failed\n');
 }
 rmSync(resultsDir, { recursive: true, force: true });
-process.exit(status);
+if (typecheckStatus !== 0) process.stderr.write('\nthe typecheck failed (its output is above)\n');
+if (lintStatus !== 0) process.stderr.write('\nthe lint failed (its output is above)\n');
+process.exit(typecheckStatus || lintStatus || jestStatus);

@@ -10,6 +10,7 @@ import { launchService, type LaunchedService } from '../support/launched-service
 import { freePorts } from '../support/ports.ts';
 import { exposedNames, metricNamesIn } from '../support/promql-names.ts';
 import { evaluationRound, seedService } from '../support/service-traffic.ts';
+import { TOOL_INSTALL_TIMEOUT_MS, untilToolInstalled } from '../support/test-tools.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const rulesFile = join(root, 'monitoring/prometheus/rules/flagship.rules.yml');
@@ -80,6 +81,7 @@ describe('the dashboards and alert rules against the running service', () => {
     const query = async (expr: string) => (await (await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as { status: string; error?: string; data?: { result: unknown[] } };
 
     beforeAll(async () => {
+      await untilToolInstalled('prometheus');
       const install = ensurePrometheus({ log: (message) => process.stderr.write(`${message}\n`) });
       const port = await freePorts(1);
       prometheusUrl = `http://127.0.0.1:${port}`;
@@ -116,7 +118,7 @@ describe('the dashboards and alert rules against the running service', () => {
       } catch (error) {
         throw new Error(`${String(error)}\nPrometheus said:\n${prometheusOutput.slice(-3000)}`);
       }
-    }, 120_000);
+    }, TOOL_INSTALL_TIMEOUT_MS + 120_000);
 
     afterAll(async () => {
       if (prometheus && prometheus.exitCode === null) {

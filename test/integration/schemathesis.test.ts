@@ -11,6 +11,7 @@ import { quietTemporal } from '../support/logger.ts';
 import { publicOnlyPolicy } from '../support/outbound.ts';
 import { startRolloutHarness, type RolloutHarness } from '../support/rollout-harness.ts';
 import { ensureSchemathesis, runSchemathesis } from '../support/schemathesis.ts';
+import { TOOL_INSTALL_TIMEOUT_MS, untilToolInstalled } from '../support/test-tools.ts';
 
 /**
  * Left out: the event stream, which never ends by design (test/integration/events.test.ts covers it).
@@ -81,6 +82,7 @@ function configFile(): string {
 }
 
 beforeAll(async () => {
+  await untilToolInstalled('schemathesis');
   interpreter = ensureSchemathesis((message) => console.warn(message));
   quietTemporal();
   // The whole service: the API and a worker on a task queue of this file's own, so approvals apply,
@@ -96,7 +98,7 @@ beforeAll(async () => {
   });
   api = harness.api;
   await seed();
-}, 240_000);
+}, TOOL_INSTALL_TIMEOUT_MS + 240_000);
 
 afterAll(async () => {
   await harness.close();

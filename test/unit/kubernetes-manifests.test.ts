@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { ensureKubernetesTools, KUBERNETES_VERSION, type KubernetesTools } from '../../scripts/tools/kubernetes.ts';
+import { TOOL_INSTALL_TIMEOUT_MS, untilToolInstalled } from '../support/test-tools.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const kubernetes = join(root, 'deploy/kubernetes');
@@ -48,15 +49,16 @@ describe('the Kubernetes manifests', () => {
   const template = (resource: Resource) => resource.spec.template as PodTemplate;
   const validate = (yaml: string) => run(tools.kubeconform, ['-strict', '-summary', '-output', 'json', '-kubernetes-version', KUBERNETES_VERSION, '-schema-location', tools.schemaLocation, '-'], yaml);
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // kustomize and kubeconform are built from the Go module proxy on first need (a minute or two).
+    await untilToolInstalled('kubernetes');
     tools = ensureKubernetesTools({ log: (message) => process.stderr.write(`${message}\n`) });
     for (const kustomization of kustomizations) {
       const result = run(tools.kustomize, ['build', join(kubernetes, kustomization)]);
       if (result.status !== 0) throw new Error(`kustomize build ${kustomization} failed: ${result.stderr}`);
       built.set(kustomization, result.stdout);
     }
-  }, 900_000);
+  }, TOOL_INSTALL_TIMEOUT_MS + 900_000);
 
   it.each(kustomizations)('%s builds with kustomize into resources kubeconform finds valid, strictly, against the Kubernetes schemas', (kustomization) => {
     const result = validate(built.get(kustomization)!);

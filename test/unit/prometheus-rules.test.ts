@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { ensurePrometheus, type PrometheusInstall } from '../../scripts/tools/prometheus.ts';
 import { headingAnchors } from '../support/markdown.ts';
+import { TOOL_INSTALL_TIMEOUT_MS, untilToolInstalled } from '../support/test-tools.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const monitoring = join(root, 'monitoring/prometheus');
@@ -35,10 +36,11 @@ function promtool(install: PrometheusInstall, args: string[], cwd: string) {
 describe('the Prometheus alert rules', () => {
   let install: PrometheusInstall;
   const scratch = mkdtempSync(join(tmpdir(), 'rules-'));
-  beforeAll(() => {
+  beforeAll(async () => {
     // Debian's Prometheus, into .tools/prometheus on first need (a few seconds).
+    await untilToolInstalled('prometheus');
     install = ensurePrometheus({ log: (message) => process.stderr.write(`${message}\n`) });
-  }, 180_000);
+  }, TOOL_INSTALL_TIMEOUT_MS + 180_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('pass promtool check rules', () => {
