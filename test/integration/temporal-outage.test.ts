@@ -76,7 +76,7 @@ describe('rollouts while Temporal is away, and after it returns', () => {
     };
     const ports = [await freePorts(1), await freePorts(1)];
     const [workerStarted, ...apisStarted] = await Promise.all([
-      startChildWorker({ databaseUrl: db.url, taskQueue, temporalAddress: temporal.address }),
+      startChildWorker({ databaseUrl: db.url, taskQueue, temporalAddress: temporal.address, temporalNamespace: temporalOptions.namespace }),
       ...ports.map(async (apiPort) => {
         const process = await startServiceProcess({
           kind: 'api',

@@ -9,7 +9,7 @@ const log = createLogger(process.env.LOG_LEVEL ?? 'silent', 'child-worker');
 const worker = await startWorker({
   databaseUrl: requireEnv('CHILD_DATABASE_URL'),
   temporalAddress: requireEnv('CHILD_TEMPORAL_ADDRESS'),
-  temporalNamespace: requireEnv(ENV.temporalNamespace),
+  temporalNamespace: requireEnv('CHILD_TEMPORAL_NAMESPACE'),
   taskQueue: requireEnv('CHILD_TASK_QUEUE'),
   workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
   outboundPolicy: parseOutboundAllowList(process.env.FLAGS_OUTBOUND_ALLOW),

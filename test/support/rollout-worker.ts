@@ -41,14 +41,18 @@ export interface ChildWorker {
   stop(): Promise<void>;
 }
 
-/** The service's worker in a process of its own, so a test can kill it the hard way. Resolves once it polls. */
-export async function startChildWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string; writeTimeoutMs?: number }): Promise<ChildWorker> {
+/**
+ * The service's worker in a process of its own, so a test can kill it the hard way. Resolves once it
+ * polls. On a Temporal server of the test's own (`temporalAddress`), name its namespace too.
+ */
+export async function startChildWorker(options: { databaseUrl: string; taskQueue: string; temporalAddress?: string; temporalNamespace?: string; writeTimeoutMs?: number }): Promise<ChildWorker> {
   const child: ChildProcess = spawn(process.execPath, ['--no-warnings', CHILD_ENTRY], {
     env: {
       ...process.env,
       CHILD_DATABASE_URL: options.databaseUrl,
       CHILD_TASK_QUEUE: options.taskQueue,
       CHILD_TEMPORAL_ADDRESS: options.temporalAddress ?? requireEnv(ENV.temporalAddress),
+      CHILD_TEMPORAL_NAMESPACE: options.temporalNamespace ?? requireEnv(ENV.temporalNamespace),
       ...(options.writeTimeoutMs === undefined ? {} : { CHILD_WRITE_TIMEOUT_MS: String(options.writeTimeoutMs) }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
