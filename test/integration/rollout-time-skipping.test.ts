@@ -1,7 +1,9 @@
 // "5% → 25% → 100% over two days" in seconds: Temporal's time-skipping test server runs the real
 // rollout workflow with typed fake activities, and each step must land at its absolute target time
-// in workflow time, however long the plan; after a long pause resumed with apply_overdue, overdue
-// steps catch up one minimum dwell at a time (or at once, when the plan opts out).
+// in workflow time, however long the plan; nothing moves while a plan is paused past a step's time,
+// and on resume shift_schedule moves the rest by the paused time while apply_overdue applies the
+// overdue step at once and the next its gap later; after a long pause resumed with apply_overdue,
+// overdue steps catch up one minimum dwell at a time (or at once, when the plan opts out).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
@@ -113,6 +115,72 @@ describe('rollout plans on the time-skipping test server', () => {
       // Workflow time: the step runs as soon as its timer fires, not a skipped hour later.
       expect(step.at - step.targetAt).toBeLessThan(60_000);
     }
+  });
+
+  /**
+   * Three steps; paused once the first is applied, and resumed at `resumeAfter` from the start, when the
+   * second step's planned time has passed. Returns the plan's start, when each step was applied and the
+   * status right after the resume, all in workflow time.
+   */
+  async function pausedPastTheSecondStep(onResume: 'shift_schedule' | 'apply_overdue', gaps: readonly number[], resumeAfter: number): Promise<{ start: number; planned: number[]; applied: AppliedStep[]; pausedAt: number; resumedAt: number; resumed: RolloutStatus }> {
+    const applied: AppliedStep[] = [];
+    const taskQueue = `paused-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) }, activities: fakeActivities(env, applied) });
+    const start = await env.currentTimeMs();
+    const planned = gaps.map((_, index) => start + gaps.slice(0, index + 1).reduce((sum, gap) => sum + gap, 0));
+    const input: RolloutWorkflowInput = {
+      rolloutId: randomUUID(),
+      flagKey: `paused-${onResume}`,
+      plan: { onResume, steps: [10, 30, 60].map((percentage, index) => ({ rollout: { percentage }, targetAt: planned[index]! })) },
+      startRollout: null,
+      startedBy: 'alice',
+    };
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('rolloutWorkflow', { taskQueue, workflowId: `rollout:paused-${randomUUID()}`, args: [input] });
+      await env.sleep(planned[0]! - start + 10_000);
+      expect(applied).toHaveLength(1);
+      const pausedAt = await env.currentTimeMs();
+      await handle.signal('pause', { reason: 'error rate' });
+      await eventually(() => handle.query<RolloutStatus>('status'), (status) => status.state === 'paused', 10_000);
+      await env.sleep(start + resumeAfter - (await env.currentTimeMs()));
+      // Past the second step's planned time: nothing moved while paused.
+      expect(await env.currentTimeMs()).toBeGreaterThan(planned[1]!);
+      expect(applied).toHaveLength(1);
+      const resumedAt = await env.currentTimeMs();
+      await handle.signal('resume', { reason: 'false alarm' });
+      const resumed = (await eventually(() => handle.query<RolloutStatus>('status'), (status) => status.state === 'running', 10_000)).value;
+      await handle.result();
+      return { start, planned, applied, pausedAt, resumedAt, resumed };
+    });
+  }
+
+  it('with shift_schedule, holds the plan while paused past a step\'s time, and on resume moves the rest by the paused time', async () => {
+    const { planned, applied, pausedAt, resumedAt, resumed } = await pausedPastTheSecondStep('shift_schedule', [HOUR, 3 * HOUR, 2 * HOUR], 5 * HOUR);
+    expect(applied.map((step) => step.percentage)).toEqual([10, 30, 60]);
+    // The offset is the time spent paused (the signals' workflow times are within a minute of ours).
+    expect(Math.abs(resumed.scheduleOffsetMs - (resumedAt - pausedAt))).toBeLessThan(MINUTE);
+    expect(resumed.nextStep).toMatchObject({ index: 1, plannedAt: planned[1], at: planned[1]! + resumed.scheduleOffsetMs });
+    // The second step waits for what was left of its gap when paused, not at once; the third keeps its gap after it.
+    for (const index of [1, 2]) {
+      expect(applied[index]!.targetAt).toBe(planned[index]! + resumed.scheduleOffsetMs);
+      expect(applied[index]!.at - applied[index]!.targetAt).toBeGreaterThanOrEqual(0);
+      expect(applied[index]!.at - applied[index]!.targetAt).toBeLessThan(MINUTE);
+    }
+    expect(applied[1]!.at - resumedAt).toBeGreaterThan(2 * HOUR);
+  });
+
+  it('with apply_overdue, applies a step that fell due while paused at once on resume, and the next no sooner than its planned gap after it', async () => {
+    const gaps = [MINUTE, 2 * MINUTE, 4 * MINUTE];
+    const { planned, applied, resumedAt, resumed } = await pausedPastTheSecondStep('apply_overdue', gaps, 4 * MINUTE);
+    expect(resumed.scheduleOffsetMs).toBe(0);
+    expect(applied.map((step) => step.percentage)).toEqual([10, 30, 60]);
+    const [, overdue, next] = applied;
+    expect(overdue!.at - resumedAt).toBeLessThan(30_000);
+    // Its planned time has come, but the minimum dwell (its 4 min gap) counts from the overdue step.
+    expect(next!.at - overdue!.at).toBeGreaterThanOrEqual(gaps[2]!);
+    expect(next!.at - overdue!.at).toBeLessThan(gaps[2]! + 30_000);
+    expect(next!.at).toBeGreaterThan(planned[2]!);
+    expect(next!.minimumDwell).toEqual({ afterStep: 1, dwellMs: gaps[2] });
   });
 
   /**
