@@ -34,6 +34,14 @@ export function testAuditSigner(): AuditSigner {
   return signer;
 }
 
+/**
+ * Production's write deadline is 1.5 s (FLAGS_WRITE_TIMEOUT_MS). On two cores shared with other test
+ * files (and other suites) a test's write can wait longer than that for a core, and a test that is not
+ * about the deadline must not fail for it. The deadline itself is tested on pools of its own:
+ * write-deadline.test.ts, and the API's own pools in faults.test.ts and health.test.ts.
+ */
+const TEST_WRITE_TIMEOUT_MS = 10_000;
+
 /** A fresh database per test file, cloned from the migrated template: files never see each other's rows. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
@@ -41,7 +49,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = requireEnv(ENV.appDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
   const ownerUrl = requireEnv(ENV.adminDatabaseUrl).replace(/\/[^/]*$/, `/${name}`);
-  const pool = await createDatabasePool(url, { auditSigner: testAuditSigner() });
+  const pool = await createDatabasePool(url, { auditSigner: testAuditSigner(), writeTimeoutMs: TEST_WRITE_TIMEOUT_MS });
   return {
     url,
     ownerUrl,
