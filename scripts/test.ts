@@ -3,7 +3,8 @@
 // global set-up starts), side by side: none needs another's result, and a test that needs a tool
 // waits for its install (test/support/test-tools.ts). The typecheck's, the lint's and the tools'
 // output is printed when each ends.
-// Ends with one plain line, "tests: N passed, N failed, N skipped", that CI reads; exits non-zero if
+// Ends with one plain line, "tests: N passed, N failed, N skipped", that CI reads (a failed typecheck
+// or lint counts as one failed test each, so the line alone says the run failed); exits non-zero if
 // any step failed.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,6 +63,7 @@ const jest = step('jest', process.execPath, [
 ], env);
 
 const [typecheckStatus, lintStatus, jestStatus] = await Promise.all([typecheck, lint, jest, tools]);
+const failedChecks = [typecheckStatus, lintStatus].filter((status) => status !== 0).length;
 try {
   const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as {
     numPassedTests: number;
@@ -69,9 +71,9 @@ try {
     numPendingTests: number;
     numTodoTests: number;
   };
-  process.stdout.write(`\ntests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests + results.numTodoTests} skipped\n`);
+  process.stdout.write(`\ntests: ${results.numPassedTests} passed, ${results.numFailedTests + failedChecks} failed, ${results.numPendingTests + results.numTodoTests} skipped\n`);
 } catch {
-  process.stdout.write('\ntests: 0 passed, 1 failed\n');
+  process.stdout.write(`\ntests: 0 passed, ${1 + failedChecks} failed\n`);
 }
 rmSync(resultsDir, { recursive: true, force: true });
 if (typecheckStatus !== 0) process.stderr.write('\nthe typecheck failed (its output is above)\n');
