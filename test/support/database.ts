@@ -37,10 +37,11 @@ export function testAuditSigner(): AuditSigner {
 /**
  * Production's write deadline is 1.5 s (FLAGS_WRITE_TIMEOUT_MS). On two cores shared with other test
  * files (and other suites) a test's write can wait longer than that for a core, and a test that is not
- * about the deadline must not fail for it. The deadline itself is tested on pools of its own:
- * write-deadline.test.ts, and the API's own pools in faults.test.ts and health.test.ts.
+ * about the deadline must not fail for it; the tests' workers (rollout-worker.ts) get the same. The
+ * deadline itself is tested on pools of its own: write-deadline.test.ts, and the API's own pools in
+ * faults.test.ts and health.test.ts.
  */
-const TEST_WRITE_TIMEOUT_MS = 10_000;
+export const TEST_WRITE_TIMEOUT_MS = 10_000;
 
 /** A fresh database per test file, cloned from the migrated template: files never see each other's rows. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {

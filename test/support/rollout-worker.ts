@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
-import { testAuditSigner } from './database.ts';
+import { TEST_WRITE_TIMEOUT_MS, testAuditSigner } from './database.ts';
 import { testLog } from './logger.ts';
 import { publicOnlyPolicy } from './outbound.ts';
 
@@ -28,6 +28,7 @@ export async function startRolloutWorker(options: { databaseUrl: string; taskQue
     outboundPolicy: publicOnlyPolicy,
     ...(options.outbound ? { outbound: options.outbound } : {}),
     workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
+    writeTimeoutMs: TEST_WRITE_TIMEOUT_MS,
     auditSigner: testAuditSigner(),
     log: testLog,
   });
@@ -53,7 +54,7 @@ export async function startChildWorker(options: { databaseUrl: string; taskQueue
       CHILD_TASK_QUEUE: options.taskQueue,
       CHILD_TEMPORAL_ADDRESS: options.temporalAddress ?? requireEnv(ENV.temporalAddress),
       CHILD_TEMPORAL_NAMESPACE: options.temporalNamespace ?? requireEnv(ENV.temporalNamespace),
-      ...(options.writeTimeoutMs === undefined ? {} : { CHILD_WRITE_TIMEOUT_MS: String(options.writeTimeoutMs) }),
+      CHILD_WRITE_TIMEOUT_MS: String(options.writeTimeoutMs ?? TEST_WRITE_TIMEOUT_MS),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
