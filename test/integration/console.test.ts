@@ -9,7 +9,7 @@ import { seriousAccessibilityViolations, screenshot, startBrowser, type TestBrow
 import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
-import { TOOL_INSTALL_TIMEOUT_MS, untilToolInstalled } from '../support/test-tools.ts';
+import { TOOL_INSTALL_TIMEOUT_MS } from '../support/test-tools.ts';
 
 const SEEDED_FLAGS = 10_000;
 const AREAS = ['checkout', 'search', 'payments', 'growth', 'mobile', 'ledger', 'inbox', 'billing'];
@@ -94,7 +94,6 @@ describe('the web console in Chromium', () => {
     await createToken('alice', ['feature_flag:manage']);
     await createToken('bob', ['feature_flag:manage', 'feature_flag:approve']);
     await createToken('sre', ['feature_flag:manage', 'feature_flag:killswitch']);
-    await untilToolInstalled('chromium');
     browser = await startBrowser();
     page = browser.page;
     console.log(`Chromium ${browser.version} (Debian package), playwright-core drives it`);

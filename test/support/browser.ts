@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ensureChromium } from '../../scripts/tools/chromium.ts';
+import { untilToolInstalled } from './test-tools.ts';
 
 /** Where the console's screenshots go when a run is asked to take them (UPDATE_SCREENSHOTS=1). */
 const SCREENSHOTS_DIR = new URL('../../docs/images/', import.meta.url).pathname;
@@ -25,6 +26,7 @@ export interface TestBrowser {
  * off every background request Chromium would make by itself.
  */
 export async function startBrowser(options: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+  await untilToolInstalled('chromium');
   const install = ensureChromium({ log: (message) => process.stderr.write(`chromium: ${message}\n`) });
   const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
