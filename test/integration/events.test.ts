@@ -46,7 +46,7 @@ const ids = (connection: SseConnection) => connection.events.map((event) => Numb
  * Writes a sentinel event and waits until the stream has sent it: whatever the stream was going to
  * send before it (a repeat, an event it should have filtered out) has been sent by then.
  */
-async function fence(connection: SseConnection, type = 'flag.updated'): Promise<number> {
+async function fence(connection: SseConnection, type: EventType = 'flag.updated'): Promise<number> {
   const sentinel = await writeEvent(type, 'fence');
   await eventually(() => ids(connection), (seen) => seen.includes(sentinel), 5_000);
   return sentinel;
