@@ -41,6 +41,10 @@ export interface Config {
   auditCheckpointSeconds: number;
   /** Archived flags older than this are purged by the worker's daily retention schedule. */
   archiveRetentionDays: number;
+  /** Finished rollout plans, decided change requests and finished scheduled changes older than this are removed by the retention run. */
+  cleanupAfterDays: number;
+  /** Audit entries older than this are stored compressed by the retention run. */
+  auditCompressAfterDays: number;
   /** How often an API process adds its evaluation counts to the database; 0 counts nothing. */
   insightsFlushSeconds: number;
   /** A flag not evaluated for this long is stale. */
@@ -246,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditSigningKey: stringFromEnv(env, 'FLAGS_AUDIT_SIGNING_KEY'),
     auditCheckpointSeconds: secondsFromEnv(env, 'FLAGS_AUDIT_CHECKPOINT_SECONDS', 30),
     archiveRetentionDays: boundedFromEnv(env, 'FLAGS_ARCHIVE_RETENTION_DAYS', 365, [1, 36_500]),
+    cleanupAfterDays: boundedFromEnv(env, 'FLAGS_CLEANUP_AFTER_DAYS', 90, [1, 36_500]),
+    auditCompressAfterDays: boundedFromEnv(env, 'FLAGS_AUDIT_COMPRESS_AFTER_DAYS', 90, [1, 36_500]),
     insightsFlushSeconds: boundedFromEnv(env, 'FLAGS_INSIGHTS_FLUSH_SECONDS', 5, [0, 3_600]),
     staleUnevaluatedDays: boundedFromEnv(env, 'FLAGS_STALE_UNEVALUATED_DAYS', 30, [1, 3_650]),
     staleSingleValueDays: boundedFromEnv(env, 'FLAGS_STALE_SINGLE_VALUE_DAYS', 14, [1, 3_650]),

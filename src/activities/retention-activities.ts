@@ -1,8 +1,10 @@
+import { Context } from '@temporalio/activity';
 import { actorNamed } from '../data/actor.ts';
+import { cleanUp } from '../data/cleanup.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { listPurgeCandidates, purgeArchivedFlag, retentionCutoff } from '../data/retention.ts';
 import type { Logger } from '../log.ts';
-import { RETENTION_SCHEDULE_ID, type RetentionBatch, type RetentionBatchInput } from '../workflows/retention-definitions.ts';
+import { RETENTION_SCHEDULE_ID, type CleanupResult, type CleanupStepInput, type RetentionBatch, type RetentionBatchInput } from '../workflows/retention-definitions.ts';
 
 export interface RetentionActivityDependencies {
   db: DatabasePool;
@@ -32,6 +34,19 @@ export function createRetentionActivities(deps: RetentionActivityDependencies) {
         deps.log.info({ flagKey: candidate.key, archivedAt: new Date(candidate.archivedAt).toISOString(), removed: result.removed }, 'archived flag purged');
       }
       return { cutoff: new Date(cutoff).toISOString(), keys, candidates: candidates.length };
+    },
+
+    /**
+     * Removes finished rollout plans, decided change requests and finished scheduled changes past
+     * their age, compresses old audit entries and removes expired evaluation counts, batch by batch,
+     * each batch a transaction of its own, heartbeating its progress (a worker lost midway is
+     * noticed within the heartbeat timeout). Retrying is safe: a retry finds only what is left.
+     */
+    async cleanUp(input: CleanupStepInput): Promise<CleanupResult> {
+      const context = Context.current();
+      const result = await cleanUp(deps.db, input, { now: Date.now(), actor: RETENTION_ACTOR, progress: (totals) => context.heartbeat(totals) });
+      deps.log.info({ ...input, ...result }, 'retention clean-up done');
+      return result;
     },
   };
 }

@@ -50,6 +50,8 @@ export interface ApiDependencies {
   temporal: TemporalDependencies;
   /** Archived flags older than this many days are purged (FLAGS_ARCHIVE_RETENTION_DAYS): what the retention preview assumes. */
   archiveRetentionDays?: number;
+  /** Finished records older than this many days are cleaned up (FLAGS_CLEANUP_AFTER_DAYS): what the clean-up preview assumes. */
+  cleanupAfterDays?: number;
   /** Per-flag evaluation counts, flushed to the database off the evaluation path. */
   insights?: FlagInsights;
   /** When an active flag counts as stale (FLAGS_STALE_*_DAYS). */

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { loadConfig } from '../config.ts';
+import { daysBefore, listCleanupCandidates } from '../data/cleanup.ts';
 import { getFlag } from '../data/flags.ts';
 import { flagInsights, INSIGHT_WINDOWS, listStaleFlags } from '../data/insights.ts';
 import { listPurgeCandidates, retentionCutoff } from '../data/retention.ts';
@@ -44,7 +45,7 @@ export async function staleFlagPage(deps: Pick<ApiDependencies, 'db' | 'stale'>,
   return { items, nextCursor: stale.length > page.limit ? encodeCursor(listed.at(-1)?.key ?? null) : null };
 }
 
-/** The flag lifecycle beyond single flags: what retention would purge. */
+/** The flag lifecycle beyond single flags: what retention would purge and clean up, a flag's insights. */
 export function lifecycleRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
   const router = new Router();
   const tag = 'lifecycle';
@@ -72,6 +73,34 @@ export function lifecycleRoutes(deps: ApiDependencies, registry: RouteRegistry):
         cutoff: new Date(cutoff).toISOString(),
         items: candidates.map((candidate) => ({ key: candidate.key, version: candidate.version, archivedAt: new Date(candidate.archivedAt).toISOString() })),
       };
+    },
+  });
+
+  const configuredCleanupDays = deps.cleanupAfterDays ?? loadConfig({}).cleanupAfterDays;
+  const finished = z.object({ id: z.string(), flagKey: z.string(), finishedAt: z.string() });
+  registry.add(router, {
+    method: 'get', operationId: 'previewCleanup', path: '/v1/retention/cleanup-preview', tag, scope: 'feature_flag:admin',
+    summary: 'The dry run of clean-up: the finished rollout plans, decided change requests and finished scheduled changes the next retention run would remove (finished more than FLAGS_CLEANUP_AFTER_DAYS ago), oldest first. Their history stays in the audit log.',
+    query: z.object({
+      cleanupAfterDays: z.coerce.number().int().min(1).max(36_500).optional().describe('Ask about another age than the configured one.'),
+      limit: z.coerce.number().int().min(1).max(1_000).default(100).describe('At most this many of each kind.'),
+    }),
+    responses: {
+      200: {
+        description: 'The age, the cutoff, and the records of each kind.',
+        schema: z.object({
+          cleanupAfterDays: z.number(),
+          cutoff: z.string(),
+          rollouts: z.array(finished.extend({ state: z.string() })),
+          changeRequests: z.array(finished.extend({ status: z.string() })),
+          scheduledChanges: z.array(finished.extend({ status: z.string() })),
+        }),
+      },
+    },
+    async handler(ctx, { query }) {
+      const cleanupAfterDays = query.cleanupAfterDays ?? configuredCleanupDays;
+      const cutoff = daysBefore(Date.now(), cleanupAfterDays);
+      ctx.body = { cleanupAfterDays, cutoff: new Date(cutoff).toISOString(), ...(await listCleanupCandidates(deps.db, { cutoff, limit: query.limit })) };
     },
   });
 

@@ -26,6 +26,7 @@ const api = await startApi({
   writeTimeoutMs: config.writeTimeoutMs,
   eventStreams: config.eventStreams,
   archiveRetentionDays: config.archiveRetentionDays,
+  cleanupAfterDays: config.cleanupAfterDays,
   insightsFlushSeconds: config.insightsFlushSeconds,
   stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   temporalAddress: config.temporalAddress,

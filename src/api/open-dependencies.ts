@@ -54,6 +54,8 @@ export interface ApiDependencyOptions {
   flagSetCheckIntervalMs?: number;
   /** FLAGS_ARCHIVE_RETENTION_DAYS, for the retention preview; the default is config.ts's. */
   archiveRetentionDays?: number;
+  /** FLAGS_CLEANUP_AFTER_DAYS, for the clean-up preview; the default is config.ts's. */
+  cleanupAfterDays?: number;
   /** FLAGS_INSIGHTS_FLUSH_SECONDS and FLAGS_STALE_*_DAYS; the defaults are config.ts's. */
   insightsFlushSeconds?: number;
   stale?: { unevaluatedDays: number; singleValueDays: number };
@@ -207,5 +209,6 @@ function buildDependencies(parts: {
     },
     audit: { verifier: auditSigner, checkpoints: createFolderCheckpointStore(join(options.dataDir, AUDIT_CHECKPOINTS_DIR)) },
     archiveRetentionDays: options.archiveRetentionDays ?? loadConfig({}).archiveRetentionDays,
+    cleanupAfterDays: options.cleanupAfterDays ?? loadConfig({}).cleanupAfterDays,
   };
 }

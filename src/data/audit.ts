@@ -85,7 +85,7 @@ export async function listAudit(db: DatabasePool, query: AuditQuery): Promise<{ 
   const where = filters.length ? sql.fragment`WHERE ${sql.join(filters, sql.fragment` AND `)}` : sql.fragment``;
   const rows = await db.any(sql.type(auditRow)`
     SELECT id, at, actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, hash, prev_hash
-    FROM audit_log ${where} ORDER BY id DESC LIMIT ${query.limit + 1}`);
+    FROM audit_entries ${where} ORDER BY id DESC LIMIT ${query.limit + 1}`);
   const items = rows.slice(0, query.limit).map(toEntry);
   return { items, nextBefore: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };
 }
@@ -152,7 +152,7 @@ const checkRow = z.object({
 
 /**
  * Walks the chain in id order, in batches: each entry must link to the one before it, hash to its
- * stored hash (the same SQL function wrote it), and, once signing began, carry a valid signature of
+ * stored hash (the same SQL function wrote it; a compressed entry as put back from its block), and, once signing began, carry a valid signature of
  * that hash by the audit key. Then holds the log against the newest checkpoint (kept outside the
  * database), which catches the newest entries being deleted up to when it was made. With `since`
  * (a verified checkpoint), walks only the entries after it.
@@ -210,10 +210,16 @@ export async function verifyAudit(
   let head: { id: number; hash: string } | null = null;
   const batchSize = options.batchSize ?? 5_000;
   for (let afterId = previousId; ; ) {
+    // A compressed entry is put back from its block, each block of the batch read once.
     const rows = await db.any(sql.type(checkRow)`
-      SELECT a.id, a.hash, a.prev_hash, audit_entry_hash(a) AS recomputed, s.key_id, s.signature
-      FROM audit_log a LEFT JOIN audit_signatures s ON s.entry_id = a.id
-      WHERE a.id > ${afterId} ORDER BY a.id LIMIT ${batchSize}`);
+      WITH batch AS MATERIALIZED (SELECT a AS entry FROM audit_log a WHERE a.id > ${afterId} ORDER BY a.id LIMIT ${batchSize}),
+      archived AS (
+        SELECT held.key::bigint AS id, held.value AS content FROM audit_archive b CROSS JOIN LATERAL jsonb_each(b.content) held
+        WHERE b.first_id IN (SELECT (batch.entry).archived_in FROM batch))
+      SELECT (batch.entry).id, (batch.entry).hash, (batch.entry).prev_hash,
+             coalesce(audit_entry_hash(audit_restored(batch.entry, archived.content)), '') AS recomputed, s.key_id, s.signature
+      FROM batch LEFT JOIN archived ON archived.id = (batch.entry).id LEFT JOIN audit_signatures s ON s.entry_id = (batch.entry).id
+      ORDER BY (batch.entry).id`);
     for (const row of rows) {
       entries += 1;
       if (row.prev_hash !== previousHash) {

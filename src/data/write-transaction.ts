@@ -146,7 +146,7 @@ export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: Wri
 }
 
 /** What an audit entry can be about: its `entityType`, and the audit list's filter. */
-export const AUDIT_ENTITY_TYPES = ['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request', 'scheduled_change'] as const;
+export const AUDIT_ENTITY_TYPES = ['flag', 'segment', 'killswitch', 'token', 'webhook', 'rollout', 'change_request', 'scheduled_change', 'retention'] as const;
 export type AuditEntityType = (typeof AUDIT_ENTITY_TYPES)[number];
 
 export interface AuditInput {

@@ -109,6 +109,7 @@ try {
     writeTimeoutMs: config.writeTimeoutMs,
     eventStreams: config.eventStreams,
     archiveRetentionDays: config.archiveRetentionDays,
+    cleanupAfterDays: config.cleanupAfterDays,
     insightsFlushSeconds: config.insightsFlushSeconds,
     stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
     temporalAddress,

@@ -9,6 +9,7 @@ import { createLogger } from '../log.ts';
 import { describePolicy, parseOutboundAllowList } from '../outbound/outbound-policy.ts';
 import { snapshotPublishing } from '../snapshots/snapshot-publishing.ts';
 import { startTracing } from '../tracing.ts';
+import { evaluationCountsRetentionDays } from './retention-schedule.ts';
 import { startWorker } from './start-worker.ts';
 import { openWorkerStatusMetrics } from './worker-status-metrics.ts';
 
@@ -34,7 +35,12 @@ const worker = await startWorker({
   temporalCallTimeoutMs: config.temporalCallTimeoutMs,
   reconcileIntervalMs: config.reconcileIntervalMs,
   snapshotSignalIntervalMs: config.snapshotSignalIntervalMs,
-  retention: { archiveRetentionDays: config.archiveRetentionDays },
+  retention: {
+    archiveRetentionDays: config.archiveRetentionDays,
+    cleanupAfterDays: config.cleanupAfterDays,
+    auditCompressAfterDays: config.auditCompressAfterDays,
+    evaluationCountsDays: evaluationCountsRetentionDays(config.staleSingleValueDays),
+  },
   staleReport: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   log,
 });

@@ -14,7 +14,7 @@ import type { OutboundPolicy } from '../outbound/outbound-policy.ts';
 import type { SnapshotSigner } from '../snapshots/signing-key.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { ensureAuditCheckpointSchedule } from './audit-checkpoint-schedule.ts';
-import { ensureRetentionSchedule } from './retention-schedule.ts';
+import { ensureRetentionSchedule, type RetentionScheduleSettings } from './retention-schedule.ts';
 import { ensureStaleReportSchedule } from './stale-report-schedule.ts';
 import { startSnapshotTrigger } from './snapshot-trigger.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
@@ -56,8 +56,8 @@ export async function startWorker(options: {
   temporalCallTimeoutMs?: number;
   reconcileIntervalMs?: number;
   snapshotSignalIntervalMs?: number;
-  /** Purges long-archived flags (its daily schedule) when given. */
-  retention?: { archiveRetentionDays: number; scheduleId?: string };
+  /** Purges long-archived flags and cleans up what finished long ago (its daily schedule) when given. */
+  retention?: RetentionScheduleSettings & { scheduleId?: string };
   /** Announces stale flags per owner (its weekly schedule) when given. */
   staleReport?: { unevaluatedDays: number; singleValueDays: number; scheduleId?: string };
 }): Promise<RunningWorker> {
@@ -80,7 +80,7 @@ export async function startWorker(options: {
     try {
       if (options.retention) {
         const scheduleId = await ensureRetentionSchedule(client, { taskQueue: options.taskQueue, ...options.retention });
-        options.log.info({ scheduleId, archiveRetentionDays: options.retention.archiveRetentionDays }, 'retention of archived flags scheduled');
+        options.log.info({ ...options.retention, scheduleId }, 'retention of archived flags and clean-up scheduled');
       }
       if (options.staleReport) {
         const { scheduleId: id, ...stale } = options.staleReport;

@@ -52,11 +52,12 @@ describe('retention of archived flags', () => {
     expect(taken.status).toBe(409);
 
     // Registered twice (two workers starting): one schedule, with the period as its argument, pausable.
-    await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 30, scheduleId });
-    await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 365, scheduleId });
+    const cleanup = { cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 };
+    await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 30, ...cleanup, scheduleId });
+    await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 365, ...cleanup, scheduleId });
     const schedule = harness.client.schedule.getHandle(scheduleId);
     const described = await schedule.describe();
-    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'retentionWorkflow', args: [{ archiveRetentionDays: 365 }] });
+    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'retentionWorkflow', args: [{ archiveRetentionDays: 365, ...cleanup }] });
     expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 86_400_000 })]);
     await schedule.pause('checking the pause');
     expect((await schedule.describe()).state.paused).toBe(true);
@@ -67,7 +68,7 @@ describe('retention of archived flags', () => {
     expect(purged?.payload).toMatchObject({ flagKey: 'old-archived', version: 2, actor: 'schedule:flag-retention', removed: { scheduledChanges: 1, rollouts: 0, changeRequests: 0, rolloutHistory: 0 } });
     const { value: run } = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow, (value) => value !== undefined, 30_000);
     const result = await harness.client.workflow.getHandle(run!.workflowId, run!.firstExecutionRunId).result();
-    expect(result).toEqual({ cutoff: expect.any(String), dryRun: false, purged: 1, keys: ['old-archived'] });
+    expect(result).toMatchObject({ cutoff: expect.any(String), dryRun: false, purged: 1, keys: ['old-archived'], cleanup: expect.any(Object) });
 
     expect((await harness.api.request('GET', '/v1/flags/old-archived')).status).toBe(404);
     expect((await harness.api.request('GET', '/v1/flags/old-archived/scheduled-changes?status=all')).status).toBe(404);

@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import type { Actor } from './actor.ts';
+import type { DatabasePool } from './pool.ts';
+import { sql } from './sql.ts';
+import { appendAudit, appendEvent, inWriteTransaction } from './write-transaction.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The moment before which something finished long enough ago to be cleaned up. */
+export function daysBefore(now: number, days: number): number {
+  return now - days * DAY_MS;
+}
+
+/**
+ * What clean-up removes: rollout plans that ended, change requests that were decided, scheduled
+ * changes that were applied, failed or cancelled, each finished before the cutoff. Nothing open is
+ * ever among them (a plan scheduled, running or paused; a request pending or approved; a change
+ * scheduled or waiting for approval): their workflows still write to these rows.
+ */
+export interface CleanupCandidates {
+  rollouts: { id: string; flagKey: string; state: string; finishedAt: string }[];
+  changeRequests: { id: string; flagKey: string; status: string; finishedAt: string }[];
+  scheduledChanges: { id: string; flagKey: string; status: string; finishedAt: string }[];
+}
+
+const FINISHED_ROLLOUT = sql.fragment`state IN ('completed', 'cancelled', 'rolled_back', 'failed')`;
+const DECIDED_REQUEST = sql.fragment`status IN ('applied', 'rejected', 'expired', 'cancelled', 'failed')`;
+const FINISHED_CHANGE = sql.fragment`status IN ('applied', 'failed', 'cancelled')`;
+
+const candidateRow = z.object({ id: z.string(), flag_key: z.string(), outcome: z.string(), finished_at: z.number() });
+
+function cutoffTime(cutoff: number) {
+  return sql.fragment`to_timestamp(${cutoff}::float8 / 1000)`;
+}
+
+/** What a clean-up with this cutoff would remove now, oldest first, up to `limit` of each kind: the dry run. */
+export async function listCleanupCandidates(db: DatabasePool, options: { cutoff: number; limit: number }): Promise<CleanupCandidates> {
+  const before = cutoffTime(options.cutoff);
+  const [rollouts, changeRequests, scheduledChanges] = await Promise.all([
+    db.any(sql.type(candidateRow)`SELECT id, flag_key, state AS outcome, finished_at FROM rollouts
+      WHERE ${FINISHED_ROLLOUT} AND finished_at < ${before} ORDER BY finished_at, id LIMIT ${options.limit}`),
+    db.any(sql.type(candidateRow)`SELECT id, flag_key, status AS outcome, finished_at FROM change_requests
+      WHERE ${DECIDED_REQUEST} AND finished_at < ${before} ORDER BY finished_at, id LIMIT ${options.limit}`),
+    db.any(sql.type(candidateRow)`SELECT id, flag_key, status AS outcome, finished_at FROM scheduled_changes
+      WHERE ${FINISHED_CHANGE} AND finished_at < ${before} ORDER BY finished_at, id LIMIT ${options.limit}`),
+  ]);
+  const finishedAt = (row: z.infer<typeof candidateRow>) => new Date(row.finished_at).toISOString();
+  return {
+    rollouts: rollouts.map((row) => ({ id: row.id, flagKey: row.flag_key, state: row.outcome, finishedAt: finishedAt(row) })),
+    changeRequests: changeRequests.map((row) => ({ id: row.id, flagKey: row.flag_key, status: row.outcome, finishedAt: finishedAt(row) })),
+    scheduledChanges: scheduledChanges.map((row) => ({ id: row.id, flagKey: row.flag_key, status: row.outcome, finishedAt: finishedAt(row) })),
+  };
+}
+
+export interface CleanupBatch {
+  rollouts: number;
+  rolloutHistory: number;
+  changeRequests: number;
+  scheduledChanges: number;
+}
+
+const idRow = z.object({ id: z.string() });
+const countRow = z.object({ count: z.number() });
+
+/**
+ * Removes up to `limit` of each kind of finished record, in one transaction with a
+ * `retention.compacted` audit entry and event naming every id removed. Their history stays in the
+ * audit log, where it was written as it happened: a plan's `rollout.scheduled` entry holds the plan,
+ * each step its `flag.updated` entry and the end its `rollout.<outcome>` entry; a request's
+ * `change_request.requested` entry holds the change, then its decision and outcome; a scheduled
+ * change's `scheduled_change.*` entries hold the patch, the time and the outcome. Retrying is safe:
+ * what was removed is no longer a candidate. The rows are locked (SKIP LOCKED) so a batch never
+ * waits for, nor removes from under, a write that holds one.
+ */
+export async function compactFinishedRecords(db: DatabasePool, options: { cutoff: number; limit: number; actor: Actor; settings: Record<string, number> }): Promise<CleanupBatch> {
+  return inWriteTransaction(db, async (tx) => {
+    const before = cutoffTime(options.cutoff);
+    const rolloutIds = await tx.anyFirst(sql.type(idRow)`SELECT id FROM rollouts WHERE ${FINISHED_ROLLOUT} AND finished_at < ${before}
+      ORDER BY finished_at, id LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`);
+    const requestIds = await tx.anyFirst(sql.type(idRow)`SELECT id FROM change_requests WHERE ${DECIDED_REQUEST} AND finished_at < ${before}
+      ORDER BY finished_at, id LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`);
+    const changeIds = await tx.anyFirst(sql.type(idRow)`SELECT id FROM scheduled_changes WHERE ${FINISHED_CHANGE} AND finished_at < ${before}
+      ORDER BY finished_at, id LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`);
+    const removed: CleanupBatch = { rollouts: rolloutIds.length, rolloutHistory: 0, changeRequests: requestIds.length, scheduledChanges: changeIds.length };
+    if (rolloutIds.length + requestIds.length + changeIds.length === 0) return removed;
+    removed.rolloutHistory = await tx.oneFirst(sql.type(countRow)`
+      WITH gone AS (DELETE FROM rollout_history WHERE rollout_id = ANY(${sql.array(rolloutIds, 'text')}) RETURNING 1) SELECT count(*)::int AS count FROM gone`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM rollouts WHERE id = ANY(${sql.array(rolloutIds, 'text')})`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM change_requests WHERE id = ANY(${sql.array(requestIds, 'text')})`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM scheduled_changes WHERE id = ANY(${sql.array(changeIds, 'text')})`);
+    const cutoff = new Date(options.cutoff).toISOString();
+    await appendAudit(tx, {
+      actor: options.actor,
+      action: 'retention.compacted',
+      entityType: 'retention',
+      entityKey: options.actor.id,
+      before: null,
+      after: { cutoff, ...options.settings, removed, rolloutIds, changeRequestIds: requestIds, scheduledChangeIds: changeIds },
+    });
+    await appendEvent(tx, { type: 'retention.compacted', entityKey: options.actor.id, payload: { cutoff, ...options.settings, removed } });
+    return removed;
+  });
+}
+
+const compressRow = z.object({ entries: z.number(), first_id: z.number().nullable(), last_id: z.number().nullable() });
+
+/**
+ * Compresses the oldest audit entries written before the cutoff, up to `blockSize` of them, into one
+ * block (sql/019_cleanup.sql, `audit_compress`): their before, after and diff move into a block that
+ * PostgreSQL stores compressed, and read back byte for byte the same, so they hash as before.
+ */
+export async function compressAuditEntries(db: DatabasePool, options: { cutoff: number; blockSize: number }): Promise<{ entries: number; firstId: number | null; lastId: number | null }> {
+  const row = await db.one(sql.type(compressRow)`SELECT * FROM audit_compress(${cutoffTime(options.cutoff)}, ${options.blockSize})`);
+  return { entries: row.entries, firstId: row.first_id, lastId: row.last_id };
+}
+
+/** How long each kind of record is kept, in days (the retention run's input). */
+export interface CleanupSettings {
+  cleanupAfterDays: number;
+  auditCompressAfterDays: number;
+  evaluationCountsDays: number;
+}
+
+export interface CleanupTotals {
+  removed: CleanupBatch;
+  /** Audit entries whose content was moved into compressed blocks, and into how many blocks. */
+  compressedEntries: number;
+  compressedBlocks: number;
+  prunedEvaluationCounts: number;
+}
+
+/** Records of each kind removed per transaction (and per audit entry naming them). */
+const COMPACTION_BATCH = 500;
+/**
+ * Audit entries per compressed block. A block is read whole to give back one of its entries, so it
+ * stays small enough to read for a page of the audit API, and large enough to compress well across
+ * entries (bench/storage.bench.ts measures both).
+ */
+export const AUDIT_BLOCK_SIZE = 200;
+/** Evaluation count rows removed per statement. */
+const PRUNE_BATCH = 10_000;
+
+/**
+ * The clean-up of one retention run: removes finished rollout plans, decided change requests and
+ * finished scheduled changes past their age, compresses old audit entries and removes expired
+ * evaluation counts, batch by batch, each batch a transaction of its own, telling `progress` the
+ * totals after each. Running it again is safe: it finds only what is left.
+ */
+export async function cleanUp(db: DatabasePool, settings: CleanupSettings, options: { now: number; actor: Actor; progress?: (totals: CleanupTotals) => void }): Promise<CleanupTotals> {
+  const progress = options.progress ?? (() => undefined);
+  const totals: CleanupTotals = {
+    removed: { rollouts: 0, rolloutHistory: 0, changeRequests: 0, scheduledChanges: 0 },
+    compressedEntries: 0,
+    compressedBlocks: 0,
+    prunedEvaluationCounts: 0,
+  };
+  const compactionCutoff = daysBefore(options.now, settings.cleanupAfterDays);
+  for (;;) {
+    const batch = await compactFinishedRecords(db, { cutoff: compactionCutoff, limit: COMPACTION_BATCH, actor: options.actor, settings: { cleanupAfterDays: settings.cleanupAfterDays } });
+    totals.removed.rollouts += batch.rollouts;
+    totals.removed.rolloutHistory += batch.rolloutHistory;
+    totals.removed.changeRequests += batch.changeRequests;
+    totals.removed.scheduledChanges += batch.scheduledChanges;
+    progress(totals);
+    if (Math.max(batch.rollouts, batch.changeRequests, batch.scheduledChanges) < COMPACTION_BATCH) break;
+  }
+  const compressionCutoff = daysBefore(options.now, settings.auditCompressAfterDays);
+  for (;;) {
+    const block = await compressAuditEntries(db, { cutoff: compressionCutoff, blockSize: AUDIT_BLOCK_SIZE });
+    totals.compressedEntries += block.entries;
+    if (block.entries > 0) totals.compressedBlocks += 1;
+    progress(totals);
+    if (block.entries < AUDIT_BLOCK_SIZE) break;
+  }
+  const countsCutoff = daysBefore(options.now, settings.evaluationCountsDays);
+  for (;;) {
+    const pruned = await pruneEvaluationCounts(db, { cutoff: countsCutoff, limit: PRUNE_BATCH });
+    totals.prunedEvaluationCounts += pruned;
+    progress(totals);
+    if (pruned < PRUNE_BATCH) break;
+  }
+  return totals;
+}
+
+/** Removes evaluation counts of hours before the cutoff, up to `limit` rows; how many went. */
+export async function pruneEvaluationCounts(db: DatabasePool, options: { cutoff: number; limit: number }): Promise<number> {
+  return db.oneFirst(sql.type(countRow)`
+    WITH gone AS (
+      DELETE FROM flag_evaluation_counts WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM flag_evaluation_counts WHERE hour < ${cutoffTime(options.cutoff)} LIMIT ${options.limit}))
+      RETURNING 1)
+    SELECT count(*)::int AS count FROM gone`);
+}

@@ -1,0 +1,239 @@
+// Clean-up on the real Temporal server and PostgreSQL: the retention workflow removes rollout plans,
+// change requests and scheduled changes finished long ago (their history stays readable through
+// the audit API), keeps younger and open ones, compresses audit entries so that the audit API
+// returns the same entries and verify stays green, still catches a compressed entry rewritten
+// underneath it, and drops evaluation counts older than their window while keeping newer ones.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { z } from 'zod';
+import { sql } from '../../src/data/sql.ts';
+import type { RetentionResult } from '../../src/workflows/retention-definitions.ts';
+import { quietTemporal } from '../support/logger.ts';
+import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
+
+describe('clean-up and compressed audit entries', () => {
+  let harness: RolloutHarness;
+
+  async function request(method: string, path: string, body?: Json): Promise<Json> {
+    const answer = await harness.api.request(method, path, body === undefined ? {} : { body });
+    return answer;
+  }
+
+  /** Every audit entry, oldest first, as the API returns them (paged through). */
+  async function allAuditEntries(): Promise<Json[]> {
+    const entries: Json[] = [];
+    for (let cursor: string | null = null; ; ) {
+      const page = await request('GET', `/v1/audit?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(page.status).toBe(200);
+      entries.push(...page.body.items);
+      cursor = page.body.nextCursor ?? null;
+      if (cursor === null) break;
+    }
+    return entries.reverse();
+  }
+
+  async function runRetention(input: Record<string, number>): Promise<RetentionResult> {
+    return harness.client.workflow.execute('retentionWorkflow', {
+      taskQueue: harness.taskQueue,
+      workflowId: `retention-${randomUUID()}`,
+      args: [{ archiveRetentionDays: 365, ...input }],
+    });
+  }
+
+  /** Dates a finished record's end `days` back (the clock is the database's). */
+  async function finishedDaysAgo(table: 'rollouts' | 'change_requests' | 'scheduled_changes', id: string, days: number): Promise<void> {
+    const tables = { rollouts: sql.identifier(['rollouts']), change_requests: sql.identifier(['change_requests']), scheduled_changes: sql.identifier(['scheduled_changes']) };
+    await harness.api.db.pool.query(sql.typeAlias('void')`
+      UPDATE ${tables[table]} SET created_at = now() - make_interval(days => ${days + 1}), finished_at = now() - make_interval(days => ${days}) WHERE id = ${id}`);
+  }
+
+  async function asOwner<T>(work: (client: pg.Client) => Promise<T>, options: { bypassTriggers?: boolean } = {}): Promise<T> {
+    const client = new pg.Client({ connectionString: harness.api.db.ownerUrl });
+    await client.connect();
+    try {
+      if (options.bypassTriggers) await client.query('SET session_replication_role = replica');
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** A rollout plan, cancelled before its first step: finished. */
+  async function cancelledRollout(key: string): Promise<string> {
+    await harness.createFlag(key, { rollout: { percentage: 5 } });
+    const started = await request('POST', `/v1/flags/${key}/rollouts`, { steps: [{ percentage: 50, after: '1h' }] });
+    expect(started.status).toBe(201);
+    expect((await request('POST', `/v1/flags/${key}/rollout/cancel`, { reason: 'not now' })).status).toBe(200);
+    return started.body.id;
+  }
+
+  /** A change request of a high-impact flag, cancelled: decided. */
+  async function cancelledChangeRequest(key: string): Promise<string> {
+    await harness.createFlag(key, { highImpact: true });
+    const filed = await request('PATCH', `/v1/flags/${key}`, { description: 'never mind', version: 1 });
+    expect(filed.status).toBe(202);
+    const id: string = filed.body.error.details.id;
+    expect((await request('POST', `/v1/changes/${id}/cancel`, { reason: 'wrong flag' })).status).toBe(200);
+    return id;
+  }
+
+  async function cancelledScheduledChange(key: string): Promise<string> {
+    await harness.createFlag(key);
+    const scheduled = await request('POST', `/v1/flags/${key}/scheduled-changes`, { patch: { description: 'never' }, after: '1h', version: 1 });
+    expect(scheduled.status).toBe(201);
+    const id: string = scheduled.body.items[0].id;
+    expect((await request('POST', `/v1/flags/${key}/scheduled-changes/${id}/cancel`, {})).status).toBe(200);
+    return id;
+  }
+
+  beforeAll(async () => {
+    quietTemporal();
+    harness = await startRolloutHarness();
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('removes what finished long ago, keeps what is younger or still open, and the history stays in a log that verifies', async () => {
+    const old = {
+      rollout: await cancelledRollout('old-plan'),
+      changeRequest: await cancelledChangeRequest('old-request'),
+      scheduledChange: await cancelledScheduledChange('old-scheduled'),
+    };
+    const young = {
+      rollout: await cancelledRollout('young-plan'),
+      changeRequest: await cancelledChangeRequest('young-request'),
+      scheduledChange: await cancelledScheduledChange('young-scheduled'),
+    };
+    // Open ones, however old: a plan waiting for its step, a pending request, a scheduled change.
+    await harness.createFlag('open-plan', { rollout: { percentage: 5 } });
+    const openRollout = (await request('POST', '/v1/flags/open-plan/rollouts', { steps: [{ percentage: 50, after: '2h' }] })).body.id;
+    await harness.createFlag('open-request', { highImpact: true });
+    const openRequest = (await request('PATCH', '/v1/flags/open-request', { description: 'waiting', version: 1 })).body.error.details.id;
+    await harness.createFlag('open-scheduled');
+    const openChange = (await request('POST', '/v1/flags/open-scheduled/scheduled-changes', { patch: { description: 'later' }, after: '2h', version: 1 })).body.items[0].id;
+
+    await finishedDaysAgo('rollouts', old.rollout, 100);
+    await finishedDaysAgo('change_requests', old.changeRequest, 100);
+    await finishedDaysAgo('scheduled_changes', old.scheduledChange, 100);
+    await finishedDaysAgo('rollouts', young.rollout, 80);
+    await finishedDaysAgo('change_requests', young.changeRequest, 80);
+    await finishedDaysAgo('scheduled_changes', young.scheduledChange, 80);
+    await harness.api.db.pool.query(sql.typeAlias('void')`UPDATE rollouts SET created_at = now() - interval '200 days' WHERE id = ${openRollout}`);
+    await harness.api.db.pool.query(sql.typeAlias('void')`UPDATE change_requests SET created_at = now() - interval '200 days' WHERE id = ${openRequest}`);
+    await harness.api.db.pool.query(sql.typeAlias('void')`UPDATE scheduled_changes SET created_at = now() - interval '200 days' WHERE id = ${openChange}`);
+
+    // The dry run: exactly the old ones.
+    const preview = await request('GET', '/v1/retention/cleanup-preview');
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({
+      cleanupAfterDays: 90,
+      rollouts: [{ id: old.rollout, flagKey: 'old-plan', state: 'cancelled' }],
+      changeRequests: [{ id: old.changeRequest, flagKey: 'old-request', status: 'cancelled' }],
+      scheduledChanges: [{ id: old.scheduledChange, flagKey: 'old-scheduled', status: 'cancelled' }],
+    });
+    const wider = await request('GET', '/v1/retention/cleanup-preview?cleanupAfterDays=60');
+    expect(wider.body.rollouts.map((item: Json) => item.id)).toEqual([old.rollout, young.rollout]);
+
+    const before = await allAuditEntries();
+    expect((await request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
+
+    const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 0, evaluationCountsDays: 37 });
+    expect(result.cleanup).toEqual({
+      removed: { rollouts: 1, rolloutHistory: expect.any(Number), changeRequests: 1, scheduledChanges: 1 },
+      compressedEntries: expect.any(Number),
+      compressedBlocks: expect.any(Number),
+      prunedEvaluationCounts: 0,
+    });
+    expect(result.cleanup!.removed.rolloutHistory).toBeGreaterThanOrEqual(2);
+    expect(result.cleanup!.compressedEntries).toBeGreaterThanOrEqual(before.length);
+
+    // The old ones are gone; the young and the open ones stay.
+    expect((await request('GET', `/v1/changes/${old.changeRequest}`)).status).toBe(404);
+    expect((await request('GET', `/v1/flags/old-scheduled/scheduled-changes/${old.scheduledChange}`)).status).toBe(404);
+    expect((await request('GET', '/v1/flags/old-plan/rollouts')).body.items).toEqual([]);
+    expect((await request('GET', `/v1/changes/${young.changeRequest}`)).body).toMatchObject({ status: 'cancelled' });
+    expect((await request('GET', `/v1/flags/young-scheduled/scheduled-changes/${young.scheduledChange}`)).body).toMatchObject({ status: 'cancelled' });
+    expect((await request('GET', '/v1/flags/young-plan/rollouts')).body.items.map((item: Json) => item.id)).toEqual([young.rollout]);
+    expect((await request('GET', `/v1/changes/${openRequest}`)).body).toMatchObject({ status: 'pending' });
+    expect((await request('GET', `/v1/flags/open-scheduled/scheduled-changes/${openChange}`)).body).toMatchObject({ status: 'scheduled' });
+    expect(await harness.rollout('open-plan')).toMatchObject({ id: openRollout, state: expect.stringMatching(/^(scheduled|running)$/) });
+
+    // The entries were compressed, and the API gives back exactly what it gave before.
+    const inline = await harness.api.db.pool.oneFirst(sql.type(z.object({ count: z.number() }))`
+      SELECT count(*)::int AS count FROM audit_log WHERE id <= ${before.at(-1).id} AND archived_in IS NULL`);
+    expect(inline).toBe(0);
+    const after = await allAuditEntries();
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect((await request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true, problems: [] });
+
+    // The history of what was removed stays readable through the audit API.
+    const planHistory = (await request('GET', '/v1/audit?entityType=rollout&entityKey=old-plan')).body.items;
+    expect(planHistory.map((entry: Json) => entry.action)).toEqual(['rollout.cancelled', 'rollout.scheduled']);
+    expect(planHistory[1].after).toMatchObject({ rolloutId: old.rollout, plan: { steps: [expect.objectContaining({ rollout: { percentage: 50 } })] } });
+    const requestHistory = (await request('GET', `/v1/audit?entityType=change_request&entityKey=${old.changeRequest}`)).body.items;
+    expect(requestHistory.map((entry: Json) => entry.action)).toEqual(['change_request.cancelled', 'change_request.requested']);
+    expect(requestHistory[1].after).toMatchObject({ flagKey: 'old-request', change: { patch: { description: 'never mind' } } });
+    const compacted = (await request('GET', '/v1/audit?action=retention.compacted')).body.items;
+    expect(compacted).toEqual([expect.objectContaining({
+      actor: 'schedule:flag-retention', entityType: 'retention',
+      after: expect.objectContaining({ removed: expect.objectContaining({ rollouts: 1 }), rolloutIds: [old.rollout], changeRequestIds: [old.changeRequest], scheduledChangeIds: [old.scheduledChange] }),
+    })]);
+    expect((await harness.events('schedule:flag-retention', 'retention.compacted'))).toHaveLength(1);
+
+    // A second run finds nothing more to remove, and compresses only what was written since.
+    const again = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 0, evaluationCountsDays: 37 });
+    expect(again.cleanup!.removed).toEqual({ rollouts: 0, rolloutHistory: 0, changeRequests: 0, scheduledChanges: 0 });
+    expect((await request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
+    expect((await allAuditEntries()).slice(0, before.length)).toEqual(before);
+  });
+
+  it('moves content out of the log only unchanged, and verify still names a compressed entry rewritten underneath it', async () => {
+    await harness.createFlag('tampered', { description: 'as written' });
+    await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 0, evaluationCountsDays: 37 });
+    const created = (await request('GET', '/v1/audit?entityType=flag&entityKey=tampered')).body.items[0];
+    expect(created).toMatchObject({ action: 'flag.created', after: expect.objectContaining({ description: 'as written' }) });
+
+    // An entry written after the run: still whole, the one the owner tries to move below.
+    await harness.createFlag('written-later');
+    // Not the application's role: it may not update the log at all.
+    const app = new pg.Client({ connectionString: harness.api.db.url });
+    await app.connect();
+    await expect(app.query('SELECT 1 FROM audit_archive LIMIT 1')).resolves.toBeDefined();
+    await expect(app.query("UPDATE audit_archive SET content = '{}'")).rejects.toThrow(/permission denied/);
+    await app.end();
+    // Not even the owner, through the triggers: a block holding other content is refused.
+    const newest = await asOwner(async (client) => Number((await client.query('SELECT max(id) AS id FROM audit_log')).rows[0].id));
+    await asOwner(async (client) => {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO audit_archive (first_id, last_id, content) VALUES ($1, $1, jsonb_build_object($2::text, '[null, null, []]'::jsonb))`, [newest + 1_000_000, String(newest)]);
+      await expect(client.query('UPDATE audit_log SET before = NULL, after = NULL, diff = NULL, archived_in = $1 WHERE id = $2', [newest + 1_000_000, newest])).rejects.toThrow(/append-only/);
+      await client.query('ROLLBACK');
+      await expect(client.query(`UPDATE audit_archive SET content = '{}' WHERE first_id = (SELECT archived_in FROM audit_log WHERE id = $1)`, [created.id])).rejects.toThrow(/append-only/);
+    });
+
+    // A superuser with the triggers off rewrites the compressed entry: verify names it.
+    await asOwner(async (client) => {
+      await client.query(`UPDATE audit_archive SET content = jsonb_set(content, ARRAY[$1::text, '1', 'description'], '"rewritten"')
+        WHERE first_id = (SELECT archived_in FROM audit_log WHERE id = $1::bigint)`, [String(created.id)]);
+    }, { bypassTriggers: true });
+    const verified = (await request('GET', '/v1/audit/verify')).body;
+    expect(verified).toMatchObject({ ok: false, firstBadId: created.id, problem: 'content_changed' });
+    expect(verified.problems).toEqual([expect.objectContaining({ id: created.id, problem: 'content_changed' })]);
+  });
+
+  it('drops evaluation counts older than their window and keeps newer ones', async () => {
+    const counts = z.object({ flag_key: z.string(), days: z.number() });
+    await harness.api.db.pool.query(sql.typeAlias('void')`
+      INSERT INTO flag_evaluation_counts (flag_key, hour, reason, count)
+      VALUES ('counted', date_trunc('hour', now()) - interval '40 days', 'default', 7),
+             ('counted', date_trunc('hour', now()) - interval '36 days', 'default', 5),
+             ('counted', date_trunc('hour', now()) - interval '1 day', 'default', 3)`);
+    const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 });
+    expect(result.cleanup!.prunedEvaluationCounts).toBe(1);
+    const left = await harness.api.db.pool.any(sql.type(counts)`
+      SELECT flag_key, round(extract(epoch FROM date_trunc('hour', now()) - hour) / 86400)::int AS days FROM flag_evaluation_counts WHERE flag_key = 'counted' ORDER BY hour`);
+    expect(left.map((row) => row.days)).toEqual([36, 1]);
+  });
+});
