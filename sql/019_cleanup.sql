@@ -137,3 +137,9 @@ GRANT EXECUTE ON FUNCTION audit_compress(timestamptz, integer) TO flags_applicat
 CREATE INDEX IF NOT EXISTS rollouts_finished_idx ON rollouts (finished_at) WHERE state IN ('completed', 'cancelled', 'rolled_back', 'failed');
 CREATE INDEX IF NOT EXISTS change_requests_finished_idx ON change_requests (finished_at) WHERE status IN ('applied', 'rejected', 'expired', 'cancelled', 'failed');
 CREATE INDEX IF NOT EXISTS scheduled_changes_finished_idx ON scheduled_changes (finished_at) WHERE status IN ('applied', 'failed', 'cancelled');
+
+-- Every insights flush updates the current hour's count of each flag it counted (and, at most once
+-- a minute, its usage row): room left on each page lets PostgreSQL write the new row version beside
+-- the old one without touching the indexes (a HOT update). Applies to pages written from now on.
+ALTER TABLE flag_evaluation_counts SET (fillfactor = 70);
+ALTER TABLE flag_usage SET (fillfactor = 70);

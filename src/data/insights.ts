@@ -13,25 +13,32 @@ export interface EvaluationCountRow {
 }
 
 /**
+ * How stale `flag_usage.last_evaluated_at` may be. A flag evaluated all the time would otherwise
+ * have its usage row rewritten by every flush of every process (a new row version each time, for
+ * every such flag); stale detection counts in days, the insights API shows it to the minute.
+ */
+const LAST_EVALUATED_PRECISION = sql.fragment`interval '1 minute'`;
+
+/**
  * Adds a flush's counts to the current hour and marks the flags evaluated now, in one statement
- * each (arrays, whatever the number of rows). Not a write of the flag set: no write lock, no audit.
+ * (one round trip, atomic without a transaction; arrays, whatever the number of rows). Not a write
+ * of the flag set: no write lock, no audit.
  */
 export async function addEvaluationCounts(db: DatabasePool, rows: readonly EvaluationCountRow[]): Promise<void> {
   const column = <K extends keyof EvaluationCountRow>(name: K) => rows.map((row) => row[name]);
-  await db.transaction(async (tx) => {
-    await tx.query(sql.typeAlias('void')`
+  await db.query(sql.typeAlias('void')`
+    WITH counted AS (
       INSERT INTO flag_evaluation_counts (flag_key, hour, reason, rule_id, variant, value, count)
       SELECT flag_key, date_trunc('hour', now()), reason, rule_id, variant, value, sum(count)
       FROM unnest(${sql.array(column('flagKey'), 'text')}, ${sql.array(column('reason'), 'text')}, ${sql.array(column('ruleId'), 'text')},
                   ${sql.array(column('variant'), 'text')}, ${sql.array(column('value'), 'text')}, ${sql.array(column('count'), 'int8')})
-           AS counted (flag_key, reason, rule_id, variant, value, count)
+           AS drained (flag_key, reason, rule_id, variant, value, count)
       GROUP BY flag_key, reason, rule_id, variant, value
-      ON CONFLICT (flag_key, hour, reason, rule_id, variant, value) DO UPDATE SET count = flag_evaluation_counts.count + excluded.count`);
-    await tx.query(sql.typeAlias('void')`
-      INSERT INTO flag_usage (flag_key, last_evaluated_at)
-      SELECT DISTINCT flag_key, now() FROM unnest(${sql.array([...new Set(column('flagKey'))], 'text')}) AS evaluated (flag_key)
-      ON CONFLICT (flag_key) DO UPDATE SET last_evaluated_at = greatest(flag_usage.last_evaluated_at, excluded.last_evaluated_at)`);
-  });
+      ON CONFLICT (flag_key, hour, reason, rule_id, variant, value) DO UPDATE SET count = flag_evaluation_counts.count + excluded.count)
+    INSERT INTO flag_usage (flag_key, last_evaluated_at)
+    SELECT flag_key, now() FROM unnest(${sql.array([...new Set(column('flagKey'))], 'text')}) AS evaluated (flag_key)
+    ON CONFLICT (flag_key) DO UPDATE SET last_evaluated_at = excluded.last_evaluated_at
+      WHERE flag_usage.last_evaluated_at < excluded.last_evaluated_at - ${LAST_EVALUATED_PRECISION}`);
 }
 
 export interface InsightWindow {
