@@ -11,6 +11,7 @@ import { sql } from '../../src/data/sql.ts';
 import type { RetentionResult } from '../../src/workflows/retention-definitions.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
+import { recordHistory } from '../support/rollout-worker.ts';
 
 describe('clean-up and compressed audit entries', () => {
   let harness: RolloutHarness;
@@ -33,12 +34,16 @@ describe('clean-up and compressed audit entries', () => {
     return entries.reverse();
   }
 
-  async function runRetention(input: Record<string, number>): Promise<RetentionResult> {
-    return harness.client.workflow.execute('retentionWorkflow', {
+  /** Runs the retention workflow to its end; with `record`, keeps its history as a replay fixture. */
+  async function runRetention(input: Record<string, number>, record?: string): Promise<RetentionResult> {
+    const handle = await harness.client.workflow.start('retentionWorkflow', {
       taskQueue: harness.taskQueue,
       workflowId: `retention-${randomUUID()}`,
       args: [{ archiveRetentionDays: 365, ...input }],
     });
+    const result: RetentionResult = await handle.result();
+    if (record) await recordHistory(handle, record);
+    return result;
   }
 
   /** Dates a finished record's end `days` back (the clock is the database's). */
@@ -139,7 +144,7 @@ describe('clean-up and compressed audit entries', () => {
     const before = await allAuditEntries();
     expect((await request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
 
-    const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 0, evaluationCountsDays: 37 });
+    const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 0, evaluationCountsDays: 37 }, 'retention-cleanup');
     expect(result.cleanup).toEqual({
       removed: { rollouts: 1, rolloutHistory: expect.any(Number), changeRequests: 1, scheduledChanges: 1 },
       compressedEntries: expect.any(Number),
