@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   'scheduled_change.created', 'scheduled_change.rescheduled', 'scheduled_change.cancelled', 'scheduled_change.applied', 'scheduled_change.failed',
   'rollout.auto_progress_changed',
   'audit.checkpoint',
+  'retention.compacted',
   TRACKING_EVENT_TYPE,
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
