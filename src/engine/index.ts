@@ -36,3 +36,4 @@ export { compileFlagSet, CompiledFlagSet, type CompiledFlag } from './compile-fl
 export { evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH } from './evaluate.ts';
 export { explain, type ConditionTrace, type Explanation, type ExplanationStep, type IdentityTrace, type SplitTrace, type ExplanationOutcome } from './explain.ts';
 export { bucketFor, BUCKETS } from './hash.ts';
+export { lintFlag, lintSegment, NEAR_CAP_SHARE, WARNING_CODES, type FlagLintOptions, type LintWarning, type WarningCode } from './lint-flag.ts';
