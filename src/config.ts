@@ -2,6 +2,24 @@ import { resolve } from 'node:path';
 import { IDENTITY_CLAIMS, parseRoleMap, type ClaimMapping, type IdentityClaim } from './api/identity-claims.ts';
 import { parseOutboundAllowList } from './outbound/outbound-policy.ts';
 
+/** What each API process samples of the contexts it evaluates, for impact previews. */
+export interface ContextSampleConfig {
+  /** Contexts kept in the overall reservoir of a process; 0 turns sampling off. */
+  size: number;
+  /** Contexts kept per flag (the reservoir of the contexts that flag was evaluated for). */
+  perFlag: number;
+  /** Rows kept in PostgreSQL for all processes together; the oldest go first. */
+  maxRows: number;
+  /** A context whose kept attributes serialize larger than this is not sampled. */
+  maxContextBytes: number;
+  /** Samples older than this are deleted. */
+  retentionDays: number;
+  /** How often a process writes what it sampled since the last time. */
+  flushSeconds: number;
+  /** Whether contexts of SDK exposure batches are sampled too. */
+  exposures: boolean;
+}
+
 /**
  * Every environment variable the service reads, in one place. The README's table is written from
  * this file; `docker-compose.yml` sets only names that appear here.
@@ -47,6 +65,8 @@ export interface Config {
   auditCompressAfterDays: number;
   /** How often an API process adds its evaluation counts to the database; 0 counts nothing. */
   insightsFlushSeconds: number;
+  /** The context sample of impact previews (docs/impact-preview.md#the-sample); `size` 0 keeps none. */
+  contextSample: ContextSampleConfig;
   /** A flag not evaluated for this long is stale. */
   staleUnevaluatedDays: number;
   /** A flag that served one value to everyone, unchanged, for this long is stale. */
@@ -146,6 +166,13 @@ function boundedFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, 
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
+}
+
+function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new Error(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
 }
 
 function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -253,6 +280,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleanupAfterDays: boundedFromEnv(env, 'FLAGS_CLEANUP_AFTER_DAYS', 90, [1, 36_500]),
     auditCompressAfterDays: boundedFromEnv(env, 'FLAGS_AUDIT_COMPRESS_AFTER_DAYS', 90, [1, 36_500]),
     insightsFlushSeconds: boundedFromEnv(env, 'FLAGS_INSIGHTS_FLUSH_SECONDS', 5, [0, 3_600]),
+    contextSample: {
+      size: boundedFromEnv(env, 'FLAGS_SAMPLE_SIZE', 10_000, [0, 1_000_000]),
+      perFlag: boundedFromEnv(env, 'FLAGS_SAMPLE_PER_FLAG', 200, [0, 100_000]),
+      maxRows: boundedFromEnv(env, 'FLAGS_SAMPLE_MAX_ROWS', 200_000, [0, 10_000_000]),
+      maxContextBytes: boundedFromEnv(env, 'FLAGS_SAMPLE_MAX_CONTEXT_BYTES', 2_048, [64, 65_536]),
+      retentionDays: boundedFromEnv(env, 'FLAGS_SAMPLE_RETENTION_DAYS', 7, [1, 365]),
+      flushSeconds: boundedFromEnv(env, 'FLAGS_SAMPLE_FLUSH_SECONDS', 5, [1, 3_600]),
+      exposures: booleanFromEnv(env, 'FLAGS_SAMPLE_EXPOSURES', false),
+    },
     staleUnevaluatedDays: boundedFromEnv(env, 'FLAGS_STALE_UNEVALUATED_DAYS', 30, [1, 3_650]),
     staleSingleValueDays: boundedFromEnv(env, 'FLAGS_STALE_SINGLE_VALUE_DAYS', 14, [1, 3_650]),
     apiProcesses: countFromEnv(env, 'FLAGS_API_PROCESSES', 1),

@@ -9,7 +9,9 @@ import type { Logger } from '../log.ts';
 import type { OutboundClient } from '../outbound/outbound-client.ts';
 import type { SignInClients } from '../config.ts';
 import type { Authenticator } from './auth.ts';
+import type { ContextSampler } from './context-sampler.ts';
 import type { FlagInsights } from './flag-insights.ts';
+import type { ImpactPreviewer } from './impact-preview.ts';
 import type { HealthDependencies } from './health.ts';
 import type { ProviderEndpoints } from './identity-provider-keys.ts';
 import type { LiveFlagSet } from './live-flag-set.ts';
@@ -54,6 +56,12 @@ export interface ApiDependencies {
   cleanupAfterDays?: number;
   /** Per-flag evaluation counts, flushed to the database off the evaluation path. */
   insights?: FlagInsights;
+  /** The sample of evaluated contexts that impact previews run over (off when FLAGS_SAMPLE_SIZE is 0). */
+  sampler?: ContextSampler;
+  /** Computes the impact of a proposed change over the sample, in a worker thread. */
+  previewer?: ImpactPreviewer;
+  /** Whether SDK exposure batches feed the sample (FLAGS_SAMPLE_EXPOSURES). */
+  sampleExposures?: boolean;
   /** When an active flag counts as stale (FLAGS_STALE_*_DAYS). */
   stale?: { unevaluatedDays: number; singleValueDays: number };
   /** The identity provider whose JWTs are accepted, as far as clients signing people in need it (FLAGS_OIDC_*). */

@@ -80,6 +80,14 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
           deps.insights.countExposure({ flagKey: exposure.flagKey, flagVersion: compiled.version, reason: exposure.reason, variant: exposure.variant ?? null, value: exposure.value ?? null, ...(exposure.ruleId ? { ruleId: exposure.ruleId } : {}) }, 1);
         }
       }
+      // Opt-in (FLAGS_SAMPLE_EXPOSURES): an exposure carries only the identity, which is what bucketing reads.
+      if (deps.sampler && deps.sampleExposures) {
+        const set = deps.flagSet.current;
+        for (const exposure of body.exposures) {
+          if (!set.has(exposure.flagKey) || (exposure.userId === undefined && exposure.projectId === undefined)) continue;
+          deps.sampler.offer(set, exposure.flagKey, { ...(exposure.userId !== undefined ? { userId: exposure.userId } : {}), ...(exposure.projectId !== undefined ? { projectId: exposure.projectId } : {}) }, principal.name);
+        }
+      }
       ctx.status = 202;
       ctx.body = { eventId, accepted: body.exposures.length };
     },

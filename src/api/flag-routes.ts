@@ -4,12 +4,14 @@ import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
 import { FLAG_TYPES } from '@flagship/engine';
 import { flagInputSchema } from '@flagship/engine/validate';
-import { createFlag, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
+import { auditView, createFlag, definitionOf, getFlag, listFlags, patchFlag, setFlagState } from '../data/flags.ts';
+import { dryRunOf } from '../data/write-transaction.ts';
 import { listAudit } from '../data/audit.ts';
 import { AppError } from '../errors.ts';
 import { gateFlagChange, gateFlagPatch } from './approval-gates.ts';
 import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { answerDryRun, dryRunQuery, dryRunResponse, flagWarnings, impactOf, notingApproval, withWarnings } from './dry-run.ts';
 import { staleFlagPage } from './lifecycle-routes.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
@@ -52,14 +54,19 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     method: 'post', operationId: 'createFlag', path: '/v1/flags', tag, scope: 'feature_flag:manage',
     summary: 'Create a flag (version 1).',
     body: flagInputSchema,
-    responses: { 201: { description: 'The flag, with an ETag of its version.', schema: flagSchema } },
-    async handler(ctx, { body, principal }) {
+    query: z.object(dryRunQuery),
+    responses: { 201: { description: 'The flag, with an ETag of its version (and the linter\'s warnings, when there are any).', schema: flagSchema }, 200: dryRunResponse },
+    async handler(ctx, { body, query, principal }) {
+      if (query.dryRun === 'true') {
+        const flag = await createFlag(dryRunOf(deps.db), body, { actor: principal.actor });
+        return answerDryRun(ctx, { before: null, after: auditView(flag), wouldWrite: flag, approvalRequired: null, warnings: flagWarnings(deps, definitionOf(flag)), impact: await impactOf(deps, { kind: 'flag', key: flag.key, flag }) });
+      }
       const flag = await createFlag(deps.db, body, { actor: principal.actor });
       deps.flagSet.applyFlag(flag);
       ctx.status = 201;
       ctx.set('ETag', etagFor(flag.version));
       ctx.set('Location', `/v1/flags/${flag.key}`);
-      ctx.body = flag;
+      ctx.body = withWarnings(flag, flagWarnings(deps, definitionOf(flag)));
     },
   });
 
@@ -120,11 +127,21 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     summary: 'Change a flag with a JSON merge patch; the version must be given as If-Match or "version".',
     params: keyParams,
     body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a high-impact flag.'),
-    responses: { 200: { description: 'The flag at its next version.', schema: flagSchema }, 202: approvalRequired },
-    async handler(ctx, { params, body, principal }) {
+    query: z.object(dryRunQuery),
+    responses: { 200: { description: 'The flag at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer.', schema: flagSchema }, 202: approvalRequired },
+    async handler(ctx, { params, body, query, principal }) {
       const { version, approval, ...patch } = body;
       const approvalOptions = parseApprovalOptions(approval);
       const baseVersion = requiredVersion(ctx, version);
+      if (query.dryRun === 'true') {
+        const before = await getFlag(deps.db, params.key);
+        const noted = notingApproval(gateFlagPatch);
+        const flag = await patchFlag(dryRunOf(deps.db), params.key, patch, baseVersion, { actor: principal.actor, guard: noted.guard });
+        return answerDryRun(ctx, {
+          before: before && auditView(before), after: auditView(flag), wouldWrite: flag, approvalRequired: noted.approval(),
+          warnings: flagWarnings(deps, definitionOf(flag)), impact: await impactOf(deps, { kind: 'flag', key: flag.key, flag }),
+        });
+      }
       let flag;
       try {
         // The guard runs under the write lock: a flag that is (or is being made) high-impact, or that one
@@ -136,7 +153,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       }
       deps.flagSet.applyFlag(flag);
       ctx.set('ETag', etagFor(flag.version));
-      ctx.body = flag;
+      ctx.body = withWarnings(flag, flagWarnings(deps, definitionOf(flag)));
     },
   });
 
@@ -146,9 +163,19 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       summary: action === 'archive' ? 'Archive a flag: it stops evaluating (404) and leaves snapshots; its key stays taken.' : 'Restore an archived flag.',
       params: keyParams,
       body: versionBody,
-      responses: { 200: { description: 'The flag at its next version.', schema: flagSchema }, 202: approvalRequired },
-      async handler(ctx, { params, body, principal }) {
+      query: z.object(dryRunQuery),
+      responses: { 200: { description: 'The flag at its next version; with dryRun=true, the dry run\'s answer (for an archive, the traffic that would get not_found).', schema: flagSchema }, 202: approvalRequired },
+      async handler(ctx, { params, body, query, principal }) {
         const version = expectedVersion(ctx, body?.version);
+        if (query.dryRun === 'true') {
+          const before = await getFlag(deps.db, params.key);
+          const noted = notingApproval(gateFlagChange);
+          const flag = await setFlagState(dryRunOf(deps.db), params.key, state, version, { actor: principal.actor, guard: noted.guard });
+          return answerDryRun(ctx, {
+            before: before && auditView(before), after: auditView(flag), wouldWrite: flag, approvalRequired: noted.approval(),
+            warnings: state === 'active' ? flagWarnings(deps, definitionOf(flag)) : [], impact: await impactOf(deps, { kind: 'flag', key: flag.key, flag: state === 'active' ? flag : null }),
+          });
+        }
         let flag;
         try {
           flag = await setFlagState(deps.db, params.key, state, version, { actor: principal.actor, guard: gateFlagChange });

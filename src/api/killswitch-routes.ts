@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { activeRolloutsInCategory, getKillswitch, listKillswitches, rolloutsOwedKillswitchPause, setKillswitch, type RolloutRef } from '../data/killswitches.ts';
 import { AppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { dryRunOf } from '../data/write-transaction.ts';
+import { answerDryRun, dryRunQuery, impactOf } from './dry-run.ts';
 import type { RouteRegistry } from './route.ts';
 
 const categoryParams = z.object({ category: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'a category is a key: lower-case letters, digits, ".", "_", "-"') });
@@ -57,13 +59,21 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
     summary: 'Engage: every flag of the category evaluates to its offValue with reason off, on every API process within a second and in the next snapshot; a worker pauses the running rollouts of those flags. No approval needed, and nothing waits on Temporal.',
     params: categoryParams,
     body: reasonBody,
+    query: z.object(dryRunQuery),
     responses: {
       200: {
-        description: 'The category, engaged (changed false when it already was), and the running rollouts of its flags that a worker pauses next.',
+        description: 'The category, engaged (changed false when it already was), and the running rollouts of its flags that a worker pauses next; with dryRun=true, the dry run\'s answer (docs/impact-preview.md), whose impact shows what it would turn off.',
         schema: killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ pausing: z.array(rolloutRefSchema), note: z.string() }) }),
       },
     },
-    async handler(ctx, { params, body, principal }) {
+    async handler(ctx, { params, body, query, principal }) {
+      if (query.dryRun === 'true') {
+        const change = await setKillswitch(dryRunOf(deps.db), params.category, true, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
+        return answerDryRun(ctx, {
+          before: { engaged: !change.changed }, after: { engaged: true }, wouldWrite: { ...change.killswitch, changed: change.changed }, approvalRequired: null, warnings: [],
+          impact: await impactOf(deps, { kind: 'killswitch', category: params.category, engaged: true }),
+        });
+      }
       const change = await setKillswitch(deps.db, params.category, true, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       // Read-your-write: this process answers off before it answers the caller.
       if (change.changed) deps.flagSet.applyKillswitches(change.engaged);
@@ -77,13 +87,21 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
     summary: 'Release: the flags of the category evaluate normally again. Rollouts the engage paused stay paused; resume each deliberately.',
     params: categoryParams,
     body: reasonBody,
+    query: z.object(dryRunQuery),
     responses: {
       200: {
-        description: 'The category, released (changed false when it was not engaged), and the rollouts still paused by the killswitch.',
+        description: 'The category, released (changed false when it was not engaged), and the rollouts still paused by the killswitch; with dryRun=true, the dry run\'s answer.',
         schema: killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ stillPaused: z.array(rolloutRefSchema) }) }),
       },
     },
-    async handler(ctx, { params, body, principal }) {
+    async handler(ctx, { params, body, query, principal }) {
+      if (query.dryRun === 'true') {
+        const change = await setKillswitch(dryRunOf(deps.db), params.category, false, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
+        return answerDryRun(ctx, {
+          before: { engaged: change.changed }, after: { engaged: false }, wouldWrite: { ...change.killswitch, changed: change.changed }, approvalRequired: null, warnings: [],
+          impact: await impactOf(deps, { kind: 'killswitch', category: params.category, engaged: false }),
+        });
+      }
       const change = await setKillswitch(deps.db, params.category, false, { actor: principal.actor, ...(body?.reason ? { reason: body.reason } : {}) });
       if (change.changed) deps.flagSet.applyKillswitches(change.engaged);
       const stillPaused = (await activeRolloutsInCategory(deps.db, params.category)).filter((rollout) => rollout.state === 'paused' && rollout.pauseCause === 'killswitch');

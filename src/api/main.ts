@@ -28,6 +28,7 @@ const api = await startApi({
   archiveRetentionDays: config.archiveRetentionDays,
   cleanupAfterDays: config.cleanupAfterDays,
   insightsFlushSeconds: config.insightsFlushSeconds,
+  contextSample: config.contextSample,
   stale: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   temporalAddress: config.temporalAddress,
   temporalNamespace: config.temporalNamespace,

@@ -7,7 +7,9 @@ import { loadAuditSigner, type AuditSigner } from '../data/audit-signer.ts';
 import { DatabaseStatus } from '../data/database-status.ts';
 import { createDatabasePoolInBackground, type DatabasePool } from '../data/pool.ts';
 import { latestSnapshotPublication } from '../data/snapshots.ts';
-import { loadConfig, type IdentityProviderConfig } from '../config.ts';
+import { loadConfig, type ContextSampleConfig, type IdentityProviderConfig } from '../config.ts';
+import { ContextSampler } from './context-sampler.ts';
+import { ImpactPreviewer } from './impact-preview.ts';
 import { FlagInsights } from './flag-insights.ts';
 import { createChangeFeed, type ChangeFeed } from '../events/change-feed.ts';
 import { OutboxTail } from '../events/outbox-tail.ts';
@@ -59,6 +61,8 @@ export interface ApiDependencyOptions {
   /** FLAGS_INSIGHTS_FLUSH_SECONDS and FLAGS_STALE_*_DAYS; the defaults are config.ts's. */
   insightsFlushSeconds?: number;
   stale?: { unevaluatedDays: number; singleValueDays: number };
+  /** FLAGS_SAMPLE_*: the context sample of impact previews; the defaults are config.ts's. */
+  contextSample?: ContextSampleConfig;
   /** Bearer JWTs of this identity provider are accepted beside tokens (FLAGS_OIDC_*); its keys are fetched under the outbound policy. */
   identityProvider?: IdentityProviderConfig | undefined;
 }
@@ -143,6 +147,11 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const flushSeconds = options.insightsFlushSeconds ?? defaults.insightsFlushSeconds;
     const insights = flushSeconds > 0 ? new FlagInsights({ db, log, flushSeconds }) : undefined;
     if (insights) opened.push(() => insights.close());
+    const sampleConfig = options.contextSample ?? defaults.contextSample;
+    const sampler = sampleConfig.size > 0 ? new ContextSampler({ db, log, config: sampleConfig }) : undefined;
+    if (sampler) opened.push(() => sampler.close());
+    const previewer = new ImpactPreviewer({ db, live: () => flagSet.current, ...(sampler ? { sampler } : {}) });
+    opened.push(() => previewer.close());
     const stale = options.stale ?? { unevaluatedDays: defaults.staleUnevaluatedDays, singleValueDays: defaults.staleSingleValueDays };
     return {
       deps: {
@@ -151,6 +160,9 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
         eventStreamIdleMs: streams.idleSeconds * 1_000,
         ...(insights ? { insights } : {}),
         ...(signIn ? { identityProvider: signIn } : {}),
+        ...(sampler ? { sampler } : {}),
+        previewer,
+        sampleExposures: sampleConfig.exposures,
         stale,
       },
       close: closeOpened,

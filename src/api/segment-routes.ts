@@ -6,6 +6,8 @@ import { AppError } from '../errors.ts';
 import { gateSegmentPatch } from './approval-gates.ts';
 import { ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { dryRunOf } from '../data/write-transaction.ts';
+import { answerDryRun, dryRunQuery, dryRunResponse, impactOf, notingApproval, segmentWarnings, withWarnings } from './dry-run.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion } from './versioning.ts';
@@ -22,13 +24,18 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     method: 'post', operationId: 'createSegment', path: '/v1/segments', tag, scope: 'feature_flag:manage',
     summary: 'Create a segment (version 1).',
     body: segmentInputSchema,
-    responses: { 201: { description: 'The segment.', schema: segmentSchema } },
-    async handler(ctx, { body, principal }) {
+    query: z.object(dryRunQuery),
+    responses: { 201: { description: 'The segment (and the linter\'s warnings, when there are any).', schema: segmentSchema }, 200: dryRunResponse },
+    async handler(ctx, { body, query, principal }) {
+      if (query.dryRun === 'true') {
+        const segment = await createSegment(dryRunOf(deps.db), body, principal.actor);
+        return answerDryRun(ctx, { before: null, after: segmentDefinition(segment), wouldWrite: segment, approvalRequired: null, warnings: segmentWarnings(deps, segmentDefinition(segment)), impact: await impactOf(deps, { kind: 'segment', key: segment.key, segment: segmentDefinition(segment) }) });
+      }
       const segment = await createSegment(deps.db, body, principal.actor);
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.status = 201;
       ctx.set('ETag', etagFor(segment.version));
-      ctx.body = segment;
+      ctx.body = withWarnings(segment, segmentWarnings(deps, segmentDefinition(segment)));
     },
   });
 
@@ -62,14 +69,24 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     summary: 'Change a segment with a JSON merge patch; every flag using it is re-checked. The version must be given. A segment that a high-impact flag uses (directly or through a prerequisite) is changed only through a change request.',
     params: keyParams,
     body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a segment that reaches a high-impact flag.'),
+    query: z.object(dryRunQuery),
     responses: {
-      200: { description: 'The segment at its next version.', schema: segmentSchema },
+      200: { description: 'The segment at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer, whose impact lists every flag the segment reaches.', schema: segmentSchema },
       202: { description: 'approval_required: the segment reaches a high-impact flag; the change became a change request that lists every high-impact flag it touches and waits for a second person.' },
     },
-    async handler(ctx, { params, body, principal }) {
+    async handler(ctx, { params, body, query, principal }) {
       const { version, approval, ...patch } = body;
       const approvalOptions = parseApprovalOptions(approval);
       const baseVersion = requiredVersion(ctx, version);
+      if (query.dryRun === 'true') {
+        const before = await getSegment(deps.db, params.key);
+        const noted = notingApproval(gateSegmentPatch);
+        const segment = await patchSegment(dryRunOf(deps.db), params.key, patch, baseVersion, { actor: principal.actor, guard: noted.guard });
+        return answerDryRun(ctx, {
+          before: before && segmentDefinition(before), after: segmentDefinition(segment), wouldWrite: segment, approvalRequired: noted.approval(),
+          warnings: segmentWarnings(deps, segmentDefinition(segment)), impact: await impactOf(deps, { kind: 'segment', key: segment.key, segment: segmentDefinition(segment) }),
+        });
+      }
       let segment;
       try {
         segment = await patchSegment(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: gateSegmentPatch });
@@ -89,7 +106,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
       }
       deps.flagSet.applySegment(segment.key, segmentDefinition(segment));
       ctx.set('ETag', etagFor(segment.version));
-      ctx.body = segment;
+      ctx.body = withWarnings(segment, segmentWarnings(deps, segmentDefinition(segment)));
     },
   });
 
@@ -97,8 +114,15 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     method: 'delete', operationId: 'deleteSegment', path: '/v1/segments/:key', tag, scope: 'feature_flag:manage',
     summary: 'Delete a segment that no flag refers to.',
     params: keyParams,
-    responses: { 204: { description: 'Deleted.' } },
-    async handler(ctx, { params, principal }) {
+    query: z.object(dryRunQuery),
+    responses: { 204: { description: 'Deleted.' }, 200: dryRunResponse },
+    async handler(ctx, { params, query, principal }) {
+      if (query.dryRun === 'true') {
+        const before = await getSegment(deps.db, params.key);
+        await deleteSegment(dryRunOf(deps.db), params.key, expectedVersion(ctx, undefined), principal.actor);
+        // Deleting a segment no flag uses moves nobody: the impact says so without a worker.
+        return answerDryRun(ctx, { before: before && segmentDefinition(before), after: null, wouldWrite: null, approvalRequired: null, warnings: [], impact: await impactOf(deps, { kind: 'segment', key: params.key, segment: null }) });
+      }
       await deleteSegment(deps.db, params.key, expectedVersion(ctx, undefined), principal.actor);
       deps.flagSet.applySegment(params.key, null);
       ctx.status = 204;

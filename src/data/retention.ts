@@ -69,6 +69,7 @@ export async function purgeArchivedFlag(db: DatabasePool, key: string, options: 
     const changeRequests = await tx.oneFirst(sql.type(countRow)`WITH gone AS (DELETE FROM change_requests WHERE flag_key = ${key} RETURNING 1) SELECT count(*)::int AS count FROM gone`);
     const scheduledChanges = await tx.oneFirst(sql.type(countRow)`WITH gone AS (DELETE FROM scheduled_changes WHERE flag_key = ${key} RETURNING 1) SELECT count(*)::int AS count FROM gone`);
     await tx.query(sql.typeAlias('void')`DELETE FROM flag_evaluation_counts WHERE flag_key = ${key}`);
+    await tx.query(sql.typeAlias('void')`DELETE FROM context_samples WHERE scope = ${key}`);
     await tx.query(sql.typeAlias('void')`DELETE FROM flag_usage WHERE flag_key = ${key}`);
     await tx.query(sql.typeAlias('void')`DELETE FROM flags WHERE key = ${key}`);
     const removed = { rollouts, rolloutHistory, changeRequests, scheduledChanges };

@@ -54,6 +54,34 @@ export function setWriteTimeout(db: DatabasePool, timeoutMs: number): void {
   writeTimeouts.set(db, timeoutMs);
 }
 
+/** Pools made by `dryRunOf`: their write transactions roll back once the work is done. */
+const dryRuns = new WeakSet<DatabasePool>();
+
+/** Carries a dry run's result out of the transaction it rolls back. */
+class DryRunDone {
+  readonly result: unknown;
+  constructor(result: unknown) {
+    this.result = result;
+  }
+}
+
+/**
+ * The same pool, except that a write through it is a dry run: `inWriteTransaction` runs the whole
+ * write, every lock, check, row, audit entry and outbox event, and then rolls it back instead of
+ * committing, and returns what the write returned. Nothing is committed and no NOTIFY is delivered;
+ * only sequence numbers are spent (ids are not gapless, a failed write spends them too). Reads
+ * through it go to the pool as always.
+ */
+export function dryRunOf(db: DatabasePool): DatabasePool {
+  const dryRun = Object.create(db) as DatabasePool;
+  dryRuns.add(dryRun);
+  const signer = auditSignerOf(db);
+  if (signer) useAuditSigner(dryRun, signer);
+  const timeoutMs = writeTimeouts.get(db);
+  if (timeoutMs !== undefined) writeTimeouts.set(dryRun, timeoutMs);
+  return dryRun;
+}
+
 /** What a write may change: one flag, or only appends; `everything` runs alone. */
 export type WriteScope = 'everything' | { flagKey: string } | { appendsOnly: true };
 
@@ -98,6 +126,7 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
       FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`);
     const result = await work(tx);
     if (abandoned()) throw writeTimedOut(timeoutMs);
+    if (dryRuns.has(db)) throw new DryRunDone(result);
     write.state = 'committing';
     return result;
   });
@@ -114,6 +143,7 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
   try {
     return await Promise.race([transaction, deadline]);
   } catch (error) {
+    if (error instanceof DryRunDone) return error.result as T;
     if (!isDatabaseUnavailable(error)) throw error;
     if (write.state === 'committing') {
       throw new AppError('unavailable', 'the connection to PostgreSQL broke while the write was committing: it may or may not have been committed; read the current version (or the audit log) before retrying', { outcome: 'unknown' });

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { attributeKeeper, attributesRead, compileAttributeReader, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { storeContextSamples, type SampledContextRow } from '../data/context-samples.ts';
+import type { DatabasePool } from '../data/pool.ts';
+import type { ContextSampleConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+
+/** The scope of the overall sample in `context_samples` (a flag's own sample is scoped by its key). */
+export const OVERALL_SCOPE = '';
+
+interface Slot {
+  context: string;
+  token: string;
+  at: number;
+  dirty: boolean;
+}
+
+/**
+ * A uniform sample of fixed size over a stream of unknown length (reservoir sampling, Li's
+ * Algorithm L). It draws how many offers to skip before the next one it takes, so an offer that is
+ * not taken, nearly all of them once the reservoir is full, is a counter increment and a compare:
+ * no random number, no allocation.
+ */
+class Reservoir {
+  readonly scope: string;
+  readonly slots: (Slot | undefined)[];
+  #seen = 0;
+  /** The count of offers at which the next one is taken. */
+  #next = 1;
+  #weight: number;
+
+  constructor(scope: string, capacity: number) {
+    this.scope = scope;
+    this.slots = new Array<Slot | undefined>(capacity);
+    this.#weight = Math.exp(Math.log(Math.random()) / capacity);
+  }
+
+  /** Whether this offer is taken; `take` then says where. */
+  wants(): boolean {
+    return ++this.#seen === this.#next;
+  }
+
+  /** The slot the taken offer goes to; moves on to the next offer to take. */
+  take(): number {
+    const capacity = this.slots.length;
+    if (this.#seen <= capacity) {
+      this.#next = this.#seen === capacity ? this.#seen + this.#skip() : this.#seen + 1;
+      return this.#seen - 1;
+    }
+    this.#weight *= Math.exp(Math.log(Math.random()) / capacity);
+    this.#next = this.#seen + this.#skip();
+    return Math.floor(Math.random() * capacity);
+  }
+
+  #skip(): number {
+    return Math.floor(Math.log(Math.random()) / Math.log(1 - this.#weight)) + 1;
+  }
+}
+
+/**
+ * The contexts this API process evaluates, sampled for impact previews (docs/impact-preview.md):
+ * one reservoir over every evaluation and one per flag, keeping of each taken context only the
+ * attributes the flag set reads and the identity attributes. Offering costs the evaluation path a
+ * map lookup and a counter per reservoir; only a taken context is copied, and that grows rarer as
+ * the reservoirs fill. What was taken is written to PostgreSQL every few seconds, off the path.
+ */
+export class ContextSampler {
+  readonly #db: DatabasePool;
+  readonly #log: Logger;
+  readonly #config: ContextSampleConfig;
+  readonly #process = randomUUID();
+  readonly #overall: Reservoir;
+  readonly #perFlag = new Map<string, Reservoir | null>();
+  /** Per-flag reservoirs this process may still open, so its rows stay within its share. */
+  #flagReservoirsLeft: number;
+  #keptFor: CompiledFlagSet | null = null;
+  #keep: (context: EvaluationContext) => Record<string, unknown> | null = () => null;
+  #readers: readonly [string, (context: EvaluationContext) => unknown][] = [];
+  readonly #seenAttributes = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(options: { db: DatabasePool; log: Logger; config: ContextSampleConfig }) {
+    this.#db = options.db;
+    this.#log = options.log;
+    this.#config = options.config;
+    this.#overall = new Reservoir(OVERALL_SCOPE, options.config.size);
+    this.#flagReservoirsLeft = options.config.perFlag === 0 ? 0 : Math.max(0, Math.floor((options.config.maxRows - options.config.size) / options.config.perFlag));
+    this.#timer = setInterval(() => void this.flush(), options.config.flushSeconds * 1_000);
+    this.#timer.unref();
+  }
+
+  /** Offers the context of one evaluation of `flagKey` against `set`, asked with the token `token`. */
+  offer(set: CompiledFlagSet, flagKey: string, context: EvaluationContext, token: string): void {
+    if (this.#overall.wants()) this.#store(this.#overall, set, context, token);
+    const reservoir = this.#perFlag.get(flagKey) ?? this.#open(flagKey);
+    if (reservoir !== null && reservoir.wants()) this.#store(reservoir, set, context, token);
+  }
+
+  /** Offers the context of a bulk evaluation: once to the overall sample, once to each flag's. */
+  offerAll(set: CompiledFlagSet, results: readonly EvaluationResult[], context: EvaluationContext, token: string): void {
+    if (this.#overall.wants()) this.#store(this.#overall, set, context, token);
+    for (let i = 0; i < results.length; i++) {
+      const flagKey = results[i]!.flagKey;
+      const reservoir = this.#perFlag.get(flagKey) ?? this.#open(flagKey);
+      if (reservoir !== null && reservoir.wants()) this.#store(reservoir, set, context, token);
+    }
+  }
+
+  /** The attribute paths sampled contexts of this process carried (for the linter's bucketing check). */
+  get attributesSeen(): ReadonlySet<string> {
+    return this.#seenAttributes;
+  }
+
+  /** Once per flag on this process; null once the per-flag reservoirs are used up (the flag then has only the overall sample). */
+  #open(flagKey: string): Reservoir | null {
+    if (this.#perFlag.has(flagKey)) return null;
+    const reservoir = this.#flagReservoirsLeft > 0 ? new Reservoir(flagKey, this.#config.perFlag) : null;
+    if (reservoir) this.#flagReservoirsLeft--;
+    this.#perFlag.set(flagKey, reservoir);
+    return reservoir;
+  }
+
+  #store(reservoir: Reservoir, set: CompiledFlagSet, context: EvaluationContext, token: string): void {
+    const slot = reservoir.take();
+    if (set !== this.#keptFor) {
+      // Once per flag set change, on the first taken context after it: the set's attributes.
+      const attributes = attributesRead(set);
+      this.#keep = attributeKeeper(attributes);
+      this.#readers = attributes.map((path) => [path, compileAttributeReader(path)]);
+      this.#keptFor = set;
+    }
+    const kept = this.#keep(context);
+    if (kept === null) return;
+    const json = JSON.stringify(kept);
+    if (json.length > this.#config.maxContextBytes || Buffer.byteLength(json) > this.#config.maxContextBytes) return;
+    for (const [path, read] of this.#readers) if (read(context) !== undefined) this.#seenAttributes.add(path);
+    reservoir.slots[slot] = { context: json, token, at: Date.now(), dirty: true };
+  }
+
+  /** Writes the samples taken since the last flush, then trims to retention and the row cap; one at a time. */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(async () => {
+      const rows: SampledContextRow[] = [];
+      const collect = (reservoir: Reservoir) => {
+        reservoir.slots.forEach((slot, index) => {
+          if (slot === undefined || !slot.dirty) return;
+          slot.dirty = false;
+          rows.push({ scope: reservoir.scope, slot: index, context: slot.context, token: slot.token, sampledAt: slot.at });
+        });
+      };
+      collect(this.#overall);
+      for (const reservoir of this.#perFlag.values()) if (reservoir) collect(reservoir);
+      try {
+        await storeContextSamples(this.#db, this.#process, rows, { retentionDays: this.#config.retentionDays, maxRows: this.#config.maxRows });
+      } catch (error) {
+        this.#log.warn({ err: error, rows: rows.length }, 'could not write sampled contexts to the database; the next samples replace them');
+      }
+    });
+    return this.#flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}

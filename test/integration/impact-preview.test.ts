@@ -1,0 +1,207 @@
+// Impact previews on the real service (real HTTP, PostgreSQL, the worker thread): contexts evaluated
+// over the API are sampled and flushed; a dry run of a write runs every check, writes nothing, and
+// answers the diff, the linter's warnings and the transitions of every flag it reaches over the sample.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
+import { compileFlagSet, evaluate, type Flag } from '../../src/engine/index.ts';
+import { sql } from '../../src/data/sql.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the assertions that read them
+type Json = any;
+
+const COUNTRIES = ['NL', 'DE', 'FR', 'US'];
+/** 80 known contexts: every country, some pro users, a few without a userId (bucketed by projectId or not at all). */
+const CONTEXTS = Array.from({ length: 80 }, (_, index) => ({
+  ...(index % 10 === 9 ? { projectId: `project-${index}` } : { userId: `user-${index}` }),
+  country: COUNTRIES[index % COUNTRIES.length]!,
+  plan: index % 3 === 0 ? 'pro' : 'free',
+  // Read by no rule: the sample must not keep it.
+  email: `person-${index}@example.com`,
+}));
+
+describe('impact preview and dry runs', () => {
+  let api: TestApi;
+
+  async function written(): Promise<{ audit: number; outbox: number }> {
+    const count = z.object({ count: z.number() });
+    return {
+      audit: await api.db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM audit_log`),
+      outbox: await api.db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM outbox`),
+    };
+  }
+
+  async function evaluateAll(flagKey: string): Promise<void> {
+    for (const context of CONTEXTS) {
+      const answer = await api.request('POST', '/v1/evaluate', { body: { flagKey, context } });
+      expect(answer.status).toBe(200);
+    }
+  }
+
+  async function flag(key: string): Promise<Flag> {
+    const read = await api.request('GET', `/v1/flags/${key}`);
+    expect(read.status).toBe(200);
+    return read.body;
+  }
+
+  /** The transitions an independent evaluation of both definitions over the known contexts gives, as "from → to": count. */
+  function expectedTransitions(before: Flag[], after: Flag[], flagKey: string): Record<string, number> {
+    const liveSet = compileFlagSet({ flags: before, segments: [] });
+    const nextSet = compileFlagSet({ flags: after, segments: [] });
+    const counts: Record<string, number> = {};
+    const describe = (result: ReturnType<typeof evaluate>) => (result ? `${JSON.stringify(result.value)}/${result.reason}` : 'not_found');
+    for (const context of CONTEXTS) {
+      const cell = `${describe(evaluate(liveSet, flagKey, context))} → ${describe(evaluate(nextSet, flagKey, context))}`;
+      counts[cell] = (counts[cell] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  function reportedTransitions(impact: Json): Record<string, number> {
+    return Object.fromEntries(impact.transitions.map((transition: Json) => [
+      `${transition.from.reason === 'not_found' ? 'not_found' : `${transition.from.value}/${transition.from.reason}`} → ${transition.to.reason === 'not_found' ? 'not_found' : `${transition.to.value}/${transition.to.reason}`}`,
+      transition.count,
+    ]));
+  }
+
+  beforeAll(async () => {
+    api = await startTestApi({}, {});
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('a dry-run patch reports exactly the transitions an independent evaluation of the sampled contexts gives, and writes nothing', async () => {
+    // Some flag of the set reads plan, so the sample keeps it.
+    expect((await api.request('POST', '/v1/flags', { body: { key: 'pro-only', type: 'boolean', defaultValue: false, rules: [{ id: 'pro', conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], serve: { value: true } }] } })).status).toBe(201);
+    const created = await api.request('POST', '/v1/flags', {
+      body: { key: 'checkout', type: 'boolean', defaultValue: false, rules: [{ id: 'dutch', conditions: [{ attribute: 'country', op: 'equals', value: 'NL' }], serve: { value: true } }] },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.warnings).toBeUndefined();
+    await evaluateAll('checkout');
+    const current = await flag('checkout');
+    const before = await written();
+
+    const patch = { rules: [{ id: 'dutch-or-pro', conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], serve: { value: true } }], rollout: { percentage: 30 } };
+    const dryRun = await api.request('PATCH', '/v1/flags/checkout?dryRun=true', { body: { ...patch, version: 1 } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body).toMatchObject({ dryRun: true, approvalRequired: null, warnings: [], wouldWrite: { key: 'checkout', version: 2, rollout: { percentage: 30 } } });
+    expect(dryRun.body.diff.map((change: Json) => change.path).sort()).toEqual(['rollout', 'rules[0].conditions[0].attribute', 'rules[0].conditions[0].value', 'rules[0].id']);
+
+    const [impact] = dryRun.body.impact.flags;
+    expect(dryRun.body.impact.flagsReached).toEqual(['checkout']);
+    expect(impact).toMatchObject({ flagKey: 'checkout', sampled: CONTEXTS.length, sample: 'flag', unsampledAttributes: [] });
+    const expected = expectedTransitions([current], [{ ...current, ...patch, version: 2 } as Flag], 'checkout');
+    expect(reportedTransitions(impact)).toEqual(expected);
+    const moved = Object.entries(expected).filter(([cell]) => cell.split(' → ')[0] !== cell.split(' → ')[1]).reduce((sum, [, count]) => sum + count, 0);
+    expect(impact.changed).toBe(moved);
+    expect(impact.changedShare).toBeCloseTo(moved / CONTEXTS.length, 10);
+    expect(impact.summary).toContain(`(${moved} of ${CONTEXTS.length})`);
+
+    // Examples carry only attributes a rule reads or that identify, and identities pseudonymised.
+    const examples = impact.transitions.flatMap((transition: Json) => transition.examples);
+    expect(examples.length).toBeGreaterThan(0);
+    for (const example of examples) {
+      expect(Object.keys(example).every((attribute) => ['userId', 'projectId', 'country', 'plan'].includes(attribute))).toBe(true);
+      expect(example.userId ?? example.projectId).toMatch(/^anon-[0-9a-f]{12}$/);
+    }
+
+    // Nothing written: the version, the audit log, the outbox, and the answers served.
+    expect(await written()).toEqual(before);
+    expect((await flag('checkout')).version).toBe(1);
+    const served = await api.request('POST', '/v1/evaluate', { body: { flagKey: 'checkout', context: { userId: 'user-1', plan: 'pro', country: 'US' } } });
+    expect(served.body).toMatchObject({ value: false, reason: 'default', flagVersion: 1 });
+  });
+
+  it('the sample holds only the attributes some rule or bucketing reads, and the identity', async () => {
+    await api.deps.sampler!.flush();
+    const keys = await api.db.pool.anyFirst(sql.type(z.object({ key: z.string() }))`SELECT DISTINCT jsonb_object_keys(context) AS key FROM context_samples ORDER BY 1`);
+    expect(keys).toEqual(['country', 'plan', 'projectId', 'userId']);
+  });
+
+  it('an invalid dry run answers exactly the real write\'s error, and neither writes', async () => {
+    const before = await written();
+    const cases: [string, string, unknown][] = [
+      ['PATCH', '/v1/flags/checkout', { version: 7, enabled: false }],
+      ['PATCH', '/v1/flags/checkout', { version: 1, rules: [{ id: 'r', conditions: [{ attribute: 'a', op: 'equal', value: 1 }], serve: { value: true } }] }],
+      ['PATCH', '/v1/flags/checkout', { version: 1, prerequisites: [{ flagKey: 'no-such-flag', value: true }] }],
+      ['PATCH', '/v1/flags/no-such-flag', { version: 1, enabled: false }],
+      ['POST', '/v1/flags', { key: 'checkout', type: 'boolean', defaultValue: false }],
+      ['POST', '/v1/flags/checkout/restore', {}],
+      ['PATCH', '/v1/segments/nope', { version: 1, name: 'x' }],
+    ];
+    for (const [method, path, body] of cases) {
+      const dry = await api.request(method, `${path}?dryRun=true`, { body });
+      const real = await api.request(method, path, { body });
+      expect({ path, body, status: dry.status, error: dry.body }).toEqual({ path, body, status: real.status, error: real.body });
+      expect(dry.status).toBeGreaterThanOrEqual(400);
+    }
+    expect(await written()).toEqual(before);
+  });
+
+  it('a segment dry run lists every flag it reaches, through prerequisites too, with each one\'s transitions', async () => {
+    expect((await api.request('POST', '/v1/segments', { body: { key: 'pros', name: 'Pro plan', conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }] } })).status).toBe(201);
+    for (const body of [
+      { key: 'pro-banner', type: 'boolean', defaultValue: false, rules: [{ id: 'pros', conditions: [{ segment: 'pros' }], serve: { value: true } }] },
+      { key: 'pro-export', type: 'string', defaultValue: 'csv', rules: [{ id: 'pros', conditions: [{ segment: 'pros' }], serve: { value: 'xlsx' } }] },
+      { key: 'pro-banner-colour', type: 'string', defaultValue: 'grey', onValue: 'gold', prerequisites: [{ flagKey: 'pro-banner', value: true }], rollout: { percentage: 100 } },
+    ]) {
+      expect((await api.request('POST', '/v1/flags', { body })).status).toBe(201);
+    }
+    await evaluateAll('pro-banner');
+    const before = await written();
+    const dryRun = await api.request('PATCH', '/v1/segments/pros?dryRun=true', { body: { version: 1, conditions: [{ attribute: 'plan', op: 'in', value: ['pro', 'team'] }, { attribute: 'country', op: 'equals', value: 'NL' }] } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.impact.flagsReached).toEqual(['pro-banner', 'pro-banner-colour', 'pro-export']);
+    const byKey = Object.fromEntries(dryRun.body.impact.flags.map((impact: Json) => [impact.flagKey, impact]));
+    // pro-banner has its own sample; the other two were never evaluated and use the overall one.
+    expect(byKey['pro-banner']).toMatchObject({ sample: 'flag', sampled: CONTEXTS.length });
+    const pros = CONTEXTS.filter((context) => context.plan === 'pro');
+    const leaving = pros.filter((context) => context.country !== 'NL').length;
+    expect(byKey['pro-banner'].changed).toBe(leaving);
+    expect(reportedTransitions(byKey['pro-banner'])).toEqual({ 'true/rule → false/default': leaving, 'false/default → false/default': CONTEXTS.length - pros.length, 'true/rule → true/rule': pros.length - leaving });
+    expect(byKey['pro-banner-colour'].changed).toBeGreaterThan(0);
+    expect(byKey['pro-banner-colour'].transitions.find((transition: Json) => transition.to.reason === 'prerequisite_failed')).toBeDefined();
+    expect(await written()).toEqual(before);
+  });
+
+  it('an archive dry run shows the traffic that would get not_found and the tokens that asked', async () => {
+    await api.deps.insights?.flush();
+    const dryRun = await api.request('POST', '/v1/flags/checkout/archive?dryRun=true', { body: { version: 1 } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.wouldWrite).toMatchObject({ state: 'archived', version: 2 });
+    const [impact] = dryRun.body.impact.flags;
+    expect(impact.transitions.every((transition: Json) => transition.to.reason === 'not_found')).toBe(true);
+    // The known contexts and the one the first test evaluated after its dry run.
+    expect(impact.changed).toBe(CONTEXTS.length + 1);
+    expect(dryRun.body.impact.archive.recentTokens).toEqual([expect.objectContaining({ token: 'admin', sampledContexts: CONTEXTS.length + 1 })]);
+    expect(dryRun.body.impact.archive.trafficShare.evaluations).toBeGreaterThanOrEqual(CONTEXTS.length);
+    expect((await flag('checkout')).state).toBe('active');
+  });
+
+  it('a killswitch dry run shows what it would turn off, and engages nothing', async () => {
+    expect((await api.request('PATCH', '/v1/flags/pro-banner', { body: { version: 1, killswitch: 'promos' } })).status).toBe(200);
+    const dryRun = await api.request('POST', '/v1/killswitches/promos/engage?dryRun=true', { body: { reason: 'drill' } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.impact.flagsReached).toEqual(['pro-banner', 'pro-banner-colour']);
+    const banner = dryRun.body.impact.flags.find((impact: Json) => impact.flagKey === 'pro-banner');
+    expect(banner.transitions.every((transition: Json) => transition.to.reason === 'off')).toBe(true);
+    expect((await api.request('GET', '/v1/killswitches/promos')).body.engaged).toBe(false);
+  });
+
+  it('every write answers the linter\'s warnings; a high-impact dry run says approval is needed', async () => {
+    const created = await api.request('POST', '/v1/flags', { body: { key: 'leaky', type: 'string', defaultValue: 'none', description: 'ask jane@example.com', highImpact: true } });
+    expect(created.status).toBe(201);
+    expect(created.body.warnings).toEqual([expect.objectContaining({ code: 'personal_data', path: 'description' })]);
+    const dryRun = await api.request('PATCH', '/v1/flags/leaky?dryRun=true', { body: { version: 1, onValue: 'sk_live_4eC39HqLyjWDarjtT1zdp7dc', rollout: { percentage: 10, bucketBy: 'accountId' } } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.approvalRequired).toEqual({ reason: expect.stringContaining('high-impact') });
+    expect(dryRun.body.warnings.map((warning: Json) => warning.code).sort()).toEqual(['bucket_attribute_unseen', 'personal_data', 'secret_like_value']);
+    // A rule on an attribute no flag read before cannot be judged by the sample, and the impact says so.
+    const newAttribute = await api.request('PATCH', '/v1/flags/checkout?dryRun=true', { body: { version: 1, rules: [{ id: 'tier', conditions: [{ attribute: 'tier', op: 'equals', value: 'gold' }], serve: { value: true } }] } });
+    expect(newAttribute.body.impact.flags[0].unsampledAttributes).toEqual(['tier']);
+    const segment = await api.request('POST', '/v1/segments', { body: { key: 'nobody-uses-me', name: 'Unused', conditions: [{ attribute: 'plan', op: 'equals', value: 'x' }] } });
+    expect(segment.body.warnings).toEqual([expect.objectContaining({ code: 'segment_unused' })]);
+  });
+});
