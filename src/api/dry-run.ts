@@ -84,7 +84,3 @@ export function withWarnings<T extends object>(body: T, warnings: readonly LintW
   return warnings.length === 0 ? body : { ...body, warnings };
 }
 
-/** A dry run of something that cannot be previewed is refused rather than silently written. */
-export function noDryRun(what: string): AppError {
-  return new AppError('validation_error', `${what} has no dry run`, { issues: [{ path: 'dryRun', message: 'not supported here' }] });
-}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { dependentsOf, prerequisiteClosure, type CompiledFlagSet, type Flag, type FlagImpact, type ImpactWorld, type Segment } from '../engine/index.ts';
+import { dependentsOf, prerequisiteClosure, type CompiledFlagSet, type Flag, type FlagImpact, type ImpactWorld, type Rollout, type Segment } from '../engine/index.ts';
 import { loadContextSamples, recentTokensOf, trafficShareOf } from '../data/context-samples.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { AppError } from '../errors.ts';
@@ -29,7 +29,7 @@ export interface ImpactReport {
 }
 
 export interface RolloutStepImpact {
-  percentage: number;
+  rollout: Rollout;
   /** Of the flag's sampled contexts, how many and what share would be in the rollout at this step. */
   served: number;
   share: number;
@@ -78,16 +78,17 @@ export class ImpactPreviewer {
     return report;
   }
 
-  /** For a rollout plan: at each step's percentage, the share of the flag's sampled contexts in the rollout. */
-  async rolloutSteps(flag: Flag, percentages: readonly number[]): Promise<RolloutStepImpact[]> {
+  /** For a rollout plan: at each step, the share of the flag's sampled contexts in the rollout, and the step's own impact line. */
+  async rolloutSteps(flag: Flag, rollouts: readonly Rollout[]): Promise<(RolloutStepImpact & { summary: string })[]> {
     const before = worldOf(this.#live());
-    const bucketBy = flag.rollout?.bucketBy;
-    const steps: RolloutStepImpact[] = [];
-    for (const percentage of percentages) {
-      const stepped: Flag = { ...flag, rollout: { percentage, ...(bucketBy !== undefined ? { bucketBy } : {}) } };
+    const steps: (RolloutStepImpact & { summary: string })[] = [];
+    for (const rollout of rollouts) {
+      const stepped: Flag = { ...flag, rollout };
       const [impact] = await this.#compare(before, applyChange(before, { kind: 'flag', key: flag.key, flag: stepped }), [flag.key]);
-      const served = impact!.transitions.filter((transition) => transition.to.reason === 'percentage' && transition.to.value === JSON.stringify(stepped.onValue ?? true)).reduce((sum, transition) => sum + transition.count, 0);
-      steps.push({ percentage, served, share: impact!.sampled === 0 ? 0 : served / impact!.sampled, sampled: impact!.sampled });
+      // In the rollout: a distribution's every answer; a percentage's onValue (the rest get the default, reason percentage too).
+      const outside = 'percentage' in rollout ? JSON.stringify(flag.defaultValue) : null;
+      const served = impact!.transitions.filter((transition) => transition.to.reason === 'percentage' && transition.to.value !== outside).reduce((sum, transition) => sum + transition.count, 0);
+      steps.push({ rollout, served, share: impact!.sampled === 0 ? 0 : served / impact!.sampled, sampled: impact!.sampled, summary: impact!.summary });
     }
     return steps;
   }

@@ -6,7 +6,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { WriteTransaction } from '../data/write-transaction.ts';
+import { dryRunOf, type WriteTransaction } from '../data/write-transaction.ts';
 import type { Flag } from '@flagship/engine';
 import {
   abandonRollout,
@@ -157,9 +157,10 @@ function assertStarted(record: RolloutRecord): void {
  * `flag.rollout_scheduled`, and from then on it owns the flag's rollout). If Temporal does not
  * answer within the bound, the answer is `unavailable`, and the plan stays `scheduled`: a worker's
  * reconciler starts its workflow when Temporal answers again (docs/rollouts.md). A running
- * workflow with the same id is `rollout_conflict`.
+ * workflow with the same id is `rollout_conflict`. A dry run makes every check and the write, rolls
+ * the write back and starts no workflow.
  */
-export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag, tx: WriteTransaction) => void | Promise<void> } = {}): Promise<RolloutRecord> {
+export async function startRollout(deps: Deps, flagKey: string, body: PlanInput, actor: string, options: { guard?: (flag: Flag, tx: WriteTransaction) => void | Promise<void>; dryRun?: boolean } = {}): Promise<RolloutRecord> {
   const deadline = temporalDeadline(deps.temporal);
   const existing = await currentRolloutForFlag(deps.db, flagKey);
   if (existing && isActive(existing)) {
@@ -176,7 +177,7 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
     }
   }
   const id = `ro_${randomUUID()}`;
-  const record = await createRollout(deps.db, {
+  const record = await createRollout(options.dryRun ? dryRunOf(deps.db) : deps.db, {
     id,
     flagKey,
     workflowId: rolloutWorkflowId(flagKey),
@@ -188,6 +189,7 @@ export async function startRollout(deps: Deps, flagKey: string, body: PlanInput,
       return normalizePlan(body, flag, Date.now());
     },
   });
+  if (options.dryRun) return record;
   try {
     await startWorkflow(deps, record, deadline);
   } catch (error) {

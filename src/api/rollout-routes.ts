@@ -17,6 +17,7 @@ import { minimumDwellMs } from '../domain/rollout-schedule.ts';
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { answerDryRun, dryRunQuery, dryRunResponse, notingApproval } from './dry-run.ts';
 import { cancelRollout, controlRollout, resumeHeldRollouts, startRollout } from './rollout-control.ts';
 import { refuseOutboundUrls } from './outbound-urls.ts';
 import { gateUrls, normalizePlan, planSchema } from '../domain/rollout-plan.ts';
@@ -110,14 +111,25 @@ export function rolloutRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     summary: 'Start a rollout plan: steps of { percentage | distribution, at | after, gate? } applied at their target times by a durable workflow.',
     params: keyParams,
     body: planSchema.extend({ approval: approvalOptionsSchema.optional() }),
+    query: z.object(dryRunQuery),
     responses: {
       201: { description: 'The rollout, scheduled.', schema: rolloutSchema },
+      200: { ...dryRunResponse, description: 'dryRun=true: the plan as it would be recorded, and per step the share of the flag\'s sampled contexts in the rollout; nothing was written and no workflow started.' },
       202: { description: 'approval_required: the flag is high-impact; the plan became a change request, and the rollout starts when a second person approves it (details name the request).' },
       503: { description: 'unavailable: Temporal did not answer within the bound. The plan is recorded (details name the rollout, scheduled) and a worker starts its workflow as soon as Temporal answers.' },
     },
-    async handler(ctx, { params, body, principal }) {
+    async handler(ctx, { params, body, query, principal }) {
       const { approval, ...plan } = body;
       await refuseOutboundUrls(deps.outbound, gateUrls(plan));
+      if (query.dryRun === 'true') {
+        const noted = notingApproval(gateFlagChange);
+        const record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: noted.guard, dryRun: true });
+        const flag = await getFlag(deps.db, params.key);
+        return answerDryRun(ctx, {
+          before: null, after: null, wouldWrite: { state: record.state, flagKey: record.flagKey, plan: record.plan }, approvalRequired: noted.approval(), warnings: [],
+          impact: flag && deps.previewer ? { steps: await deps.previewer.rolloutSteps(flag, record.plan.steps.map((step) => step.rollout)) } : null,
+        });
+      }
       let record: RolloutRecord;
       try {
         record = await startRollout(deps, params.key, plan, principal.actor.id, { guard: gateFlagChange });

@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
-import { getFlag } from '../data/flags.ts';
+import { auditView, definitionOf, getFlag, mergePatch } from '../data/flags.ts';
 import type { JsonChange } from '../data/json-diff.ts';
 import {
   abandonScheduledChange,
@@ -23,7 +23,7 @@ import {
   type ScheduledChangeRecord,
   type ScheduleInput,
 } from '../data/scheduled-changes.ts';
-import type { WriteTransaction } from '../data/write-transaction.ts';
+import { dryRunOf, type WriteTransaction } from '../data/write-transaction.ts';
 import type { Flag } from '@flagship/engine';
 import { AppError } from '../errors.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
@@ -39,6 +39,8 @@ import type { scheduledChangeWorkflow } from '../workflows/scheduled-change-work
 import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, newChangeRequestId, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { answerDryRun, dryRunQuery, flagWarnings, impactOf, notingApproval } from './dry-run.ts';
+import { parseDuration } from '../domain/duration.ts';
 import type { RouteRegistry } from './route.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 import { requiredVersion } from './versioning.ts';
@@ -215,8 +217,9 @@ export function scheduledChangeRoutes(deps: ApiDependencies, registry: RouteRegi
     summary: 'Schedule a merge patch (or several, each at its own time) to be applied to the flag later by a durable workflow; the version must be given as If-Match or "version".',
     params: keyParams,
     body: scheduleBody,
-    responses: { 201: { description: 'The scheduled changes, in time order.', schema: z.object({ items: z.array(scheduledChangeSchema) }) }, 202: approvalRequired },
-    async handler(ctx, { params, body, principal }) {
+    query: z.object(dryRunQuery),
+    responses: { 201: { description: 'The scheduled changes, in time order.', schema: z.object({ items: z.array(scheduledChangeSchema) }) }, 202: approvalRequired, 200: { description: 'dryRun=true: the changes as they would be recorded, and the diff, warnings and impact of the flag once all of them applied; nothing was written and no workflow started.' } },
+    async handler(ctx, { params, body, query, principal }) {
       const { approval, version, reason, changes: many, patch, at, after } = body;
       if ((patch === undefined) === (many === undefined)) throw new AppError('validation_error', 'give either patch (with at or after) or changes', { issues: [{ path: 'patch', message: 'give either patch or changes' }] });
       const baseVersion = requiredVersion(ctx, version);
@@ -236,6 +239,18 @@ export function scheduledChangeRoutes(deps: ApiDependencies, registry: RouteRegi
         ...(reason ? { reason } : {}),
         workflowIdOf: scheduledChangeWorkflowId,
       };
+      if (query.dryRun === 'true') {
+        const noted = notingApproval(requireApprovalForSchedule);
+        const records = await scheduleChanges(dryRunOf(deps.db), input, noted.guard);
+        const current = (await getFlag(deps.db, params.key))!;
+        // The flag once every change applied, in time order, as the workflows would leave it.
+        const final = [...planned].sort((a, b) => a.runAt - b.runAt).reduce((definition, change) => mergePatch(definition, change.patch), definitionOf(current));
+        const flag = { ...current, ...final };
+        return answerDryRun(ctx, {
+          before: auditView(current), after: auditView(flag), wouldWrite: { items: records.map((record) => scheduledChangeView(record, deps)) }, approvalRequired: noted.approval(),
+          warnings: flagWarnings(deps, final), impact: await impactOf(deps, { kind: 'flag', key: flag.key, flag }),
+        });
+      }
       let records: ScheduledChangeRecord[];
       try {
         records = await scheduleChanges(deps.db, input, requireApprovalForSchedule);

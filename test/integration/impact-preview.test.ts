@@ -166,6 +166,37 @@ describe('impact preview and dry runs', () => {
     expect(await written()).toEqual(before);
   });
 
+  it('a rollout plan dry run gives each step\'s share of the sampled contexts, records nothing and starts no workflow', async () => {
+    const before = await written();
+    const dryRun = await api.request('POST', '/v1/flags/checkout/rollouts?dryRun=true', { body: { steps: [{ percentage: 10, after: '1h' }, { percentage: 50, after: '1h' }, { percentage: 100, after: '1h' }] } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.wouldWrite).toMatchObject({ state: 'scheduled', flagKey: 'checkout' });
+    const current = await flag('checkout');
+    const steps = dryRun.body.impact.steps;
+    expect(steps.map((step: Json) => step.rollout.percentage)).toEqual([10, 50, 100]);
+    // The sampled contexts are the known ones and the one the first test evaluated after its dry run.
+    const sampled = [...CONTEXTS, { userId: 'user-1', plan: 'pro', country: 'US' }];
+    for (const step of steps) {
+      // Independently: who reaches the rollout (no rule holds) and is in it at this percentage.
+      const set = compileFlagSet({ flags: [{ ...current, rollout: step.rollout }], segments: [] });
+      const inRollout = sampled.filter((context) => evaluate(set, 'checkout', context)?.inRollout === true).length;
+      expect({ percentage: step.rollout.percentage, served: step.served, sampled: step.sampled }).toEqual({ percentage: step.rollout.percentage, served: inRollout, sampled: sampled.length });
+    }
+    expect(steps[2].served).toBe(sampled.filter((context) => context.country !== 'NL').length);
+    expect(await written()).toEqual(before);
+    expect((await api.request('GET', '/v1/flags/checkout/rollout')).status).toBe(404);
+  });
+
+  it('a scheduled change dry run shows the flag once its changes applied, and schedules nothing', async () => {
+    const before = await written();
+    const dryRun = await api.request('POST', '/v1/flags/checkout/scheduled-changes?dryRun=true', { body: { version: 1, patch: { enabled: false }, after: '2h' } });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.diff).toEqual([expect.objectContaining({ path: 'enabled' })]);
+    expect(dryRun.body.impact.flags[0].transitions.every((transition: Json) => transition.to.reason === 'off')).toBe(true);
+    expect(await written()).toEqual(before);
+    expect((await api.request('GET', '/v1/flags/checkout/scheduled-changes')).body.items).toEqual([]);
+  });
+
   it('an archive dry run shows the traffic that would get not_found and the tokens that asked', async () => {
     await api.deps.insights?.flush();
     const dryRun = await api.request('POST', '/v1/flags/checkout/archive?dryRun=true', { body: { version: 1 } });
