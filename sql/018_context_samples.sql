@@ -18,3 +18,7 @@ CREATE TABLE IF NOT EXISTS context_samples (
 );
 CREATE INDEX IF NOT EXISTS context_samples_scope_idx ON context_samples (scope);
 CREATE INDEX IF NOT EXISTS context_samples_age_idx ON context_samples (sampled_at);
+
+-- A change request's impact over the sample when it was filed ({ computedAt, summary, report }), so
+-- the approver sees what it would have done then beside what it would do now (recomputed on demand).
+ALTER TABLE change_requests ADD COLUMN IF NOT EXISTS impact jsonb;

@@ -14,6 +14,7 @@ import {
   createChangeRequest,
   failChangeRequest,
   getChangeRequest,
+  setChangeRequestImpact,
   setChangeRequestRunId,
   type ChangeRequestRecord,
   type NewChangeRequest,
@@ -31,6 +32,7 @@ import {
 import type { changeRequestWorkflow } from '../workflows/change-request-workflow.ts';
 import { FLAG_KEY_ATTRIBUTE } from '../workflows/rollout-definitions.ts';
 import { formatUtc } from '../domain/rollout-format.ts';
+import { changeRequestImpact } from './change-impact.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { callTemporal, temporalDeadline, temporalUiLink, workflowRunStatus } from './workflow-calls.ts';
 import { changeRequestWorkflowId } from '../domain/workflow-ids.ts';
@@ -38,7 +40,7 @@ import { parseDuration } from '../domain/duration.ts';
 import type { ChangeKind } from '../domain/change-request.ts';
 import { iso } from './iso.ts';
 
-type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal'>;
+type Deps = Pick<ApiDependencies, 'db' | 'log' | 'temporal' | 'previewer'>;
 
 const HOUR_MS = 3_600_000;
 /** How long a change request waits for a second person unless the request says otherwise. */
@@ -105,6 +107,7 @@ export function changeRequestView(record: ChangeRequestRecord, deps: Pick<ApiDep
     // Who may decide: any person holding feature_flag:approve but the requester, narrowed by every list here.
     approvers: record.approvers,
     change: record.change,
+    impact: record.impact,
     diff: record.diff,
     contentHash: record.contentHash,
     baseVersion: record.baseVersion,
@@ -187,7 +190,7 @@ async function startWorkflow(deps: Deps, record: ChangeRequestRecord, deadline: 
         { key: CHANGE_REQUEST_STATUS_ATTRIBUTE, value: 'pending' },
         { key: CHANGE_REQUESTED_BY_ATTRIBUTE, value: record.requestedBy },
       ],
-      staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}`.slice(0, 400),
+      staticSummary: `Change request: ${describeChange(record)} by ${record.requestedBy}${impactSummaryOf(record) ? ` · ${impactSummaryOf(record)}` : ''}`.slice(0, 400),
       staticDetails: staticDetails(record),
     }),
   );
@@ -241,6 +244,7 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     ...(filing.check ? { check: filing.check } : {}),
     ...(filing.prepare ? { prepare: filing.prepare } : {}),
   });
+  await attachImpact(deps, record);
   try {
     await startWorkflow(deps, record, deadline);
     return (await getChangeRequest(deps.db, id)) ?? record;
@@ -255,6 +259,26 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     await failChangeRequest(deps.db, id, { code: 'unavailable', message: `its approval workflow could not be started: ${error instanceof Error ? error.message : String(error)}` });
     throw error;
   }
+}
+
+/**
+ * Computes the request's impact over the sample and keeps it with the request, before its workflow
+ * starts, so the Temporal UI's summary carries it. A preview that fails leaves the request without
+ * one (logged): the approver can still ask for it, and the change itself does not depend on it.
+ */
+async function attachImpact(deps: Deps, record: ChangeRequestRecord): Promise<void> {
+  try {
+    const impact = await changeRequestImpact(deps, record);
+    if (!impact) return;
+    await setChangeRequestImpact(deps.db, record.id, impact as unknown as Record<string, unknown>);
+    record.impact = impact as unknown as Record<string, unknown>;
+  } catch (error) {
+    deps.log.warn({ err: error, changeRequestId: record.id }, 'could not compute the impact of a change request; it is filed without one');
+  }
+}
+
+function impactSummaryOf(record: ChangeRequestRecord): string | null {
+  return typeof record.impact?.summary === 'string' ? record.impact.summary : null;
 }
 
 function describeChange(record: ChangeRequestRecord): string {
@@ -278,6 +302,7 @@ function staticDetails(record: ChangeRequestRecord): string {
       : `**Flag** \`${record.flagKey}\` at version ${record.baseVersion} · **${record.kind}** · **requested by** ${record.requestedBy}${record.reason ? ` · ${record.reason}` : ''}`,
     `**High-impact flags touched:** ${record.affectedFlags.map((key) => `\`${key}\``).join(', ') || 'none'}${record.approvers.length ? ` · **approvers** ${record.approvers.map((list) => `${list.flagKey}: ${list.anyOf.join(' | ')}`).join('; ')}` : ''}`,
     `**Expires** ${formatUtc(record.expiresAt)} · **content** \`${record.contentHash}\``,
+    ...(impactSummaryOf(record) ? [`**Impact at filing** (sampled contexts): ${impactSummaryOf(record)}`] : []),
     ...(diff.length ? ['**Change:**', ...diff] : record.kind === 'rollout' ? ['**Plan:** see the input'] : []),
     `Decide from the API: POST /v1/changes/${record.id}/approve | reject (feature_flag:approve), /cancel (the requester).`,
   ].join('\n');

@@ -7,6 +7,7 @@ import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import { hasScope } from './auth.ts';
 import { assertMayApprove } from './approval-gates.ts';
 import { changeRequestView, decideChangeRequest } from './change-control.ts';
+import { changeRequestImpact } from './change-impact.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
@@ -84,6 +85,18 @@ export function changeRoutes(deps: ApiDependencies, registry: RouteRegistry): Ro
       // Our own record; a worker's reconciler keeps it in line with its workflow when the workflow
       // cannot, so reading never waits on Temporal.
       ctx.body = view(record);
+    },
+  });
+
+  registry.add(router, {
+    method: 'get', operationId: 'getChangeRequestImpact', path: '/v1/changes/:id/impact', tag, scope: ['feature_flag:manage', 'feature_flag:approve'],
+    summary: 'A change request\'s impact over the sampled contexts: as it was when filed, and recomputed now against the current flag set (docs/impact-preview.md).',
+    params: idParams,
+    responses: { 200: { description: '{ atFiling, now }: each { computedAt, summary, report }, or null when none could be computed (now: the change no longer applies to what is there).' } },
+    async handler(ctx, { params }) {
+      const record = await getChangeRequest(deps.db, params.id);
+      if (!record) throw new AppError('not_found', `change request "${params.id}" does not exist`);
+      ctx.body = { id: record.id, status: record.status, atFiling: record.impact, now: await changeRequestImpact(deps, record) };
     },
   });
 

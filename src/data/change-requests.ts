@@ -43,12 +43,13 @@ const changeRow = z.object({
   segment_key: z.string().nullable(),
   affected_flags: z.array(z.string()),
   approvers: z.array(z.object({ flagKey: z.string(), anyOf: z.array(z.string()) })),
+  impact: z.record(z.string(), z.unknown()).nullable(),
 });
 type ChangeRow = z.infer<typeof changeRow>;
 
 const CHANGE_COLUMNS = sql.fragment`id, seq, flag_key, kind, change, content_hash, base_version, diff, status, requested_by, reason,
   expires_at, workflow_id, run_id, decided_by, decided_at, decision_comment, result, failure, created_at, updated_at, finished_at,
-  segment_key, affected_flags, approvers`;
+  segment_key, affected_flags, approvers, impact`;
 
 export interface ChangeRequestRecord {
   id: string;
@@ -79,6 +80,8 @@ export interface ChangeRequestRecord {
   affectedFlags: string[];
   /** Who may approve, for each touched flag that narrows it; an approver must fit every list. */
   approvers: ApproverList[];
+  /** Its impact over the sampled contexts when it was filed (docs/impact-preview.md); null when none could be computed. */
+  impact: Record<string, unknown> | null;
 }
 
 /** A flag's `approvers` as a request records them when it is filed. */
@@ -114,6 +117,7 @@ function toRecord(row: ChangeRow): ChangeRequestRecord {
     segmentKey: row.segment_key,
     affectedFlags: row.affected_flags,
     approvers: row.approvers,
+    impact: row.impact,
   };
 }
 
@@ -312,6 +316,11 @@ function patchOf(change: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Records the run id of the approval workflow the API started. */
+/** Bookkeeping, like the run id: the impact computed when the request was filed, which no approval binds to. */
+export async function setChangeRequestImpact(db: DatabasePool, id: string, impact: Record<string, unknown>): Promise<void> {
+  await db.query(sql.typeAlias('void')`UPDATE change_requests SET impact = ${sql.jsonb(impact as object)} WHERE id = ${id}`);
+}
+
 export async function setChangeRequestRunId(db: DatabasePool, id: string, runId: string): Promise<void> {
   await db.query(sql.typeAlias('void')`UPDATE change_requests SET run_id = coalesce(run_id, ${runId}) WHERE id = ${id}`);
 }

@@ -83,6 +83,9 @@ export interface FlagImpact {
   /** Contexts whose answer (value, variant or reason) changes. */
   changed: number;
   changedShare: number;
+  /** Of those, contexts that get another value or variant (the rest keep it, for another reason). */
+  valueChanged: number;
+  valueChangedShare: number;
   /** Every pair of (current, proposed) answers met, the unchanged ones too, most frequent first. */
   transitions: Transition[];
   /**
@@ -90,7 +93,7 @@ export interface FlagImpact {
    * only what the live set reads, so a rule on a new attribute is judged as if nobody had it.
    */
   unsampledAttributes: string[];
-  /** One line for people: "moves 12.4% of sampled contexts (1,240 of 10,000) from false to true". */
+  /** One line for people: "moves 12.4% of sampled contexts (1,240 of 10,000) to another value, most from false to true". */
   summary: string;
 }
 
@@ -148,14 +151,21 @@ function identityPathsOf(flags: readonly Flag[]): Set<string> {
 const formatCount = (count: number) => count.toLocaleString('en-US');
 const percent = (share: number) => `${(Math.round(share * 1000) / 10).toFixed(1)}%`;
 
-/** The one-line summary of a flag's impact. */
-function summarise(flagKey: string, sampled: number, changed: number, transitions: readonly Transition[]): string {
+/** The one-line summary of a flag's impact: who gets another value, and who only another reason. */
+function summarise(flagKey: string, sampled: number, transitions: readonly Transition[]): string {
   if (sampled === 0) return `${flagKey}: no sampled contexts to judge by`;
-  if (changed === 0) return `${flagKey}: moves none of ${formatCount(sampled)} sampled contexts`;
-  const moves = transitions.filter((transition) => !sameOutcome(transition.from, transition.to));
+  const moves = transitions.filter((transition) => !sameServed(transition.from, transition.to));
+  const valueChanged = moves.reduce((sum, transition) => sum + transition.count, 0);
+  const reasonOnly = transitions.filter((transition) => sameServed(transition.from, transition.to) && !sameOutcome(transition.from, transition.to)).reduce((sum, transition) => sum + transition.count, 0);
+  const others = reasonOnly > 0 ? `; ${formatCount(reasonOnly)} more keep their value for another reason` : '';
+  if (valueChanged === 0) return `${flagKey}: moves none of ${formatCount(sampled)} sampled contexts to another value${others}`;
   const main = moves[0]!;
   const more = moves.length > 1 ? `, and ${moves.length - 1} other move${moves.length > 2 ? 's' : ''}` : '';
-  return `${flagKey}: moves ${percent(changed / sampled)} of sampled contexts (${formatCount(changed)} of ${formatCount(sampled)}); most from ${describe(main.from)} [${main.from.reason}] to ${describe(main.to)} [${main.to.reason}]${more}`;
+  return `${flagKey}: moves ${percent(valueChanged / sampled)} of sampled contexts (${formatCount(valueChanged)} of ${formatCount(sampled)}) to another value, most from ${describe(main.from)} to ${describe(main.to)}${more}${others}`;
+}
+
+function sameServed(a: Outcome, b: Outcome): boolean {
+  return a.value === b.value && a.variant === b.variant && (a.reason === 'not_found') === (b.reason === 'not_found');
 }
 
 function sameOutcome(a: Outcome, b: Outcome): boolean {
@@ -194,12 +204,14 @@ export function computeImpact(input: ImpactInput): FlagImpact[] {
     const contexts = own !== undefined && own.length > 0 ? own : input.overall;
     const cells = new Map<string, Transition>();
     let changed = 0;
+    let valueChanged = 0;
     for (const raw of contexts) {
       const context = asContext(raw);
       const from = outcomeOf(evaluate(before, flagKey, context));
       const to = outcomeOf(evaluate(after, flagKey, context));
       const moved = !sameOutcome(from, to);
       if (moved) changed++;
+      if (!sameServed(from, to)) valueChanged++;
       const cellKey = JSON.stringify([from, to]);
       let cell = cells.get(cellKey);
       if (cell === undefined) {
@@ -224,9 +236,11 @@ export function computeImpact(input: ImpactInput): FlagImpact[] {
       sample: own !== undefined && own.length > 0 ? 'flag' : 'overall',
       changed,
       changedShare: sampled === 0 ? 0 : changed / sampled,
+      valueChanged,
+      valueChangedShare: sampled === 0 ? 0 : valueChanged / sampled,
       transitions,
       unsampledAttributes,
-      summary: summarise(flagKey, sampled, changed, transitions),
+      summary: summarise(flagKey, sampled, transitions),
     };
   });
 }

@@ -94,10 +94,12 @@ describe('impact preview and dry runs', () => {
     expect(impact).toMatchObject({ flagKey: 'checkout', sampled: CONTEXTS.length, sample: 'flag', unsampledAttributes: [] });
     const expected = expectedTransitions([current], [{ ...current, ...patch, version: 2 } as Flag], 'checkout');
     expect(reportedTransitions(impact)).toEqual(expected);
-    const moved = Object.entries(expected).filter(([cell]) => cell.split(' → ')[0] !== cell.split(' → ')[1]).reduce((sum, [, count]) => sum + count, 0);
-    expect(impact.changed).toBe(moved);
+    const cells = Object.entries(expected).map(([cell, count]) => ({ from: cell.split(' → ')[0]!, to: cell.split(' → ')[1]!, count }));
+    const moved = cells.filter((cell) => cell.from !== cell.to).reduce((sum, cell) => sum + cell.count, 0);
+    const valueMoved = cells.filter((cell) => cell.from.split('/')[0] !== cell.to.split('/')[0]).reduce((sum, cell) => sum + cell.count, 0);
+    expect(impact).toMatchObject({ changed: moved, valueChanged: valueMoved });
     expect(impact.changedShare).toBeCloseTo(moved / CONTEXTS.length, 10);
-    expect(impact.summary).toContain(`(${moved} of ${CONTEXTS.length})`);
+    expect(impact.summary).toContain(`(${valueMoved} of ${CONTEXTS.length}) to another value`);
 
     // Examples carry only attributes a rule reads or that identify, and identities pseudonymised.
     const examples = impact.transitions.flatMap((transition: Json) => transition.examples);
@@ -219,6 +221,37 @@ describe('impact preview and dry runs', () => {
     const banner = dryRun.body.impact.flags.find((impact: Json) => impact.flagKey === 'pro-banner');
     expect(banner.transitions.every((transition: Json) => transition.to.reason === 'off')).toBe(true);
     expect((await api.request('GET', '/v1/killswitches/promos')).body.engaged).toBe(false);
+  });
+
+  it('a change request carries its impact from filing, shows it in the Temporal UI summary, and recomputes it on demand', async () => {
+    const created = await api.request('POST', '/v1/flags', {
+      body: { key: 'big-launch', type: 'boolean', defaultValue: false, highImpact: true, rules: [{ id: 'dutch', conditions: [{ attribute: 'country', op: 'equals', value: 'NL' }], serve: { value: true } }] },
+    });
+    expect(created.status).toBe(201);
+    await evaluateAll('big-launch');
+    const filed = await api.request('PATCH', '/v1/flags/big-launch', { body: { version: 1, rules: [], defaultValue: true } });
+    expect(filed.status).toBe(202);
+    const nonDutch = CONTEXTS.filter((context) => context.country !== 'NL').length;
+    const line = `big-launch: moves ${((nonDutch / CONTEXTS.length) * 100).toFixed(1)}% of sampled contexts (${nonDutch} of ${CONTEXTS.length}) to another value, most from false to true; ${CONTEXTS.length - nonDutch} more keep their value for another reason`;
+    const request = filed.body.error.details;
+    expect(request.impact.summary).toContain(line);
+    expect(request.impact.report.flags[0]).toMatchObject({ flagKey: 'big-launch', changed: CONTEXTS.length, valueChanged: nonDutch, sampled: CONTEXTS.length });
+
+    const read = await api.request('GET', `/v1/changes/${request.id}`);
+    expect(read.body.impact).toEqual(request.impact);
+    const description = await api.deps.temporal.client.workflow.getHandle(request.workflowId).describe();
+    expect(await description.staticSummary()).toContain(line);
+    expect(await description.staticDetails()).toContain(`**Impact at filing** (sampled contexts): ${line}`);
+
+    // Ten more American users evaluated since: recomputed now, the request moves them too; at filing stays as it was.
+    for (let index = 0; index < 10; index++) {
+      expect((await api.request('POST', '/v1/evaluate', { body: { flagKey: 'big-launch', context: { userId: `late-${index}`, country: 'US' } } })).status).toBe(200);
+    }
+    const now = await api.request('GET', `/v1/changes/${request.id}/impact`);
+    expect(now.status).toBe(200);
+    expect(now.body.atFiling).toEqual(request.impact);
+    expect(now.body.now.report.flags[0]).toMatchObject({ flagKey: 'big-launch', valueChanged: nonDutch + 10, sampled: CONTEXTS.length + 10 });
+    expect(Date.parse(now.body.now.computedAt)).toBeGreaterThanOrEqual(Date.parse(request.impact.computedAt));
   });
 
   it('every write answers the linter\'s warnings; a high-impact dry run says approval is needed', async () => {
