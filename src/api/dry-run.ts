@@ -2,7 +2,6 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { lintFlag, lintSegment, type FlagDefinition, type LintWarning, type SegmentDefinition } from '../engine/index.ts';
 import { diffJson } from '../data/json-diff.ts';
-import { AppError } from '../errors.ts';
 import { ApprovalNeeded } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { ImpactReport, ProposedChange } from './impact-preview.ts';
