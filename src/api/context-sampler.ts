@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { attributeKeeper, attributesRead, compileAttributeReader, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { attributeKeeper, attributesRead, compileAttributeReader, type AttributeReader, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
 import { storeContextSamples, type SampledContextRow } from '../data/context-samples.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ContextSampleConfig } from '../config.ts';
@@ -8,22 +8,19 @@ import type { Logger } from '../log.ts';
 /** The scope of the overall sample in `context_samples` (a flag's own sample is scoped by its key). */
 export const OVERALL_SCOPE = '';
 
-interface Slot {
-  context: string;
-  token: string;
-  at: number;
-  dirty: boolean;
-}
-
 /**
  * A uniform sample of fixed size over a stream of unknown length (reservoir sampling, Li's
  * Algorithm L). It draws how many offers to skip before the next one it takes, so an offer that is
- * not taken, nearly all of them once the reservoir is full, is a counter increment and a compare:
- * no random number, no allocation.
+ * not taken, nearly all of them once the reservoir has seen a few times its size, is a counter
+ * increment and a compare. A taken offer stores a reference to the context in preallocated slots:
+ * copying the kept attributes and serializing them happen at the flush, off the evaluation path.
  */
 class Reservoir {
   readonly scope: string;
-  readonly slots: (Slot | undefined)[];
+  /** The taken context, until the flush has copied what it keeps of it. */
+  readonly contexts: (EvaluationContext | undefined)[];
+  readonly tokens: string[];
+  readonly takenAt: Float64Array;
   #seen = 0;
   /** The count of offers at which the next one is taken. */
   #next = 1;
@@ -31,18 +28,23 @@ class Reservoir {
 
   constructor(scope: string, capacity: number) {
     this.scope = scope;
-    this.slots = new Array<Slot | undefined>(capacity);
+    this.contexts = new Array<EvaluationContext | undefined>(capacity).fill(undefined);
+    this.tokens = new Array<string>(capacity).fill('');
+    this.takenAt = new Float64Array(capacity);
     this.#weight = Math.exp(Math.log(Math.random()) / capacity);
   }
 
-  /** Whether this offer is taken; `take` then says where. */
-  wants(): boolean {
-    return ++this.#seen === this.#next;
+  offer(context: EvaluationContext, token: string): void {
+    if (++this.#seen !== this.#next) return;
+    const slot = this.#take();
+    this.contexts[slot] = context;
+    this.tokens[slot] = token;
+    this.takenAt[slot] = Date.now();
   }
 
   /** The slot the taken offer goes to; moves on to the next offer to take. */
-  take(): number {
-    const capacity = this.slots.length;
+  #take(): number {
+    const capacity = this.contexts.length;
     if (this.#seen <= capacity) {
       this.#next = this.#seen === capacity ? this.#seen + this.#skip() : this.#seen + 1;
       return this.#seen - 1;
@@ -67,6 +69,7 @@ class Reservoir {
 export class ContextSampler {
   readonly #db: DatabasePool;
   readonly #log: Logger;
+  readonly #live: () => CompiledFlagSet;
   readonly #config: ContextSampleConfig;
   readonly #process = randomUUID();
   readonly #overall: Reservoir;
@@ -75,14 +78,15 @@ export class ContextSampler {
   #flagReservoirsLeft: number;
   #keptFor: CompiledFlagSet | null = null;
   #keep: (context: EvaluationContext) => Record<string, unknown> | null = () => null;
-  #readers: readonly [string, (context: EvaluationContext) => unknown][] = [];
+  #readers: readonly [string, AttributeReader][] = [];
   readonly #seenAttributes = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(options: { db: DatabasePool; log: Logger; config: ContextSampleConfig }) {
+  constructor(options: { db: DatabasePool; log: Logger; live: () => CompiledFlagSet; config: ContextSampleConfig }) {
     this.#db = options.db;
     this.#log = options.log;
+    this.#live = options.live;
     this.#config = options.config;
     this.#overall = new Reservoir(OVERALL_SCOPE, options.config.size);
     this.#flagReservoirsLeft = options.config.perFlag === 0 ? 0 : Math.max(0, Math.floor((options.config.maxRows - options.config.size) / options.config.perFlag));
@@ -90,20 +94,22 @@ export class ContextSampler {
     this.#timer.unref();
   }
 
-  /** Offers the context of one evaluation of `flagKey` against `set`, asked with the token `token`. */
-  offer(set: CompiledFlagSet, flagKey: string, context: EvaluationContext, token: string): void {
-    if (this.#overall.wants()) this.#store(this.#overall, set, context, token);
-    const reservoir = this.#perFlag.get(flagKey) ?? this.#open(flagKey);
-    if (reservoir !== null && reservoir.wants()) this.#store(reservoir, set, context, token);
+  /** Offers the context of one evaluation of `flagKey`, asked with the token named `token`. */
+  offer(flagKey: string, context: EvaluationContext, token: string): void {
+    this.#overall.offer(context, token);
+    const reservoir = this.#perFlag.get(flagKey);
+    if (reservoir) reservoir.offer(context, token);
+    else if (reservoir === undefined) this.#open(flagKey)?.offer(context, token);
   }
 
   /** Offers the context of a bulk evaluation: once to the overall sample, once to each flag's. */
-  offerAll(set: CompiledFlagSet, results: readonly EvaluationResult[], context: EvaluationContext, token: string): void {
-    if (this.#overall.wants()) this.#store(this.#overall, set, context, token);
+  offerAll(results: readonly EvaluationResult[], context: EvaluationContext, token: string): void {
+    this.#overall.offer(context, token);
     for (let i = 0; i < results.length; i++) {
       const flagKey = results[i]!.flagKey;
-      const reservoir = this.#perFlag.get(flagKey) ?? this.#open(flagKey);
-      if (reservoir !== null && reservoir.wants()) this.#store(reservoir, set, context, token);
+      const reservoir = this.#perFlag.get(flagKey);
+      if (reservoir) reservoir.offer(context, token);
+      else if (reservoir === undefined) this.#open(flagKey)?.offer(context, token);
     }
   }
 
@@ -114,40 +120,47 @@ export class ContextSampler {
 
   /** Once per flag on this process; null once the per-flag reservoirs are used up (the flag then has only the overall sample). */
   #open(flagKey: string): Reservoir | null {
-    if (this.#perFlag.has(flagKey)) return null;
     const reservoir = this.#flagReservoirsLeft > 0 ? new Reservoir(flagKey, this.#config.perFlag) : null;
     if (reservoir) this.#flagReservoirsLeft--;
     this.#perFlag.set(flagKey, reservoir);
     return reservoir;
   }
 
-  #store(reservoir: Reservoir, set: CompiledFlagSet, context: EvaluationContext, token: string): void {
-    const slot = reservoir.take();
+  /** What a taken context keeps: the attributes the live set reads; null for none, or past the size cap. */
+  #kept(context: EvaluationContext): string | null {
+    const set = this.#live();
     if (set !== this.#keptFor) {
-      // Once per flag set change, on the first taken context after it: the set's attributes.
       const attributes = attributesRead(set);
       this.#keep = attributeKeeper(attributes);
       this.#readers = attributes.map((path) => [path, compileAttributeReader(path)]);
       this.#keptFor = set;
     }
     const kept = this.#keep(context);
-    if (kept === null) return;
+    if (kept === null) return null;
     const json = JSON.stringify(kept);
-    if (json.length > this.#config.maxContextBytes || Buffer.byteLength(json) > this.#config.maxContextBytes) return;
+    if (Buffer.byteLength(json) > this.#config.maxContextBytes) return null;
     for (const [path, read] of this.#readers) if (read(context) !== undefined) this.#seenAttributes.add(path);
-    reservoir.slots[slot] = { context: json, token, at: Date.now(), dirty: true };
+    return json;
   }
 
-  /** Writes the samples taken since the last flush, then trims to retention and the row cap; one at a time. */
+  /**
+   * Copies what the contexts taken since the last flush keep, writes them, then trims to retention
+   * and the row cap; one flush at a time. Holding a taken context until then costs memory only for
+   * the few taken between two flushes.
+   */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
       const rows: SampledContextRow[] = [];
       const collect = (reservoir: Reservoir) => {
-        reservoir.slots.forEach((slot, index) => {
-          if (slot === undefined || !slot.dirty) return;
-          slot.dirty = false;
-          rows.push({ scope: reservoir.scope, slot: index, context: slot.context, token: slot.token, sampledAt: slot.at });
-        });
+        for (let slot = 0; slot < reservoir.contexts.length; slot++) {
+          const context = reservoir.contexts[slot];
+          if (context === undefined) continue;
+          reservoir.contexts[slot] = undefined;
+          const json = this.#kept(context);
+          // A context that keeps nothing (or too much) leaves the slot with what it held before.
+          if (json === null) continue;
+          rows.push({ scope: reservoir.scope, slot, context: json, token: reservoir.tokens[slot]!, sampledAt: reservoir.takenAt[slot]! });
+        }
       };
       collect(this.#overall);
       for (const reservoir of this.#perFlag.values()) if (reservoir) collect(reservoir);

@@ -124,7 +124,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       if (!result) throw new AppError('not_found', `flag "${body.flagKey}" does not exist or is archived`);
       deps.metrics.evaluations.count(set, result, 'evaluate');
       deps.insights?.count(set, result);
-      deps.sampler?.offer(set, result.flagKey, body.context, principal.name);
+      deps.sampler?.offer(result.flagKey, body.context, principal.name);
       deps.metrics.evaluations.observeSeconds('evaluate', (performance.now() - started) / 1000);
       recordSpan(result, false);
       answerJson(ctx, result);
@@ -144,7 +144,7 @@ export function evaluationRoutes(deps: ApiDependencies, registry: RouteRegistry)
       const cacheHit = bulk.lastWasHit;
       deps.metrics.evaluations.countAll(deps.flagSet.current, results, 'bulk');
       deps.insights?.countAll(deps.flagSet.current, results);
-      deps.sampler?.offerAll(deps.flagSet.current, results, body.context, principal.name);
+      deps.sampler?.offerAll(results, body.context, principal.name);
       for (const result of results) recordSpan(result, cacheHit);
       deps.metrics.evaluations.observeSeconds('bulk', (performance.now() - started) / 1000);
       ctx.body = { flagSetVersion: deps.flagSet.version, results, missing };

@@ -85,7 +85,7 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
         const set = deps.flagSet.current;
         for (const exposure of body.exposures) {
           if (!set.has(exposure.flagKey) || (exposure.userId === undefined && exposure.projectId === undefined)) continue;
-          deps.sampler.offer(set, exposure.flagKey, { ...(exposure.userId !== undefined ? { userId: exposure.userId } : {}), ...(exposure.projectId !== undefined ? { projectId: exposure.projectId } : {}) }, principal.name);
+          deps.sampler.offer(exposure.flagKey, { ...(exposure.userId !== undefined ? { userId: exposure.userId } : {}), ...(exposure.projectId !== undefined ? { projectId: exposure.projectId } : {}) }, principal.name);
         }
       }
       ctx.status = 202;

@@ -121,7 +121,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
       if (!result) throw new AppError('not_found', `flag "${params.key}" does not exist or is archived`);
       deps.metrics.evaluations.count(set, result, 'ofrep');
       deps.insights?.count(set, result);
-      deps.sampler?.offer(set, result.flagKey, body.context, principal.name);
+      deps.sampler?.offer(result.flagKey, body.context, principal.name);
       if (browser) ctx.body = toBrowserOfrep(result);
       else answerJson(ctx, toOfrep(result));
       deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
@@ -167,7 +167,7 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
       const { etag } = answer;
       deps.metrics.evaluations.countAll(deps.flagSet.current, answer.results, 'ofrep_bulk');
       deps.insights?.countAll(deps.flagSet.current, answer.results);
-      deps.sampler?.offerAll(deps.flagSet.current, answer.results, body.context, principal.name);
+      deps.sampler?.offerAll(answer.results, body.context, principal.name);
       deps.metrics.evaluations.observeSeconds('ofrep_bulk', (performance.now() - started) / 1000);
       ctx.set('ETag', etag);
       if (ctx.get('if-none-match') === etag) {

@@ -148,7 +148,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     const insights = flushSeconds > 0 ? new FlagInsights({ db, log, flushSeconds }) : undefined;
     if (insights) opened.push(() => insights.close());
     const sampleConfig = options.contextSample ?? defaults.contextSample;
-    const sampler = sampleConfig.size > 0 ? new ContextSampler({ db, log, config: sampleConfig }) : undefined;
+    const sampler = sampleConfig.size > 0 ? new ContextSampler({ db, log, live: () => flagSet.current, config: sampleConfig }) : undefined;
     if (sampler) opened.push(() => sampler.close());
     const previewer = new ImpactPreviewer({ db, live: () => flagSet.current, ...(sampler ? { sampler } : {}) });
     opened.push(() => previewer.close());
