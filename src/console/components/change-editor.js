@@ -2,10 +2,12 @@
 // the diff, save against the version you started from. The API's answers become the next step:
 // version_conflict → "someone changed this meanwhile", with both sides' changes and a way to re-apply
 // yours; approval_required → the change request it became; validation_error → the fields named.
-import { useState } from 'preact/hooks';
+// Before saving, the review asks the API for a dry run of the same patch: warnings, and whom it moves.
+import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { applyPatch, diffJson, mergePatch } from '../diff.js';
 import { DiffTable, ErrorMessage, Time } from './common.js';
+import { Impact, Warnings } from './impact.js';
 
 /** A JSON-valued field: keeps what is typed, hands on only what parses. `error` is what the API said about it. */
 export function JsonField({ id, label, value, help, error, onChange, onProblem, rows = 6 }) {
@@ -49,9 +51,10 @@ function JsonMode({ draft, onDraft, onProblem }) {
 
 /**
  * `resource` is what was loaded (it has `version`); `definitionOf` picks what can be edited; `Form`
- * edits a draft; `save(patch, version)` and `load()` talk to the API; `noun` names the thing.
+ * edits a draft; `save(patch, version)`, `preview(patch, version)` (the dry run) and `load()` talk to
+ * the API; `noun` names the thing.
  */
-export function ChangeEditor({ resource, definitionOf, Form, save, load, onSaved, noun }) {
+export function ChangeEditor({ resource, definitionOf, Form, save, preview, load, onSaved, noun }) {
   const [base, setBase] = useState(resource);
   const [draft, setDraft] = useState(() => definitionOf(resource));
   // Bumped when the draft is replaced as a whole, so fields that keep their own text start over.
@@ -63,9 +66,24 @@ export function ChangeEditor({ resource, definitionOf, Form, save, load, onSaved
   const [conflict, setConflict] = useState(null);
   const [outcome, setOutcome] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [dryRun, setDryRun] = useState(null);
 
   const baseDefinition = definitionOf(base);
   const diff = diffJson(baseDefinition, draft);
+
+  // Each time the review opens, the API judges the very patch Save would send: warnings and impact.
+  useEffect(() => {
+    if (stage !== 'review' || !preview || diff.length === 0) return undefined;
+    let current = true;
+    setDryRun({ loading: true });
+    preview(mergePatch(baseDefinition, draft), base.version).then(
+      (answer) => current && setDryRun({ answer }),
+      (apiError) => current && setDryRun({ error: apiError }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [stage, base.version]);
   const blocked = Object.values(problems).some(Boolean);
   const noteProblem = (id, problem) => setProblems((previous) => ({ ...previous, [id]: problem }));
 
@@ -132,6 +150,11 @@ export function ChangeEditor({ resource, definitionOf, Form, save, load, onSaved
       <h2>Review the change</h2>
       <p>Saving changes version ${base.version} of the ${noun}; if someone saved since, nothing is written and you are told.</p>
       <${DiffTable} diff=${diff} caption=${`Changes to version ${base.version}`} />
+      ${dryRun?.loading && html`<p class="help" role="status">Working out whom it moves…</p>`}
+      ${dryRun?.error && html`<${ErrorMessage} error=${dryRun.error} title="The dry run refused the change (saving would too)" />`}
+      ${dryRun?.answer && html`<${Warnings} warnings=${dryRun.answer.warnings} />
+        ${dryRun.answer.approvalRequired && html`<p class="message" role="status">Saving files a change request: ${dryRun.answer.approvalRequired.reason}.</p>`}
+        <${Impact} impact=${dryRun.answer.impact} title="Who it moves, over the sampled contexts" />`}
       <${ErrorMessage} error=${error} title="The API refused the change" />
       <div class="actions">
         <button type="button" class="primary" disabled=${busy || diff.length === 0} onClick=${submit}>Save</button>

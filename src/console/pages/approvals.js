@@ -1,10 +1,12 @@
 // The approvals inbox: change requests waiting for a second person, each with its diff, who asked,
 // why, and when it expires; approve or reject with a comment. An approval names the content hash
-// that was on screen, so a request that changed since cannot be approved by mistake.
+// that was on screen, so a request that changed since cannot be approved by mistake. Each request
+// shows its impact over the sampled contexts as filed, and recomputed on demand.
 import { useEffect, useState } from 'preact/hooks';
 import { api, hasScope, queryString } from '../api.js';
 import { html } from '../html.js';
 import { DiffTable, ErrorMessage, relativeTime, Time, useLoad } from '../components/common.js';
+import { Impact } from '../components/impact.js';
 
 const KIND_WORDS = { patch: 'Change', archive: 'Archive', restore: 'Restore', rollout: 'Rollout plan for' };
 
@@ -13,6 +15,28 @@ function ProposedChange({ request }) {
     return html`<p>The rollout plan, whose steps count from the approval:</p><pre class="json">${JSON.stringify(request.change.plan, null, 2)}</pre>`;
   }
   return html`<${DiffTable} diff=${request.diff} caption=${`What changes in ${request.flagKey} (from version ${request.baseVersion})`} />`;
+}
+
+/** The impact as filed, and on demand as it would be now (the sample and the flags move on). */
+function RequestImpact({ request }) {
+  const [now, setNow] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function recompute() {
+    setBusy(true);
+    setError(null);
+    try {
+      setNow(await api('GET', `/v1/changes/${encodeURIComponent(request.id)}/impact`));
+    } catch (apiError) {
+      setError(apiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<${Impact} impact=${request.impact} title="Impact when filed" />
+    ${now && html`<${Impact} impact=${now.now} title="Impact now" />`}
+    <${ErrorMessage} error=${error} title="Could not recompute the impact" />
+    ${request.status === 'pending' && html`<div class="actions"><button type="button" disabled=${busy} onClick=${recompute}>Recompute the impact now</button></div>`}`;
 }
 
 function Decision({ request, me, onDecided }) {
@@ -63,6 +87,7 @@ function Request({ request, me, onDecided }) {
     </dl>
     ${request.reason && html`<p>Why: ${request.reason}</p>`}
     <${ProposedChange} request=${request} />
+    <${RequestImpact} request=${request} />
     ${pending && html`<${Decision} request=${request} me=${me} onDecided=${onDecided} />`}
   </article>`;
 }

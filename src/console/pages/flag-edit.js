@@ -86,6 +86,7 @@ export function FlagEditPage({ flagKey }) {
     ${flag.data && html`<${ChangeEditor} key=${flagKey} resource=${flag.data} definitionOf=${flagDefinition} Form=${FlagForm} noun="flag"
       load=${() => api('GET', path)}
       save=${(patch, version) => api('PATCH', path, { body: patch, headers: { 'if-match': `"${version}"` } })}
+      preview=${(patch, version) => api('PATCH', `${path}?dryRun=true`, { body: patch, headers: { 'if-match': `"${version}"` } })}
       onSaved=${setSaved} />`}
     ${saved && html`<p><a href=${`#/flags/${encodeURIComponent(flagKey)}`}>Back to ${flagKey}</a></p>`}`;
 }

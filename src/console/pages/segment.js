@@ -48,6 +48,7 @@ export function SegmentPage({ segmentKey }) {
         ? html`<${ChangeEditor} resource=${s} definitionOf=${segmentDefinition} Form=${SegmentForm} noun="segment"
             load=${() => api('GET', path)}
             save=${(patch, version) => api('PATCH', path, { body: patch, headers: { 'if-match': `"${version}"` } })}
+      preview=${(patch, version) => api('PATCH', `${path}?dryRun=true`, { body: patch, headers: { 'if-match': `"${version}"` } })}
             onSaved=${(saved) => {
               setSavedVersion(saved.version);
               setEditing(false);
