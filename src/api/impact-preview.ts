@@ -96,8 +96,9 @@ export class ImpactPreviewer {
   async #compare(before: ImpactWorld, after: ImpactWorld, flagKeys: readonly string[]): Promise<FlagImpact[]> {
     // What this process sampled in the last seconds counts too.
     await this.#sampler?.flush();
-    const samples = await loadContextSamples(this.#db, [OVERALL_SCOPE, ...flagKeys]);
-    const { [OVERALL_SCOPE]: overall = '[]', ...perFlag } = samples;
+    const perFlag = await loadContextSamples(this.#db, flagKeys);
+    // The overall sample (the largest) only when some flag has no sample of its own.
+    const overall = flagKeys.every((key) => key in perFlag) ? '[]' : ((await loadContextSamples(this.#db, [OVERALL_SCOPE]))[OVERALL_SCOPE] ?? '[]');
     const needed = [...flagKeys];
     const slim = (world: ImpactWorld): ImpactWorld => {
       const flags = prerequisiteClosure(new Map(world.flags.map((flag) => [flag.key, flag])), needed);
