@@ -67,8 +67,3 @@ export async function trafficShareOf(db: DatabasePool, flagKey: string): Promise
     FROM flag_evaluation_counts WHERE hour >= date_trunc('hour', now()) - interval '23 hours'`);
   return { evaluations: row.flag, ofAll: row.total, share: row.total === 0 ? 0 : row.flag / row.total };
 }
-
-/** Deletes every sampled context (docs/impact-preview.md#purge); answers how many. */
-export async function purgeContextSamples(db: DatabasePool): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`WITH gone AS (DELETE FROM context_samples RETURNING 1) SELECT count(*)::int AS count FROM gone`);
-}
