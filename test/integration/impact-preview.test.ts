@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import { compileFlagSet, evaluate, type Flag } from '../../src/engine/index.ts';
 import { sql } from '../../src/data/sql.ts';
+import { ContextSampler } from '../../src/api/context-sampler.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { testLog } from '../support/logger.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the assertions that read them
 type Json = any;
@@ -267,5 +269,22 @@ describe('impact preview and dry runs', () => {
     expect(newAttribute.body.impact.flags[0].unsampledAttributes).toEqual(['tier']);
     const segment = await api.request('POST', '/v1/segments', { body: { key: 'nobody-uses-me', name: 'Unused', conditions: [{ attribute: 'plan', op: 'equals', value: 'x' }] } });
     expect(segment.body.warnings).toEqual([expect.objectContaining({ code: 'segment_unused' })]);
+  });
+  it('keeps a uniform sample of fixed size per flag however many contexts it is offered (last: it adds to the overall sample)', async () => {
+    const sampler = new ContextSampler({
+      db: api.db.pool, log: testLog, live: () => api.deps.flagSet.current,
+      config: { size: 500, perFlag: 100, maxRows: 1_000_000, maxContextBytes: 2_048, retentionDays: 7, flushSeconds: 3_600, exposures: false },
+    });
+    const OFFERED = 50_000;
+    for (let index = 0; index < OFFERED; index++) sampler.offer('uniformity', { userId: `u-${index}`, country: 'NL' }, 'sampler-test');
+    await sampler.close();
+    const kept = await api.db.pool.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT context->>'userId' AS id FROM context_samples WHERE scope = 'uniformity'`);
+    expect(kept.length).toBe(100);
+    expect(new Set(kept).size).toBe(100);
+    // A uniform pick of 100 among 50,000: the mean index is 25,000 give or take 1,443 (one standard
+    // error); an early-biased or late-biased reservoir lands far outside five of them.
+    const mean = kept.map((id) => Number(id.slice(2))).reduce((sum, index) => sum + index, 0) / kept.length;
+    expect(Math.abs(mean - OFFERED / 2)).toBeLessThan(7_500);
+    expect(kept.filter((id) => Number(id.slice(2)) >= OFFERED / 2).length).toBeGreaterThan(20);
   });
 });
