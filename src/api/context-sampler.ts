@@ -5,6 +5,9 @@ import type { DatabasePool } from '../data/pool.ts';
 import type { ContextSampleConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 
+/** Attribute names remembered as seen (for the linter), whatever contexts carry. */
+const MAX_SEEN_ATTRIBUTES = 1_000;
+
 /** The scope of the overall sample in `context_samples` (a flag's own sample is scoped by its key). */
 export const OVERALL_SCOPE = '';
 
@@ -113,7 +116,7 @@ export class ContextSampler {
     }
   }
 
-  /** The attribute paths sampled contexts of this process carried (for the linter's bucketing check). */
+  /** The attributes sampled contexts of this process carried: the paths the flag set reads, and top-level names (for the linter's bucketing check). */
   get attributesSeen(): ReadonlySet<string> {
     return this.#seenAttributes;
   }
@@ -140,6 +143,12 @@ export class ContextSampler {
     const json = JSON.stringify(kept);
     if (Buffer.byteLength(json) > this.#config.maxContextBytes) return null;
     for (const [path, read] of this.#readers) if (read(context) !== undefined) this.#seenAttributes.add(path);
+    // Names only, never values, and a bounded number of them: so the linter can tell a new bucketing
+    // attribute that contexts do carry from one they never do.
+    for (const name of Object.keys(context)) {
+      if (this.#seenAttributes.size >= MAX_SEEN_ATTRIBUTES) break;
+      this.#seenAttributes.add(name);
+    }
     return json;
   }
 

@@ -30,7 +30,7 @@ export const NEAR_CAP_SHARE = 0.9;
 export interface FlagLintOptions {
   maxJsonBytes?: number;
   /**
-   * Attribute paths the sampled contexts carry (docs/impact-preview.md#the-sample); without it, or
+   * Attributes the sampled contexts carry, top-level names and paths (docs/impact-preview.md#the-sample); without it, or
    * with an empty sample, bucketing attributes are not judged: no sample proves nothing.
    */
   sampledAttributes?: ReadonlySet<string>;
@@ -187,7 +187,8 @@ function bucketingWarnings(flag: FlagDefinition, sampled: ReadonlySet<string> | 
   const check = (path: string, bucketBy: string | undefined): void => {
     // The default bucketBy also reads OpenFeature's targetingKey (read-identity.ts).
     const attributes = bucketBy === undefined || bucketBy === DEFAULT_BUCKET_BY ? [DEFAULT_BUCKET_BY, 'targetingKey'] : [bucketBy];
-    if (attributes.some((attribute) => sampled.has(attribute))) return;
+    // A nested path counts as carried when its top-level object is: the sample remembers names, not every path.
+    if (attributes.some((attribute) => sampled.has(attribute) || sampled.has(attribute.split('.')[0]!))) return;
     warnings.push({ code: 'bucket_attribute_unseen', path, message: `buckets by "${attributes[0]}", which no sampled context carries: contexts fall back to projectId, or get the default without one` });
   };
   if (flag.rollout) check('rollout.bucketBy', flag.rollout.bucketBy);

@@ -99,6 +99,8 @@ describe('lintFlag', () => {
     const warnings = lintFlag(definition, { sampledAttributes: new Set(['targetingKey', 'country']) });
     expect(warnings).toEqual([expect.objectContaining({ code: 'bucket_attribute_unseen', path: 'rules[0].serve.bucketBy', message: expect.stringContaining('"accountId"') })]);
     expect(codes(lintFlag(definition, { sampledAttributes: new Set(['country']) }))).toEqual(['bucket_attribute_unseen', 'bucket_attribute_unseen']);
+    // A nested bucketing path counts as carried when its top-level object is.
+    expect(lintFlag(flag({ rollout: { percentage: 10, bucketBy: 'account.id' } }), { sampledAttributes: new Set(['account']) })).toEqual([]);
     // No sample proves nothing.
     expect(lintFlag(definition, { sampledAttributes: new Set() })).toEqual([]);
   });
