@@ -244,7 +244,7 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     ...(filing.check ? { check: filing.check } : {}),
     ...(filing.prepare ? { prepare: filing.prepare } : {}),
   });
-  await attachImpact(deps, record);
+  await settledWithin(attachImpact(deps, record), IMPACT_AT_FILING_WAIT_MS);
   try {
     await startWorkflow(deps, record, deadline);
     return (await getChangeRequest(deps.db, id)) ?? record;
@@ -259,6 +259,19 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     await failChangeRequest(deps.db, id, { code: 'unavailable', message: `its approval workflow could not be started: ${error instanceof Error ? error.message : String(error)}` });
     throw error;
   }
+}
+
+/**
+ * How long filing waits for the impact before it starts the approval workflow: a slow preview (a
+ * large sample on a busy machine) must not eat the Temporal call's bound. Past it the request is
+ * filed at once, and the impact is stored when it is ready, only not in the workflow's summary.
+ */
+const IMPACT_AT_FILING_WAIT_MS = 1_000;
+
+async function settledWithin(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /**
