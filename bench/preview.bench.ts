@@ -13,7 +13,7 @@ import { ImpactPreviewer } from '../src/api/impact-preview.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDatabasePool } from '../src/data/pool.ts';
 import { sql } from '../src/data/sql.ts';
-import { attributeKeeper, attributesRead, compileFlagSet, evaluate, type Flag } from '../src/engine/index.ts';
+import { attributeKeeper, attributesRead, compileFlagSet, evaluate, type Flag } from '@flagship/engine';
 import { createLogger } from '../src/log.ts';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
 import { prepareBenchService, seedFlags } from './service.ts';

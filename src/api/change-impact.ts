@@ -1,10 +1,11 @@
-import { validateSegment } from '../engine/index.ts';
+import { validateSegment } from '@flagship/engine/validate';
 import type { ChangeRequestRecord } from '../data/change-requests.ts';
-import { definitionOf, getFlag, mergePatch } from '../data/flags.ts';
+import { getFlag, mergePatch } from '../data/flags.ts';
+import { definitionOf } from '../domain/definition-of.ts';
 import { getSegment, segmentDefinition } from '../data/segments.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import type { ImpactReport, RolloutStepImpact } from './impact-preview.ts';
-import { normalizePlan, type PlanInput } from './rollout-plan.ts';
+import { normalizePlan, type PlanInput } from '../domain/rollout-plan.ts';
 
 /** What a change request carries: the impact, its one line for people, and when it was computed. */
 export interface ChangeImpact {

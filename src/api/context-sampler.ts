@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { attributeKeeper, attributesRead, compileAttributeReader, type AttributeReader, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '../engine/index.ts';
+import { attributeKeeper, attributesRead, compileAttributeReader, type AttributeReader, type CompiledFlagSet, type EvaluationContext, type EvaluationResult } from '@flagship/engine';
 import { storeContextSamples, type SampledContextRow } from '../data/context-samples.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import type { ContextSampleConfig } from '../config.ts';

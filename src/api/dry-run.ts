@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { lintFlag, lintSegment, type FlagDefinition, type LintWarning, type SegmentDefinition } from '../engine/index.ts';
+import { type FlagDefinition, type SegmentDefinition } from '@flagship/engine';
+import { lintFlag, lintSegment, type LintWarning } from '@flagship/engine/validate';
 import { diffJson } from '../data/json-diff.ts';
 import { ApprovalNeeded } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { dependentsOf, prerequisiteClosure, type CompiledFlagSet, type Flag, type FlagImpact, type ImpactWorld, type Rollout, type Segment } from '../engine/index.ts';
+import { dependentsOf, prerequisiteClosure, type CompiledFlagSet, type Flag, type FlagImpact, type ImpactWorld, type Rollout, type Segment } from '@flagship/engine';
 import { loadContextSamples, recentTokensOf, trafficShareOf } from '../data/context-samples.ts';
 import type { DatabasePool } from '../data/pool.ts';
 import { AppError } from '../errors.ts';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { computeImpact, type EvaluationContext, type FlagImpact, type ImpactWorld } from '../engine/index.ts';
+import { computeImpact, type EvaluationContext, type FlagImpact, type ImpactWorld } from '@flagship/engine';
 
 /** What the API process sends: both worlds as plain definitions, the samples as JSON text (parsed here, not there). */
 export interface ImpactRequest {

@@ -4,7 +4,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Actor } from '../data/actor.ts';
-import { auditView, definitionOf, getFlag, mergePatch } from '../data/flags.ts';
+import { auditView, getFlag, mergePatch } from '../data/flags.ts';
+import { definitionOf } from '../domain/definition-of.ts';
 import type { JsonChange } from '../data/json-diff.ts';
 import {
   abandonScheduledChange,
@@ -40,7 +41,6 @@ import { gateFlagChange } from './approval-gates.ts';
 import { ApprovalNeeded, approvalOptionsSchema, changeRequestView, fileChangeRequest, newChangeRequestId, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { answerDryRun, dryRunQuery, flagWarnings, impactOf, notingApproval } from './dry-run.ts';
-import { parseDuration } from '../domain/duration.ts';
 import type { RouteRegistry } from './route.ts';
 import { callTemporal, temporalDeadline } from './workflow-calls.ts';
 import { requiredVersion } from './versioning.ts';

@@ -36,6 +36,5 @@ export { compileFlagSet, CompiledFlagSet, type CompiledFlag } from './compile-fl
 export { evaluate, evaluateAll, MAX_PREREQUISITE_DEPTH } from './evaluate.ts';
 export { explain, type ConditionTrace, type Explanation, type ExplanationStep, type IdentityTrace, type SplitTrace, type ExplanationOutcome } from './explain.ts';
 export { bucketFor, BUCKETS } from './hash.ts';
-export { lintFlag, lintSegment, NEAR_CAP_SHARE, WARNING_CODES, type FlagLintOptions, type LintWarning, type WarningCode } from './lint-flag.ts';
 export { attributeKeeper, attributesRead, computeImpact, dependentsOf, prerequisiteClosure, IDENTITY_ATTRIBUTES, type FlagImpact, type ImpactWorld, type ImpactInput, type Outcome, type Transition } from './compute-impact.ts';
 export { compileAttributeReader, type AttributeReader } from './read-attribute.ts';

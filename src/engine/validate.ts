@@ -23,3 +23,4 @@ export { validateFlag, DEFAULT_MAX_JSON_BYTES, type ValidateFlagOptions } from '
 export { formatZodIssues } from './format-zod-issues.ts';
 export { validateSegment } from './validate-segment.ts';
 export { checkFlagReferences, type FlagWorld, type FlagWorldEntry } from './check-flag-references.ts';
+export { lintFlag, lintSegment, NEAR_CAP_SHARE, WARNING_CODES, type FlagLintOptions, type LintWarning, type WarningCode } from './lint-flag.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { attributeKeeper, attributesRead, compileFlagSet, computeImpact, dependentsOf, validateFlag, type Flag } from '../../src/engine/index.ts';
+import { attributeKeeper, attributesRead, compileFlagSet, computeImpact, dependentsOf, type Flag } from '@flagship/engine';
+import { validateFlag } from '@flagship/engine/validate';
 
 function flag(input: Record<string, unknown>): Flag {
   const result = validateFlag({ type: 'boolean', defaultValue: false, ...input });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { lintFlag, lintSegment, validateFlag, validateSegment, WARNING_CODES, type FlagDefinition, type SegmentDefinition, type WarningCode } from '../../src/engine/index.ts';
+import { type FlagDefinition, type SegmentDefinition } from '@flagship/engine';
+import { lintFlag, lintSegment, WARNING_CODES, type WarningCode } from '@flagship/engine/validate';
+import { validateFlag, validateSegment } from '@flagship/engine/validate';
 
 function flag(input: Record<string, unknown>): FlagDefinition {
   const result = validateFlag({ key: 'lint-me', type: 'boolean', defaultValue: false, ...input });

@@ -4,7 +4,7 @@
 // filed and recomputed. Each page passes axe-core; screenshots for docs/console.md.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { compileFlagSet, evaluate, type Flag } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, type Flag } from '@flagship/engine';
 import { seriousAccessibilityViolations, screenshot, startBrowser, type TestBrowser } from '../support/browser.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type RolloutHarness } from '../support/rollout-harness.ts';

@@ -3,7 +3,7 @@
 // answers the diff, the linter's warnings and the transitions of every flag it reaches over the sample.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
-import { compileFlagSet, evaluate, type Flag } from '../../src/engine/index.ts';
+import { compileFlagSet, evaluate, type Flag } from '@flagship/engine';
 import { sql } from '../../src/data/sql.ts';
 import { ContextSampler } from '../../src/api/context-sampler.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
