@@ -151,7 +151,8 @@ export function ChangeEditor({ resource, definitionOf, Form, save, preview, load
       <p>Saving changes version ${base.version} of the ${noun}; if someone saved since, nothing is written and you are told.</p>
       <${DiffTable} diff=${diff} caption=${`Changes to version ${base.version}`} />
       ${dryRun?.loading && html`<p class="help" role="status">Working out whom it moves…</p>`}
-      ${dryRun?.error && html`<${ErrorMessage} error=${dryRun.error} title="The dry run refused the change (saving would too)" />`}
+      ${dryRun?.error?.code === 'version_conflict' && html`<p class="help" role="status">Someone changed this ${noun} since you opened it: saving shows both sides and lets you re-apply yours.</p>`}
+      ${dryRun?.error && dryRun.error.code !== 'version_conflict' && html`<${ErrorMessage} error=${dryRun.error} title="The dry run refused the change (saving would too)" />`}
       ${dryRun?.answer && html`<${Warnings} warnings=${dryRun.answer.warnings} />
         ${dryRun.answer.approvalRequired && html`<p class="message" role="status">Saving files a change request: ${dryRun.answer.approvalRequired.reason}.</p>`}
         <${Impact} impact=${dryRun.answer.impact} title="Who it moves, over the sampled contexts" />`}
