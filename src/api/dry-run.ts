@@ -24,6 +24,11 @@ export const dryRunResponse = {
   }),
 };
 
+/** A 200 answer that is the write's own, or the dry run's when dryRun=true: the document names both. */
+export function orDryRun<Schema extends z.ZodType>(schema: Schema) {
+  return z.union([schema, dryRunResponse.schema]);
+}
+
 /** A guard as the write functions take it: it throws ApprovalNeeded when the change needs a second person. */
 type Guard<Args extends unknown[]> = (...args: Args) => void | Promise<void>;
 

@@ -12,7 +12,7 @@ import { AppError } from '../errors.ts';
 import { gateFlagChange, gateFlagPatch } from './approval-gates.ts';
 import { approvalOptionsSchema, ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions, type ApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
-import { answerDryRun, dryRunQuery, dryRunResponse, flagWarnings, impactOf, notingApproval, withWarnings } from './dry-run.ts';
+import { answerDryRun, dryRunQuery, dryRunResponse, orDryRun, flagWarnings, impactOf, notingApproval, withWarnings } from './dry-run.ts';
 import { staleFlagPage } from './lifecycle-routes.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
@@ -129,7 +129,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     params: keyParams,
     body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a high-impact flag.'),
     query: z.object(dryRunQuery),
-    responses: { 200: { description: 'The flag at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer.', schema: flagSchema }, 202: approvalRequired },
+    responses: { 200: { description: 'The flag at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer.', schema: orDryRun(flagSchema) }, 202: approvalRequired },
     async handler(ctx, { params, body, query, principal }) {
       const { version, approval, ...patch } = body;
       const approvalOptions = parseApprovalOptions(approval);
@@ -165,7 +165,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       params: keyParams,
       body: versionBody,
       query: z.object(dryRunQuery),
-      responses: { 200: { description: 'The flag at its next version; with dryRun=true, the dry run\'s answer (for an archive, the traffic that would get not_found).', schema: flagSchema }, 202: approvalRequired },
+      responses: { 200: { description: 'The flag at its next version; with dryRun=true, the dry run\'s answer (for an archive, the traffic that would get not_found).', schema: orDryRun(flagSchema) }, 202: approvalRequired },
       async handler(ctx, { params, body, query, principal }) {
         const version = expectedVersion(ctx, body?.version);
         if (query.dryRun === 'true') {

@@ -4,7 +4,7 @@ import { activeRolloutsInCategory, getKillswitch, listKillswitches, rolloutsOwed
 import { AppError } from '../errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { dryRunOf } from '../data/write-transaction.ts';
-import { answerDryRun, dryRunQuery, impactOf } from './dry-run.ts';
+import { answerDryRun, dryRunQuery, impactOf, orDryRun } from './dry-run.ts';
 import type { RouteRegistry } from './route.ts';
 
 const categoryParams = z.object({ category: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'a category is a key: lower-case letters, digits, ".", "_", "-"') });
@@ -63,7 +63,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
     responses: {
       200: {
         description: 'The category, engaged (changed false when it already was), and the running rollouts of its flags that a worker pauses next; with dryRun=true, the dry run\'s answer (docs/impact-preview.md), whose impact shows what it would turn off.',
-        schema: killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ pausing: z.array(rolloutRefSchema), note: z.string() }) }),
+        schema: orDryRun(killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ pausing: z.array(rolloutRefSchema), note: z.string() }) })),
       },
     },
     async handler(ctx, { params, body, query, principal }) {
@@ -91,7 +91,7 @@ export function killswitchRoutes(deps: ApiDependencies, registry: RouteRegistry)
     responses: {
       200: {
         description: 'The category, released (changed false when it was not engaged), and the rollouts still paused by the killswitch; with dryRun=true, the dry run\'s answer.',
-        schema: killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ stillPaused: z.array(rolloutRefSchema) }) }),
+        schema: orDryRun(killswitchSchema.extend({ changed: z.boolean(), rollouts: z.object({ stillPaused: z.array(rolloutRefSchema) }) })),
       },
     },
     async handler(ctx, { params, body, query, principal }) {

@@ -7,7 +7,7 @@ import { gateSegmentPatch } from './approval-gates.ts';
 import { ApprovalNeeded, changeRequestView, fileChangeRequest, parseApprovalOptions } from './change-control.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { dryRunOf } from '../data/write-transaction.ts';
-import { answerDryRun, dryRunQuery, dryRunResponse, impactOf, notingApproval, segmentWarnings, withWarnings } from './dry-run.ts';
+import { answerDryRun, dryRunQuery, dryRunResponse, impactOf, orDryRun, notingApproval, segmentWarnings, withWarnings } from './dry-run.ts';
 import { pageQuery } from './pagination.ts';
 import type { RouteRegistry } from './route.ts';
 import { decodeCursor, encodeCursor, etagFor, expectedVersion, requiredVersion } from './versioning.ts';
@@ -71,7 +71,7 @@ export function segmentRoutes(deps: ApiDependencies, registry: RouteRegistry): R
     body: z.record(z.string(), z.unknown()).describe('Fields to replace; null removes an optional field. May carry "version", and "approval": { reason?, expiresIn? } for a segment that reaches a high-impact flag.'),
     query: z.object(dryRunQuery),
     responses: {
-      200: { description: 'The segment at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer, whose impact lists every flag the segment reaches.', schema: segmentSchema },
+      200: { description: 'The segment at its next version (and the linter\'s warnings, when there are any); with dryRun=true, the dry run\'s answer, whose impact lists every flag the segment reaches.', schema: orDryRun(segmentSchema) },
       202: { description: 'approval_required: the segment reaches a high-impact flag; the change became a change request that lists every high-impact flag it touches and waits for a second person.' },
     },
     async handler(ctx, { params, body, query, principal }) {
