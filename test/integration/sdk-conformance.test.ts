@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createClient, type FlagValue, type FlagsClient } from '@flagship/sdk';
+import { createClient, type FlagsClient } from '@flagship/sdk';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { evaluationFiles, loadConformanceIntoApi } from '../support/conformance.ts';
-
-/** A fallback of the served value's type, so a found flag never answers TYPE_MISMATCH. */
-function fallbackFor(expected: Record<string, unknown> | null): FlagValue {
-  const value = expected?.value;
-  if (typeof value === 'boolean') return !value;
-  if (typeof value === 'number') return -1;
-  if (typeof value === 'string') return '<fallback>';
-  if (Array.isArray(value)) return ['<fallback>'];
-  return { fallback: true };
-}
+import { evaluationFiles, fallbackFor, loadConformanceIntoApi } from '../support/conformance.ts';
 
 describe('the conformance vectors through the SDK', () => {
   let api: TestApi;

@@ -8,24 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { FlagValue } from '@flagship/sdk';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { evaluationFiles, loadConformanceIntoApi } from '../support/conformance.ts';
+import { evaluationFiles, fallbackFor, loadConformanceIntoApi } from '../support/conformance.ts';
 import { installedPackages, installTarballs, npm, packWorkspace, REPOSITORY } from '../support/packed-workspace.ts';
 
 /** Exactly what installing the SDK brings: its own two dependencies and the engine's one, no optional peer. */
 const SDK_WITH_ENGINE = ['@flagship/engine', '@flagship/sdk', 'lru-cache', 're2js'];
 const MAX_PACKAGES = 15;
-
-/** A fallback of the served value's type, so a found flag never answers TYPE_MISMATCH. */
-function fallbackFor(expected: Record<string, unknown> | null): FlagValue {
-  const value = expected?.value;
-  if (typeof value === 'boolean') return !value;
-  if (typeof value === 'number') return -1;
-  if (typeof value === 'string') return '<fallback>';
-  if (Array.isArray(value)) return ['<fallback>'];
-  return { fallback: true };
-}
 
 /**
  * Runs a script of the consumer folder with the Node running this test, without type stripping.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import type { TestApi } from './api.ts';
+import type { FlagValue } from '@flagship/sdk';
 
 export const CONFORMANCE_DIR = new URL('../../conformance/', import.meta.url).pathname;
 
@@ -38,6 +39,16 @@ export function evaluationFiles(): EvaluationFile[] {
  * underneath, because the vectors pin what evaluation does if it exists anyway (restored from a
  * backup, say). Resolves once the API's flag set has caught up.
  */
+/** A fallback of the served value's type, so a found flag never answers TYPE_MISMATCH. */
+export function fallbackFor(expected: Record<string, unknown> | null): FlagValue {
+  const value = expected?.value;
+  if (typeof value === 'boolean') return !value;
+  if (typeof value === 'number') return -1;
+  if (typeof value === 'string') return '<fallback>';
+  if (Array.isArray(value)) return ['<fallback>'];
+  return { fallback: true };
+}
+
 export async function loadConformanceIntoApi(api: TestApi, files: readonly EvaluationFile[]): Promise<void> {
   for (const file of files) {
     for (const segment of file.segments) {
