@@ -41,6 +41,13 @@ export async function createDatabasePool(databaseUrl: string, options: DatabaseP
     idleInTransactionSessionTimeout: 15_000,
     transactionRetryLimit: 0,
     queryRetryLimit: 0,
+    // slonik resets a connection with DISCARD ALL each time it goes back to the pool: one more round
+    // trip per query, two per short write. These pools keep no session state to reset: timeouts are
+    // set per transaction (set_config(…, true)), locks are transaction locks, LISTEN has its own client.
+    resetConnection: async () => undefined,
+    // Opening a connection costs a SCRAM exchange (thousands of PBKDF2 rounds on both sides): keep
+    // connections through the pauses of ordinary traffic rather than slonik's 5 s.
+    idleTimeout: 60_000,
     typeParsers,
   });
   if (options.writeTimeoutMs !== undefined) setWriteTimeout(pool, options.writeTimeoutMs);
