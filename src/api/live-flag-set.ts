@@ -164,16 +164,20 @@ export class LiveFlagSet {
   }
 
   #applyFlag(flag: Flag): boolean {
-    if ((this.#flagVersions.get(flag.key) ?? 0) >= flag.version) return false;
-    this.#flagVersions.set(flag.key, flag.version);
-    if (flag.state === 'archived') {
-      this.#flags.delete(flag.key);
-      this.#set = this.#set.withoutFlag(flag.key);
-    } else {
-      this.#flags.set(flag.key, flag);
-      this.#set = this.#set.withFlag(flag);
+    return this.#applyFlags([flag]) > 0;
+  }
+
+  /** Applies the flags newer than what is held, in one new set; answers how many were. */
+  #applyFlags(flags: readonly Flag[]): number {
+    const newer = flags.filter((flag) => (this.#flagVersions.get(flag.key) ?? 0) < flag.version);
+    if (newer.length === 0) return 0;
+    for (const flag of newer) {
+      this.#flagVersions.set(flag.key, flag.version);
+      if (flag.state === 'archived') this.#flags.delete(flag.key);
+      else this.#flags.set(flag.key, flag);
     }
-    return true;
+    this.#set = this.#set.withFlags(newer);
+    return newer.length;
   }
 
   /**
@@ -262,11 +266,10 @@ export class LiveFlagSet {
       }
     }
     // This process's own writes are applied already (read-your-write): not compiled, not counted, again.
-    for (const flag of changes.flags) {
-      if (this.#applyFlag(flag)) {
-        changed = true;
-        recompiled += 1;
-      }
+    const applied = this.#applyFlags(changes.flags);
+    if (applied > 0) {
+      changed = true;
+      recompiled += applied;
     }
     if (changes.killswitches) changed = this.#applyKillswitches(changes.killswitches) || changed;
     if (changed) this.#compiled('change', started, recompiled);

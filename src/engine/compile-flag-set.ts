@@ -317,6 +317,20 @@ export class CompiledFlagSet {
     return new CompiledFlagSet(flags, this.segments, this.killswitches);
   }
 
+  /**
+   * `withFlag` for many flags at once: the set is copied once, not once per flag (a catch-up brings
+   * every flag other processes changed since the last one).
+   */
+  withFlags(changed: readonly Flag[]): CompiledFlagSet {
+    if (changed.length === 1) return this.withFlag(changed[0]!);
+    const flags = new Map(this.flags);
+    for (const flag of changed) {
+      if (flag.state === 'archived') flags.delete(flag.key);
+      else flags.set(flag.key, compileFlag(flag, this.segments));
+    }
+    return new CompiledFlagSet(flags, this.segments, this.killswitches);
+  }
+
   withoutFlag(key: string): CompiledFlagSet {
     if (!this.flags.has(key)) return this;
     const flags = new Map(this.flags);

@@ -41,6 +41,23 @@ describe('compileFlagSet', () => {
     expect(set.withoutFlag('missing')).toBe(set);
   });
 
+  it('withFlags applies a batch as withFlag one by one would: changed, added and archived flags, the rest untouched', () => {
+    const before = baseSet();
+    const batch = [
+      storedFlag({ key: 'plain', type: 'boolean', defaultValue: false }, { version: 2 }),
+      storedFlag({ key: 'new-one', type: 'number', defaultValue: 3 }),
+      { ...killable, state: 'archived' as const, version: 2 },
+    ];
+    const batched = before.withFlags(batch);
+    const oneByOne = batch.reduce((set, flag) => set.withFlag(flag), before);
+    expect([...batched.keys()]).toEqual([...oneByOne.keys()]);
+    expect([...batched.keys()]).toEqual(['uses-beta', 'not-beta', 'plain', 'new-one']);
+    for (const key of batched.keys()) expect(evaluate(batched, key, { email: 'a@example.com' })).toEqual(evaluate(oneByOne, key, { email: 'a@example.com' }));
+    expect(batched.get('uses-beta')).toBe(before.get('uses-beta'));
+    expect(before.has('killable')).toBe(true);
+    expect(evaluate(before, 'plain', {})!.value).toBe(true);
+  });
+
   it('withSegment recompiles exactly the flags that use the segment', () => {
     const before = baseSet();
     const after = before.withSegment(storedSegment({ key: 'beta', name: 'Beta', conditions: [{ attribute: 'email', op: 'ends_with', value: '@beta.example.com' }] }));
