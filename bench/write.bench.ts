@@ -146,8 +146,8 @@ try {
   console.log(evaluationRow('  the evaluations meanwhile', contendedEvaluations));
 
   // What bounds serialised commits on this machine: PostgreSQL serialises the commits of transactions
-  // that NOTIFY (every write does), and the append lock is held to commit, so each write's commit,
-  // its WAL flush included, is one after the other.
+  // that NOTIFY, and the append lock is held to commit: the sequencer's runs commit one after the
+  // other (each for a batch of writes), the writes themselves in parallel.
   const probe = await createDatabasePool(bench.databaseUrl(), { maximumPoolSize: 1 });
   let roundTripMs: number;
   let commitMs: number;
@@ -186,9 +186,13 @@ try {
       SELECT entity_key, array_agg((payload->>'version')::int ORDER BY id) AS versions FROM outbox
       WHERE type LIKE 'flag.%' AND type <> 'flag.exposure' AND payload ? 'version' GROUP BY entity_key`);
     const contiguous = (list: readonly number[]) => list.every((version, index) => version === list[0]! + index);
+    // Every write answered after its appends were sequenced: nothing may still wait.
+    const waiting = await db.oneFirst(sql.type(z.object({ n: z.number() }))`
+      SELECT ((SELECT count(*) FROM audit_pending) + (SELECT count(*) FROM outbox_pending))::int AS n`);
     gaps = [
       ...audited.filter((row) => !contiguous(row.versions) || row.versions[0] !== 1).map((row) => `audit ${row.entity_key}`),
       ...published.filter((row) => !contiguous(row.versions)).map((row) => `outbox ${row.entity_key}`),
+      ...(waiting > 0 ? [`${waiting} appends still waiting to be sequenced`] : []),
     ];
   } finally {
     await db.end();

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
+import { appendEventNumbered, inWriteTransaction } from '../data/write-transaction.ts';
 import { REASONS } from '@flagship/engine';
 import { FLAG_KEY_PATTERN } from '@flagship/engine/validate';
 import type { ApiDependencies } from './dependencies.ts';
@@ -41,9 +41,10 @@ const bodySchema = z.strictObject({
  * `flag.exposure` event per batch, so the stream and webhooks carry them to analytics.
  *
  * One event per batch keeps the outbox (and every SSE/webhook consumer scanning it) a thousand
- * times smaller than one row per exposure. Its id is drawn under the append lock like every other
- * outbox row's: consumers resume "after id N" and rely on ids committing in order, and a batch is
- * one short insert, so a flush every few seconds per SDK process does not contend with flag writes.
+ * times smaller than one row per exposure. It takes its id at once, under the append lock (the
+ * answer carries it), instead of waiting for the sequencer like a change's events: consumers resume
+ * "after id N" and rely on ids committing in order, and a batch is one short insert, so a flush every
+ * few seconds per SDK process does not contend with flag writes.
  * `flag.exposure` events are not flag-set changes: they never move the snapshot version.
  */
 export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): Router {
@@ -61,7 +62,7 @@ export function exposureRoutes(deps: ApiDependencies, registry: RouteRegistry): 
       // A token limited to projects reports only its projects' exposures, as it evaluates only for them.
       if (principal.projectIds !== null) for (const exposure of body.exposures) checkProject(principal, { projectId: exposure.projectId });
       const eventId = await inWriteTransaction(deps.db, (tx) =>
-        appendEvent(tx, {
+        appendEventNumbered(tx, {
           type: EXPOSURE_EVENT_TYPE,
           entityKey: null,
           payload: { source: principal.name, receivedAt: new Date().toISOString(), count: body.exposures.length, exposures: body.exposures },

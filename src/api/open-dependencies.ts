@@ -1,3 +1,4 @@
+import { APPEND_SWEEP_INTERVAL_MS, startAppendSweep } from '../data/append-sequencer.ts';
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
@@ -96,6 +97,7 @@ export async function openApiDependencies(options: ApiDependencyOptions): Promis
     opened.push(() => temporal.close());
     const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log });
     opened.push(() => changeFeed.close());
+    opened.push(startAppendSweep(db, { log, intervalMs: APPEND_SWEEP_INTERVAL_MS }));
     const metrics = createApiMetrics({
       onPerFlagLimit: (flags) => log.warn({ flags: flags.length, first: flags.slice(0, 5) }, 'more flags are tagged flagship:metrics than get series of their own; these are counted only in the totals'),
     });

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { appendEvent, inWriteTransaction } from '../data/write-transaction.ts';
+import { appendEventNumbered, inWriteTransaction } from '../data/write-transaction.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { checkProject } from './evaluation-routes.ts';
 import type { RouteRegistry } from './route.ts';
@@ -45,7 +45,7 @@ export function trackingRoutes(deps: ApiDependencies, registry: RouteRegistry): 
     async handler(ctx, { body, principal }) {
       if (principal.projectIds !== null) for (const event of body.events) checkProject(principal, { projectId: event.projectId });
       const eventId = await inWriteTransaction(deps.db, (tx) =>
-        appendEvent(tx, {
+        appendEventNumbered(tx, {
           type: TRACKING_EVENT_TYPE,
           entityKey: null,
           payload: { source: principal.name, receivedAt: new Date().toISOString(), count: body.events.length, events: body.events },

@@ -66,9 +66,10 @@ export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
 
 /**
  * What changed after `version`: the current rows of every flag and segment named by a later event.
- * Because event ids are drawn under the append lock, held until the write commits, the committed
- * outbox is always a prefix in id order, so reading the newest id first and the rows after never
- * skips a change.
+ * Because event ids are drawn under the append lock, held until the transaction that draws them
+ * commits, the committed outbox is always a prefix in id order, so reading the newest id first and
+ * the rows after never skips a change. (A flag's row commits a moment before its event is sequenced:
+ * a catch-up may read the newer row early, and the event, when it comes, finds it applied.)
  */
 export async function flagSetChangesSince(db: DatabasePool, version: number, limit = 5_000): Promise<FlagSetChanges | 'too_many'> {
   const newest = await currentFlagSetVersion(db);

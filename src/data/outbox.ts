@@ -23,9 +23,9 @@ const outboxRow = z.object({
 
 /**
  * Up to `limit` events with an id above `after`, oldest first. Every event's id is drawn under the
- * append lock, held until its write commits (appendEvent), so ids are assigned in commit order: once
- * a reader has seen id N, no row with a smaller id can commit later, so "everything after my cursor"
- * never misses one.
+ * append lock, held until the transaction that draws it commits (the sequencer's, or an
+ * appendEventNumbered write's), so ids are assigned in commit order: once a reader has seen id N, no
+ * row with a smaller id can commit later, so "everything after my cursor" never misses one.
  */
 export async function readOutboxAfter(db: DatabasePool, after: number, limit: number): Promise<OutboxEvent[]> {
   const rows = await db.any(sql.type(outboxRow)`

@@ -172,8 +172,8 @@ export interface TokenSetChanges {
 }
 
 /**
- * The current rows of every token named by a token event after `version`. Token events are written
- * with the write lock held, so the committed ones form a prefix in id order (see flagSetChangesSince).
+ * The current rows of every token named by a token event after `version`. Event ids are given in
+ * commit order, so the committed ones form a prefix in id order (see flagSetChangesSince).
  */
 export async function tokenSetChangesSince(db: DatabasePool, version: number): Promise<TokenSetChanges> {
   const newest = await currentTokenSetVersion(db);

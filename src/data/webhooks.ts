@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { DatabasePool } from './pool.ts';
 import type { Actor } from './actor.ts';
+import { flushAppends } from './append-sequencer.ts';
 import { sql } from './sql.ts';
 import { appendAudit, appendEvent, inWriteTransaction } from './write-transaction.ts';
 
@@ -78,14 +79,18 @@ function publicView(webhook: Pick<Webhook, 'id' | 'url' | 'eventTypes'>) {
 
 /**
  * Registers a webhook, with its audit entry and a `webhook.created` event, in one write transaction.
- * Its cursor starts at the newest event committed before it, read under the write lock: it receives
- * every event from its creation on, its own `webhook.created` first.
+ * Its cursor starts at the newest event committed before it, read under the write lock once the
+ * events of writes committed before it are sequenced: it receives every event from its creation on,
+ * its own `webhook.created` first.
  */
 export async function createWebhook(
   db: DatabasePool,
   input: { url: string; eventTypes: string[]; secret: string; actor: Actor },
 ): Promise<Webhook> {
   return inWriteTransaction(db, async (tx) => {
+    // This write runs alone, so every other write has committed; their events may still wait for
+    // their ids, which would then come after the cursor.
+    await flushAppends(db);
     const id = `wh_${randomBytes(9).toString('base64url')}`;
     const row = await tx.one(sql.type(webhookRow)`
       INSERT INTO webhooks (id, url, secret, event_types, cursor, created_by)

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { EventType } from '../domain/event-types.ts';
 import type { Actor } from './actor.ts';
+import { APPEND_LOCK_KEY, CHANGES_CHANNEL, flushAppends } from './append-sequencer.ts';
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { diffJson } from './json-diff.ts';
@@ -18,13 +19,6 @@ export type WriteTransaction = DatabaseTransactionConnection;
  */
 export const WRITE_LOCK_KEY = 7_233_002;
 
-/**
- * Taken right before an audit entry or outbox event gets its id, and held to commit: ids are handed
- * out in commit order, so the audit chain links entries in id order and the committed outbox is a
- * prefix in id order, whatever runs in parallel before it.
- */
-const APPEND_LOCK_KEY = 7_233_003;
-
 /** With a flag key's hash, the lock of that one flag (the two-key form: no collision with the keys above). */
 export const FLAG_LOCK_CLASS = 7_233_004;
 
@@ -34,8 +28,7 @@ export const FLAG_LOCK_CLASS = 7_233_004;
  */
 export const REFERENCES_LOCK_KEY = 7_233_005;
 
-/** The channel every committed change is announced on; the payload is a `ChangeNotice`. */
-export const CHANGES_CHANNEL = 'flag_changes';
+export { CHANGES_CHANNEL };
 
 export interface ChangeNotice {
   /** The outbox id of the event: a global, gapless-in-commit-order change counter. */
@@ -82,6 +75,48 @@ export function dryRunOf(db: DatabasePool): DatabasePool {
   return dryRun;
 }
 
+/**
+ * The audit entries and events a write transaction (or one of its savepoints) appended, in order.
+ * They are inserted in one statement when the work is done, and sequenced once the write commits.
+ */
+interface PendingAppends {
+  /** The write transaction's id (txid_current()), which its audit entries' seals cover (sql/020). */
+  transactionId: number;
+  audit: { content: string; keyId: string; seal: string }[];
+  /** Serialised when appended, as the write saw them. */
+  events: { type: EventType; entityKey: string | null; payload: string }[];
+}
+
+const pendingAppends = new WeakMap<object, PendingAppends>();
+
+function pendingAppendsOf(tx: WriteTransaction): PendingAppends {
+  const appends = pendingAppends.get(tx);
+  if (!appends) throw new Error('audit entries and events are appended in inWriteTransaction: its commit sequences them');
+  return appends;
+}
+
+/** One round trip for everything the write appended, in the order it appended it. */
+async function insertPendingAppends(tx: WriteTransaction, appends: PendingAppends): Promise<void> {
+  const { audit, events } = appends;
+  await tx.query(sql.typeAlias('void')`
+    WITH audit AS (
+      INSERT INTO audit_pending (content, key_id, seal)
+      SELECT content, key_id, seal
+      FROM unnest(${sql.array(audit.map((entry) => entry.content), 'text')}, ${sql.array(audit.map((entry) => entry.keyId), 'text')}, ${sql.array(audit.map((entry) => entry.seal), 'text')})
+        WITH ORDINALITY AS entry (content, key_id, seal, position)
+      ORDER BY position
+      RETURNING 1
+    ), events AS (
+      INSERT INTO outbox_pending (type, entity_key, payload)
+      SELECT type, entity_key, payload::jsonb
+      FROM unnest(${sql.array(events.map((event) => event.type), 'text')}, ${sql.array(events.map((event) => event.entityKey), 'text')}, ${sql.array(events.map((event) => event.payload), 'text')})
+        WITH ORDINALITY AS event (type, entity_key, payload, position)
+      ORDER BY position
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM audit) + (SELECT count(*) FROM events) AS appended`);
+}
+
 /** What a write may change: one flag, or only appends; `everything` runs alone. */
 export type WriteScope = 'everything' | { flagKey: string } | { appendsOnly: true };
 
@@ -109,8 +144,10 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
   const write: { state: 'working' | 'abandoned' | 'committing' } = { state: 'working' };
   // Asked through a function: the deadline's timer changes the state while the work awaits.
   const abandoned = (): boolean => write.state === 'abandoned';
+  const appends: PendingAppends = { transactionId: 0, audit: [], events: [] };
   const transaction = db.transaction(async (tx) => {
     if (signer) useAuditSigner(tx, signer);
+    pendingAppends.set(tx, appends);
     const left = Math.ceil(timeoutMs - (performance.now() - started));
     if (abandoned() || left <= 0) throw writeTimedOut(timeoutMs);
     // One round trip: the subquery (volatile, so never flattened into the outer query) sets the
@@ -121,10 +158,12 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
       : 'flagKey' in scope
         ? sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY}), pg_advisory_xact_lock(${FLAG_LOCK_CLASS}, hashtext(${scope.flagKey}))`
         : sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY})`;
-    await tx.query(sql.typeAlias('void')`
-      SELECT ${locks}
-      FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`);
+    // It also draws the transaction's id, which seals its audit entries (see signPending).
+    ({ xid: appends.transactionId } = await tx.one(sql.type(z.object({ xid: z.number() }))`
+      SELECT ${locks}, txid_current() AS xid
+      FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`));
     const result = await work(tx);
+    if (appends.audit.length + appends.events.length > 0) await insertPendingAppends(tx, appends);
     if (abandoned()) throw writeTimedOut(timeoutMs);
     if (dryRuns.has(db)) throw new DryRunDone(result);
     write.state = 'committing';
@@ -141,7 +180,13 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
   // An abandoned transaction still settles later (rolled back); nobody waits for it any more.
   transaction.catch(() => undefined);
   try {
-    return await Promise.race([transaction, deadline]);
+    const result = await Promise.race([transaction, deadline]);
+    clearTimeout(timer);
+    // Committed. Its audit entries and events get their ids now, with whatever else committed
+    // meanwhile, so that they are in the log when the caller answers. If that fails the write still
+    // stands: the next write's sequencing, or the sweep, moves them.
+    if (appends.audit.length + appends.events.length > 0) await sequenced(db, timeoutMs);
+    return result;
   } catch (error) {
     if (error instanceof DryRunDone) return error.result as T;
     if (!isDatabaseUnavailable(error)) throw error;
@@ -149,6 +194,22 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
       throw new AppError('unavailable', 'the connection to PostgreSQL broke while the write was committing: it may or may not have been committed; read the current version (or the audit log) before retrying', { outcome: 'unknown' });
     }
     throw new AppError('unavailable', 'PostgreSQL cannot be reached: the write was not committed; retry later', { outcome: 'not_committed' }, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Waits, up to the write's deadline, for the sequencer to give the committed write's appends their
+ * ids. The write stands whatever happens here; what is not sequenced now is by the next write or the sweep.
+ */
+async function sequenced(db: DatabasePool, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([flushAppends(db).catch(() => undefined), gaveUp]);
   } finally {
     clearTimeout(timer);
   }
@@ -169,10 +230,22 @@ export async function lockReferences(tx: WriteTransaction): Promise<void> {
 /** Runs `work` in a savepoint of `tx`: a failure rolls back what it wrote, and only that. */
 export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: WriteTransaction) => Promise<T>): Promise<T> {
   const signer = auditSignerOf(tx);
-  return tx.transaction(async (savepoint) => {
-    if (signer) useAuditSigner(savepoint, signer);
-    return work(savepoint);
-  });
+  const appends = pendingAppends.get(tx);
+  // What the savepoint appends joins the write's appends only if the savepoint is kept.
+  const own: PendingAppends = { transactionId: appends?.transactionId ?? 0, audit: [], events: [] };
+  try {
+    const result = await tx.transaction(async (savepoint) => {
+      if (signer) useAuditSigner(savepoint, signer);
+      pendingAppends.set(savepoint, own);
+      return work(savepoint);
+    });
+    appends?.audit.push(...own.audit);
+    appends?.events.push(...own.events);
+    return result;
+  } finally {
+    // slonik may hand the savepoint the transaction's own connection object.
+    if (appends) pendingAppends.set(tx, appends);
+  }
 }
 
 /** What an audit entry can be about: its `entityType`, and the audit list's filter. */
@@ -192,26 +265,28 @@ export interface AuditInput {
 }
 
 /**
- * Appends an audit entry: the database computes its hash chained to the previous entry, and this
- * process signs that hash with the audit key, which the database never sees. Both commit together.
+ * Appends an audit entry. It waits unnumbered, with this process's seal of its content, until
+ * the write commits; the sequencer then gives it its id and place in the chain, which the database
+ * hashes, and signs that hash with the audit key, which the database never sees (sql/020).
  */
 export async function appendAudit(tx: WriteTransaction, entry: AuditInput): Promise<void> {
   const signer = auditSignerOf(tx);
   if (!signer) throw new Error('audit entries are signed: write them in inWriteTransaction on a pool opened with an audit signer');
-  const diff = diffJson(entry.before ?? null, entry.after ?? null);
-  // The append lock is taken in the FROM clause, so before the row's id is drawn (see APPEND_LOCK_KEY).
-  const written = await tx.one(sql.type(z.object({ id: z.number(), hash: z.string() }))`
-    INSERT INTO audit_log (actor, actor_name, token_id, approver, action, entity_type, entity_key, version, before, after, diff, prev_hash, hash)
-    SELECT ${entry.actor.id}, ${entry.actor.name}, ${entry.actor.tokenId}, ${entry.approver ?? null}, ${entry.action}, ${entry.entityType}, ${entry.entityKey},
-           ${entry.version ?? null}, ${toJsonb(entry.before)}, ${toJsonb(entry.after)}, ${sql.jsonb(diff as unknown as object)}, '', ''
-    FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})) AS append
-    RETURNING id, hash`);
-  await tx.query(sql.typeAlias('void')`
-    INSERT INTO audit_signatures (entry_id, key_id, signature) VALUES (${written.id}, ${signer.keyId}, ${signer.signEntry(written.id, written.hash)})`);
-}
-
-function toJsonb(value: unknown) {
-  return value === undefined || value === null ? null : sql.jsonb(value as object);
+  const appends = pendingAppendsOf(tx);
+  const content = JSON.stringify({
+    actor: entry.actor.id,
+    actorName: entry.actor.name,
+    tokenId: entry.actor.tokenId,
+    approver: entry.approver ?? null,
+    action: entry.action,
+    entityType: entry.entityType,
+    entityKey: entry.entityKey,
+    version: entry.version ?? null,
+    before: entry.before ?? null,
+    after: entry.after ?? null,
+    diff: diffJson(entry.before ?? null, entry.after ?? null),
+  });
+  appends.audit.push({ content, keyId: signer.keyId, seal: signer.signPending(appends.transactionId, content) });
 }
 
 export interface EventInput {
@@ -221,15 +296,25 @@ export interface EventInput {
 }
 
 /**
- * Writes the event to the outbox and announces it with NOTIFY, both inside the transaction:
- * PostgreSQL delivers the notification only if the transaction commits.
+ * Appends an event to the outbox. Like an audit entry it waits unnumbered until the write commits;
+ * the sequencer gives it its id and announces it with NOTIFY.
  */
-export async function appendEvent(tx: WriteTransaction, event: EventInput): Promise<number> {
+export async function appendEvent(tx: WriteTransaction, event: EventInput): Promise<void> {
+  pendingAppendsOf(tx).events.push({ type: event.type, entityKey: event.entityKey, payload: JSON.stringify(event.payload) });
+}
+
+/**
+ * Appends an event that gets its outbox id at once, for a caller that answers with it (an SDK's
+ * exposure or tracking batch). It takes the append lock for itself and holds it to commit, so it
+ * must be about no entity whose events are ordered (entityKey null): it may land before a
+ * sequenced event of a write that committed earlier.
+ */
+export async function appendEventNumbered(tx: WriteTransaction, event: EventInput & { entityKey: null }): Promise<number> {
   // One round trip for the append lock, the row and the notice; the notice's JSON has the ChangeNotice shape.
   const row = await tx.one(sql.type(z.object({ id: z.number(), notified: z.boolean() }))`
     WITH event AS (
       INSERT INTO outbox (type, entity_key, payload)
-      SELECT ${event.type}, ${event.entityKey}, ${sql.jsonb(event.payload as object)} FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})) AS append
+      SELECT ${event.type}, NULL, ${sql.jsonb(event.payload as object)} FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})) AS append
       RETURNING id, type, entity_key
     )
     SELECT id, pg_notify(${CHANGES_CHANNEL}, json_build_object('seq', id, 'type', type, 'entityKey', entity_key)::text) IS NULL AS notified

@@ -1,3 +1,4 @@
+import { APPEND_SWEEP_INTERVAL_MS, startAppendSweep } from '../data/append-sequencer.ts';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
@@ -114,6 +115,7 @@ export async function startWorker(options: {
   const running = worker.run();
   running.catch((error: unknown) => options.log.error({ err: error }, 'worker stopped with an error'));
   const dispatcher = startWebhookDispatcher({ db, log: options.log, outbound });
+  const stopAppendSweep = startAppendSweep(db, { log: options.log, intervalMs: APPEND_SWEEP_INTERVAL_MS });
   const changeFeed = createChangeFeed({ databaseUrl: options.databaseUrl, log: options.log });
   const reconciler = startWorkflowReconciler({
     db,
@@ -134,6 +136,7 @@ export async function startWorker(options: {
     : undefined;
   return {
     async stop() {
+      stopAppendSweep();
       snapshotTrigger?.stop();
       await reconciler.stop();
       await changeFeed.close();

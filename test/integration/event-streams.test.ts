@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
+import { createTestDatabase, writeTestEvent, type TestDatabase } from '../support/database.ts';
 import { OutboxTail } from '../../src/events/outbox-tail.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 import { openSse, type SseConnection } from '../support/sse-client.ts';
@@ -34,7 +33,7 @@ describe('the limits of /v1/events', () => {
     await database.drop();
   });
 
-  const writeEvent = (entityKey: string) => inWriteTransaction(database.pool, (tx) => appendEvent(tx, { type: 'flag.updated', entityKey, payload: { key: entityKey } }));
+  const writeEvent = (entityKey: string) => writeTestEvent(database.pool, { type: 'flag.updated', entityKey, payload: { key: entityKey } });
 
   async function stream(token: string, options: { lastEventId?: string; query?: string } = {}): Promise<SseConnection> {
     const connection = await openSse(`${api.baseUrl}/v1/events${options.query ?? ''}`, { token, ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}) });

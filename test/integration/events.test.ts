@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import type { Scope } from '../../src/data/tokens.ts';
 import { sql } from '../../src/data/sql.ts';
-import { appendEvent, inWriteTransaction, type ChangeNotice } from '../../src/data/write-transaction.ts';
+import type { ChangeNotice } from '../../src/data/write-transaction.ts';
+import { writeTestEvent } from '../support/database.ts';
 import { createChangeFeed, type ChangeFeed } from '../../src/events/change-feed.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { eventually } from '../support/eventually.ts';
@@ -25,7 +26,7 @@ afterAll(async () => {
 
 /** Writes one event the way every write path does (the flags API produces the same rows). */
 async function writeEvent(type: EventType, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
-  return inWriteTransaction(api.db.pool, (tx) => appendEvent(tx, { type, entityKey, payload: { key: entityKey, ...payload } }));
+  return writeTestEvent(api.db.pool, { type, entityKey, payload: { key: entityKey, ...payload } });
 }
 
 async function stream(query = '', options: { token?: string | null; lastEventId?: string } = {}): Promise<SseConnection> {

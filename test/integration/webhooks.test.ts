@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { actorNamed } from '../../src/data/actor.ts';
 import { sql } from '../../src/data/sql.ts';
 import { createWebhook, getWebhook, recordWebhookProgress } from '../../src/data/webhooks.ts';
-import { appendEvent, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startWebhookDispatcher, type RunningDispatcher } from '../../src/events/webhook-dispatcher.ts';
 import { verifyWebhookSignature } from '@flagship/sdk/webhooks';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, writeTestEvent, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 import { loopbackOutbound } from '../support/outbound.ts';
@@ -52,7 +51,7 @@ async function register(url: string, eventTypes?: string[]): Promise<{ id: strin
 }
 
 async function writeEvent(db: TestDatabase, type: EventType, entityKey: string, payload: Record<string, unknown> = {}): Promise<number> {
-  return inWriteTransaction(db.pool, (tx) => appendEvent(tx, { type, entityKey, payload: { key: entityKey, ...payload } }));
+  return writeTestEvent(db.pool, { type, entityKey, payload: { key: entityKey, ...payload } });
 }
 
 const acknowledged = (target: WebhookReceiver) => target.requests.filter((request) => request.status >= 200 && request.status < 300);

@@ -8,7 +8,7 @@ import { isAppError } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 /** A write through the real write path: one outbox row (of a type nothing here reacts to), which is what the assertions look for. */
-function writeMarker(db: DatabasePool, marker: string): Promise<number> {
+function writeMarker(db: DatabasePool, marker: string): Promise<void> {
   return inWriteTransaction(db, (tx) => appendEvent(tx, { type: 'audit.checkpoint', entityKey: marker, payload: {} }));
 }
 

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadAuditSigner, type AuditSigner } from '../../src/data/audit-signer.ts';
+import { z } from 'zod';
 import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
+import { sql } from '../../src/data/sql.ts';
+import { appendEvent, inWriteTransaction, type EventInput } from '../../src/data/write-transaction.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
 
 export interface TestDatabase {
@@ -61,4 +64,16 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
+}
+
+/**
+ * Appends one event through the real write path (sequenced after its commit, as every change's
+ * event is) and answers with the outbox id it got. The tests that use it write one at a time.
+ */
+export async function writeTestEvent(db: DatabasePool, event: EventInput): Promise<number> {
+  await inWriteTransaction(db, (tx) => appendEvent(tx, event));
+  const id = await db.oneFirst(sql.type(z.object({ id: z.number().nullable() }))`
+    SELECT max(id) AS id FROM outbox WHERE type = ${event.type} AND entity_key IS NOT DISTINCT FROM ${event.entityKey}`);
+  if (id === null) throw new Error(`the event ${event.type} ${event.entityKey} was committed but is not in the outbox`);
+  return id;
 }
