@@ -241,7 +241,7 @@ export class LiveFlagSet {
 
   async #applyChangesSinceVersion(): Promise<void> {
     // A set from a snapshot has never seen the database: the first contact replaces it whole.
-    const changes = this.#source === 'snapshot' ? 'too_many' : await flagSetChangesSince(this.#options.db, this.#version);
+    const changes = this.#source === 'snapshot' ? 'too_many' : await flagSetChangesSince(this.#options.db, this.#version, { heldFlagVersion: (key) => this.#flagVersions.get(key) });
     if (changes === 'too_many') {
       await this.#reload();
       return;

@@ -2,7 +2,7 @@ import type { Flag, Segment } from '@flagship/engine';
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { EXPOSURE_EVENT_TYPE } from '../domain/event-types.ts';
-import { getFlag, listActiveFlags } from './flags.ts';
+import { getFlags, listActiveFlags } from './flags.ts';
 import type { DatabasePool } from './pool.ts';
 import { getSegment, listAllSegments, segmentDefinition } from './segments.ts';
 import { sql } from './sql.ts';
@@ -40,7 +40,7 @@ export interface FlagSetChanges {
 }
 
 const idRow = z.object({ id: z.number().nullable() });
-const changedRow = z.object({ kind: z.string(), entity_key: z.string() });
+const changedRow = z.object({ kind: z.string(), entity_key: z.string(), version: z.number().nullable() });
 
 async function engagedKillswitches(db: CommonQueryMethods): Promise<Set<string>> {
   const categories = await db.anyFirst(sql.type(z.object({ category: z.string() }))`SELECT category FROM killswitches WHERE engaged`);
@@ -65,38 +65,52 @@ export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
 }
 
 /**
- * What changed after `version`: the current rows of every flag and segment named by a later event.
+ * What changed after `version`: the current rows of every flag and segment named by a later event,
+ * the flags in one query, leaving out those `heldFlagVersion` already holds at the newest version
+ * their events name (a process's own writes, applied when it wrote them).
  * Because event ids are drawn under the append lock, held until the transaction that draws them
  * commits, the committed outbox is always a prefix in id order, so reading the newest id first and
  * the rows after never skips a change. (A flag's row commits a moment before its event is sequenced:
  * a catch-up may read the newer row early, and the event, when it comes, finds it applied.)
  */
-export async function flagSetChangesSince(db: DatabasePool, version: number, limit = 5_000): Promise<FlagSetChanges | 'too_many'> {
+export async function flagSetChangesSince(
+  db: DatabasePool,
+  version: number,
+  options: { limit?: number; heldFlagVersion?: (key: string) => number | undefined } = {},
+): Promise<FlagSetChanges | 'too_many'> {
+  const limit = options.limit ?? 5_000;
   const newest = await currentFlagSetVersion(db);
   if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null, purged: [] };
+  // With each key, the newest version its events name, when every one of them names one: a flag
+  // held at that version already (this process's own writes) need not be read again.
   const changed = await db.any(sql.type(changedRow)`
-    SELECT DISTINCT split_part(type, '.', 1) AS kind, entity_key FROM outbox
+    SELECT split_part(type, '.', 1) AS kind, entity_key,
+           CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version
+    FROM outbox
     WHERE id > ${version} AND id <= ${newest} AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
+    GROUP BY 1, 2
     LIMIT ${limit + 1}`);
   if (changed.length > limit) return 'too_many';
-  const flags: Flag[] = [];
+  // Rare (a retention run): one indexed look at the same window, only when a flag changed.
+  const purged = changed.some((row) => row.kind === 'flag')
+    ? await db.anyFirst(sql.type(z.object({ entity_key: z.string() }))`
+        SELECT DISTINCT entity_key FROM outbox WHERE id > ${version} AND id <= ${newest} AND type = 'flag.purged' AND entity_key IS NOT NULL`)
+    : [];
+  const held = options.heldFlagVersion;
+  const flagKeys = changed
+    .filter((row) => row.kind === 'flag')
+    .filter((row) => purged.includes(row.entity_key) || row.version === null || held === undefined || (held(row.entity_key) ?? 0) < row.version)
+    .map((row) => row.entity_key);
+  const flags = flagKeys.length === 0 ? [] : await getFlags(db, flagKeys);
   const segments = new Map<string, Segment | null>();
   let killswitchChanged = false;
   for (const { kind, entity_key: key } of changed) {
-    if (kind === 'flag') {
-      const flag = await getFlag(db, key);
-      if (flag) flags.push(flag);
-    } else if (kind === 'segment') {
+    if (kind === 'segment') {
       const segment = await getSegment(db, key);
       segments.set(key, segment ? segmentDefinition(segment) : null);
     } else if (kind === 'killswitch') {
       killswitchChanged = true;
     }
   }
-  // Rare (a retention run): one indexed look at the same window, only when a flag changed.
-  const purged = changed.some((row) => row.kind === 'flag')
-    ? await db.anyFirst(sql.type(z.object({ entity_key: z.string() }))`
-        SELECT DISTINCT entity_key FROM outbox WHERE id > ${version} AND id <= ${newest} AND type = 'flag.purged' AND entity_key IS NOT NULL`)
-    : [];
   return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null, purged: [...purged] };
 }

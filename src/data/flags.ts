@@ -56,6 +56,12 @@ export async function getFlag(db: CommonQueryMethods, key: string): Promise<Flag
   return row ? toFlag(row) : null;
 }
 
+/** The flags with these keys (archived ones too), in one query; keys without a flag are left out. */
+export async function getFlags(db: CommonQueryMethods, keys: readonly string[]): Promise<Flag[]> {
+  const rows = await db.any(sql.type(flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE key = ANY(${sql.array(keys, 'text')}) ORDER BY key`);
+  return rows.map(toFlag);
+}
+
 /** Every active flag: what an API process compiles at start-up. */
 export async function listActiveFlags(db: CommonQueryMethods): Promise<Flag[]> {
   const rows = await db.any(sql.type(flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE state = 'active' ORDER BY key`);
