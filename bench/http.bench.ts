@@ -2,10 +2,14 @@
 // from other processes, side by side with two servers doing the same evaluations:
 // - a bare node:http server around the same engine and flag mix (bench/bare-evaluation-server.ts):
 //   what Node itself serves on this machine, the ceiling ours is measured against;
-// - the flagd-core (JS) OFREP server (bench/flagd-core-ofrep-server.ts): flagd's own JavaScript
-//   evaluator over the same flags translated to flagd's format (bench/flagd-flag-set.ts). Not flagd,
-//   the Go daemon, which cannot be built here (the Go module proxy refuses every flagd module).
-// Each runs as two processes sharing a port, as ours does. In rounds, alternating the servers so
+// - flagd's Go evaluator (github.com/open-feature/flagd/core, the daemon's engine) behind a net/http
+//   OFREP endpoint (bench/flagd-go, built into .tools by scripts/tools/flagd-evaluator.ts), over the
+//   same flags translated to flagd's format (bench/flagd-flag-set.ts): the nearest flagd that can be
+//   built here, since the Go module proxy refuses the daemon's own module (flagd/flagd) but serves
+//   its core. One process on every core, as Go runs;
+// - the flagd-core (JS) OFREP server (bench/flagd-core-ofrep-server.ts): flagd's JavaScript
+//   evaluator, the in-process provider's engine, over the same flags.
+// The Node servers run as two processes sharing a port, as ours does. In rounds, alternating the servers so
 // that a neighbour's load falls on all of them alike, it measures `/v1/evaluate` and OFREP single
 // flat out (wrk, 128 connections) and at a fixed 5,000/s (autocannon), and prints the ratios the
 // issue asks for. Then ours alone: bulk evaluation of 50 flags, OFREP bulk, the snapshot with and
@@ -25,6 +29,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { get } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureFlagdEvaluator, flagdCoreVersion } from '../scripts/tools/flagd-evaluator.ts';
 import { ensureWrk } from '../scripts/tools/wrk.ts';
 import { freePorts } from '../test/support/ports.ts';
 import { formatProfileSummary, summariseCpuProfile } from './cpu-profile-summary.ts';
@@ -65,6 +70,18 @@ function spawnServer(entry: string, args: string[], env: NodeJS.ProcessEnv = pro
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${entry} exited with ${code} before it listened`)));
+  });
+}
+
+const FLAGD_GO_NAME = `flagd Go evaluator ${flagdCoreVersion()}, OFREP single`;
+
+/** A server that is not a Node script: it prints "listening" once it accepts connections. */
+function spawnExecutable(executable: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  helpers.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`${executable} exited with ${code} before it listened`)));
   });
 }
 
@@ -171,11 +188,14 @@ try {
   const ofrepRequests = contexts.map((context, index) => `/ofrep/v1/evaluate/flags/${keyFor(index)} ${JSON.stringify({ context })}`);
 
   // The comparison servers, two processes each on a port of their own.
-  const [barePort, flagdPort, beforePort] = [await freePorts(1), await freePorts(1), await freePorts(1)];
+  const [barePort, flagdPort, beforePort, flagdGoPort] = [await freePorts(1), await freePorts(1), await freePorts(1), await freePorts(1)];
   const bare = [await spawnServer(join(root, 'bench/bare-evaluation-server.ts'), [String(FLAG_COUNT), String(barePort)]), await spawnServer(join(root, 'bench/bare-evaluation-server.ts'), [String(FLAG_COUNT), String(barePort)])];
   const flagdFile = join(scratch, 'flagd-flags.json');
   writeFileSync(flagdFile, JSON.stringify(toFlagdConfiguration(benchFlags(FLAG_COUNT), benchSegments())));
   const flagd = [await spawnServer(join(root, 'bench/flagd-core-ofrep-server.ts'), [flagdFile, String(flagdPort)]), await spawnServer(join(root, 'bench/flagd-core-ofrep-server.ts'), [flagdFile, String(flagdPort)])];
+  const flagdGoBuild = ensureFlagdEvaluator({ log: (message) => console.log(message) });
+  const flagdGo = 'executablePath' in flagdGoBuild ? [await spawnExecutable(flagdGoBuild.executablePath, [flagdFile, String(flagdGoPort)])] : [];
+  if ('unavailable' in flagdGoBuild) console.log(`flagd's Go evaluator left out: ${flagdGoBuild.unavailable}`);
   const before: ChildProcess[] = [];
   if (BEFORE) {
     const env = { ...process.env, DATABASE_URL: databaseUrl(), TEMPORAL_ADDRESS: bench.temporalAddress, PORT: String(beforePort), FLAGS_DATA_DIR: dataDir, FLAGS_ADMIN_TOKEN: adminToken, FLAGS_API_PROCESSES: '2', LOG_LEVEL: 'warn' };
@@ -196,6 +216,7 @@ try {
     { name: 'bare node:http /v1/evaluate', base: bareBase, requests: evaluateRequests, pids: pidsOf(bare) },
     { name: 'bare node:http OFREP single', base: bareBase, requests: ofrepRequests, pids: pidsOf(bare) },
     { name: 'flagd-core (JS) OFREP server, OFREP single', base: `http://127.0.0.1:${flagdPort}`, requests: ofrepRequests, pids: pidsOf(flagd) },
+    ...(flagdGo.length ? [{ name: FLAGD_GO_NAME, base: `http://127.0.0.1:${flagdGoPort}`, requests: ofrepRequests, pids: pidsOf(flagdGo) }] : []),
   ].filter((target) => included(target.name));
 
   // Warm-up: JIT and connection pools, every server.
@@ -227,6 +248,7 @@ try {
   const cpu = (name: string, runs: Map<string, Measured[]>) => mean(runs.get(name), (result) => result.cpuMicrosPerRequest);
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   const flagdName = 'flagd-core (JS) OFREP server, OFREP single';
+  const flagdGoMeasured = flat.has(FLAGD_GO_NAME);
   console.log(`\nmeans of ${ROUNDS} round(s):`);
   console.log(`  ${'server, endpoint'.padEnd(44)} ${'flat out'.padStart(12)} ${'CPU/req'.padStart(9)}   ${'p99 at 5,000/s'.padStart(14)} ${'CPU/req'.padStart(9)}`);
   for (const target of targets) {
@@ -236,12 +258,12 @@ try {
   for (const [ours, bareName] of [['ours /v1/evaluate', 'bare node:http /v1/evaluate'], ['ours OFREP single', 'bare node:http OFREP single']] as const) {
     if (!flat.has(ours)) continue;
     const ofBare = rps(ours) / rps(bareName);
-    const ofFlagd = rps(ours) / rps(flagdName);
+    const ofFlagd = rps(ours) / rps(flagdGoMeasured ? FLAGD_GO_NAME : flagdName);
     const tail = p99(ours) - p99(bareName);
-    console.log(`  ${ours}: flat out ${(ofBare * 100).toFixed(0)}% of bare (≥ 70%: ${verdict(ofBare >= 0.7)}), ${ofFlagd.toFixed(2)}× flagd-core's OFREP (≥ 1.5×: ${verdict(ofFlagd >= 1.5)}); p99 at 5,000/s ${tail >= 0 ? '+' : ''}${tail.toFixed(2)} ms against bare (≤ +1 ms: ${verdict(tail <= 1)})`);
+    console.log(`  ${ours}: flat out ${(ofBare * 100).toFixed(0)}% of bare (≥ 70%: ${verdict(ofBare >= 0.7)}), ${ofFlagd.toFixed(2)}× ${flagdGoMeasured ? 'flagd\'s (Go evaluator)' : 'flagd-core\'s (JS)'} OFREP (≥ 1.5×: ${verdict(ofFlagd >= 1.5)})${flagdGoMeasured ? `, ${(rps(ours) / rps(flagdName)).toFixed(2)}× flagd-core's (JS)` : ''}; p99 at 5,000/s ${tail >= 0 ? '+' : ''}${tail.toFixed(2)} ms against bare (≤ +1 ms: ${verdict(tail <= 1)})`);
     if (BEFORE) console.log(`    before: flat out ${((rps(ours.replace('ours', 'before')) / rps(bareName)) * 100).toFixed(0)}% of bare, p99 at 5,000/s ${p99(ours.replace('ours', 'before')).toFixed(2)} ms`);
   }
-  for (const child of [...bare, ...flagd, ...before]) child.kill('SIGTERM');
+  for (const child of [...bare, ...flagd, ...flagdGo, ...before]) child.kill('SIGTERM');
 
   const bulkBodies = contexts.slice(0, 2_000).map((context, index) => JSON.stringify({ context, flagKeys: Array.from({ length: 50 }, (_, offset) => keys[(index * 50 + offset) % keys.length]) }));
   const snapshotResponse = await fetch(`${baseUrl}/v1/snapshot`, { headers: { authorization: `Bearer ${token}` } });
