@@ -202,6 +202,15 @@ export function flushAppends(db: DatabasePool): Promise<number> {
   return sequencerOf(db).flush();
 }
 
+/**
+ * Before a read of the audit log: sequences what has committed, so the answer holds every change
+ * committed before it was asked for, wherever it was written (another API process, the worker),
+ * not only once that writer's own run is through. If that fails the read goes on without it.
+ */
+export async function sequenceBeforeReading(db: DatabasePool): Promise<void> {
+  await flushAppends(db).catch(() => undefined);
+}
+
 /** How often API processes and the worker look for appends a write committed but did not sequence. */
 export const APPEND_SWEEP_INTERVAL_MS = 2_000;
 

@@ -106,6 +106,25 @@ describe('appends sequenced after commit', () => {
       SELECT entity_key FROM outbox WHERE entity_key LIKE 'sp-%' ORDER BY id`)).toEqual(['sp-before', 'sp-kept', 'sp-after']);
   });
 
+  it('answers an audit read with every entry committed before it, sequenced or not yet', async () => {
+    // What a writer holding the audit key leaves when it stops right after its commit.
+    const content = JSON.stringify({ actor: 'alice', actorName: 'alice', tokenId: null, approver: null, action: 'flag.updated', entityType: 'flag', entityKey: 'honest', version: 3, before: null, after: null, diff: [] });
+    const writer = new pg.Client({ connectionString: api.db.url });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      const transactionId = Number((await writer.query('SELECT txid_current() AS id')).rows[0].id);
+      await writer.query('INSERT INTO audit_pending (content, key_id, seal) VALUES ($1, $2, $3)', [content, testAuditSigner().keyId, testAuditSigner().signPending(transactionId, content)]);
+      await writer.query('COMMIT');
+    } finally {
+      await writer.end();
+    }
+    const trail = (await api.request('GET', '/v1/flags/honest/audit')).body.items as { version: number; actor: string }[];
+    expect(trail[0]).toMatchObject({ version: 3, actor: 'alice' });
+    expect(await waiting()).toBe(0);
+    expect(await verify()).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('sequences what a write committed but did not sequence, with no further write', async () => {
     // What a writer that stopped right after its commit leaves behind.
     await api.db.pool.query(sql.typeAlias('void')`

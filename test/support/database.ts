@@ -6,6 +6,7 @@ import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inWriteTransaction, type EventInput } from '../../src/data/write-transaction.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
+import { eventually } from './eventually.ts';
 
 export interface TestDatabase {
   /** As the application's role: what the API and the workers connect with. */
@@ -76,4 +77,16 @@ export async function writeTestEvent(db: DatabasePool, event: EventInput): Promi
     SELECT max(id) AS id FROM outbox WHERE type = ${event.type} AND entity_key IS NOT DISTINCT FROM ${event.entityKey}`);
   if (id === null) throw new Error(`the event ${event.type} ${event.entityKey} was committed but is not in the outbox`);
   return id;
+}
+
+/**
+ * Resolves once no audit entry or event waits to be sequenced: everything committed before the call
+ * is then in the log. The writers' own runs (or the sweep) do the sequencing; this only waits.
+ */
+export async function untilSequenced(db: DatabasePool, timeoutMs = 10_000): Promise<void> {
+  await eventually(
+    () => db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT ((SELECT count(*) FROM audit_pending) + (SELECT count(*) FROM outbox_pending))::int AS n`),
+    (waiting) => waiting === 0,
+    timeoutMs,
+  );
 }

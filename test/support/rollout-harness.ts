@@ -5,6 +5,7 @@ import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../../src/config.ts';
 import { sql } from '../../src/data/sql.ts';
 import type { OutboundClient } from '../../src/outbound/outbound-client.ts';
 import { startTestApi, type TestApi } from './api.ts';
+import { untilSequenced } from './database.ts';
 import { eventually } from './eventually.ts';
 import { startRolloutWorker, testTemporalClient, type RunningTestWorker } from './rollout-worker.ts';
 
@@ -75,6 +76,9 @@ export async function startRolloutHarness(options: { worker?: boolean; outbound?
       return (await api.request('GET', `/v1/flags/${key}`)).body;
     },
     async events(key, type) {
+      // An event is numbered a moment after its change commits (by its writer's sequencing run, or
+      // the sweep): what the test has seen committed is in the outbox once nothing waits.
+      await untilSequenced(api.db.pool);
       const rows = await api.db.pool.any(sql.type(z.object({ id: z.number(), type: z.string(), payload: z.record(z.string(), z.unknown()), at: z.number() }))`
         SELECT id, type, payload, at FROM outbox WHERE entity_key = ${key} ORDER BY id`);
       return type ? rows.filter((row) => row.type === type) : [...rows];
