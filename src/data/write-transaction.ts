@@ -1,4 +1,4 @@
-import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
+import { SlonikError, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { EventType } from '../domain/event-types.ts';
@@ -145,7 +145,7 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
   // Asked through a function: the deadline's timer changes the state while the work awaits.
   const abandoned = (): boolean => write.state === 'abandoned';
   const appends: PendingAppends = { transactionId: 0, audit: [], events: [] };
-  const transaction = db.transaction(async (tx) => {
+  const transaction = keepingConnection(db, (connection) => connection.transaction(async (tx) => {
     if (signer) useAuditSigner(tx, signer);
     pendingAppends.set(tx, appends);
     const left = Math.ceil(timeoutMs - (performance.now() - started));
@@ -168,7 +168,7 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
     if (dryRuns.has(db)) throw new DryRunDone(result);
     write.state = 'committing';
     return result;
-  });
+  }));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -213,6 +213,33 @@ async function sequenced(db: DatabasePool, timeoutMs: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether an error came from PostgreSQL or the connection (slonik's errors, a SQLSTATE), not from the write's own code. */
+function fromTheDriver(error: unknown): boolean {
+  if (error instanceof SlonikError) return true;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/**
+ * Runs `work` on a pool connection. slonik destroys the connection whenever the work throws, whatever
+ * the error, so every refused write (a version conflict, a failed check, a dry run's rollback) cost a
+ * new connection: a backend process and a SCRAM exchange. When the error is the write's own, the
+ * transaction has rolled back and the connection is sound: it is carried out of slonik's handler,
+ * so the connection goes back to the pool, and thrown from here.
+ */
+async function keepingConnection<T>(db: DatabasePool, work: (connection: DatabasePoolConnection) => Promise<T>): Promise<T> {
+  const outcome = await db.connect(async (connection): Promise<{ value: T } | { refused: unknown }> => {
+    try {
+      return { value: await work(connection) };
+    } catch (error) {
+      if (fromTheDriver(error)) throw error;
+      return { refused: error };
+    }
+  });
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome.value;
 }
 
 function writeTimedOut(timeoutMs: number): AppError {

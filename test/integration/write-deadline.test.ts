@@ -3,8 +3,8 @@ import pg from 'pg';
 import { z } from 'zod';
 import { createDatabasePool, type DatabasePool } from '../../src/data/pool.ts';
 import { sql } from '../../src/data/sql.ts';
-import { appendEvent, inWriteTransaction, WRITE_LOCK_KEY } from '../../src/data/write-transaction.ts';
-import { isAppError } from '../../src/errors.ts';
+import { appendEvent, dryRunOf, inWriteTransaction, WRITE_LOCK_KEY } from '../../src/data/write-transaction.ts';
+import { AppError, isAppError } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 /** A write through the real write path: one outbox row (of a type nothing here reacts to), which is what the assertions look for. */
@@ -70,5 +70,21 @@ describe('the deadline of a write', () => {
     await writeMarker(db, 'sentinel');
     expect(await committed('sentinel')).toBe(1);
     expect(await committed('queued')).toBe(0);
+  });
+  it('keeps its connection when a write is refused by its own checks or rolled back as a dry run', async () => {
+    const backend = () => db.oneFirst(sql.type(z.object({ pid: z.number() }))`SELECT pg_backend_pid() AS pid`);
+    const before = await backend();
+    const refused = await inWriteTransaction(db, async (tx) => {
+      await appendEvent(tx, { type: 'audit.checkpoint', entityKey: 'refused', payload: {} });
+      throw new AppError('validation_error', 'refused by its own check');
+    }).catch((error: unknown) => error);
+    expect(isAppError(refused) && refused.code).toBe('validation_error');
+    expect(await inWriteTransaction(dryRunOf(db), async (tx) => {
+      await appendEvent(tx, { type: 'audit.checkpoint', entityKey: 'dry-run', payload: {} });
+      return 'would write';
+    })).toBe('would write');
+    // slonik closes a connection whose work threw; the pool's only one is still the same backend.
+    expect(await backend()).toBe(before);
+    expect(await committed('refused') + await committed('dry-run')).toBe(0);
   });
 });
