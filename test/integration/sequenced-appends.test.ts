@@ -10,7 +10,7 @@ import { APPEND_LOCK_KEY } from '../../src/data/append-sequencer.ts';
 import { sql } from '../../src/data/sql.ts';
 import { appendEvent, inSavepoint, inWriteTransaction } from '../../src/data/write-transaction.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { testAuditSigner } from '../support/database.ts';
+import { testAuditSigner, waitingAppends } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 
 describe('appends sequenced after commit', () => {
@@ -26,8 +26,7 @@ describe('appends sequenced after commit', () => {
     api.db.pool.any(sql.type(z.object({ id: z.number(), version: z.number().nullable(), signed: z.boolean() }))`
       SELECT a.id, a.version, s.entry_id IS NOT NULL AS signed FROM audit_log a LEFT JOIN audit_signatures s ON s.entry_id = a.id
       WHERE a.entity_key = ${key} ORDER BY a.id`);
-  const waiting = () => api.db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`
-    SELECT ((SELECT count(*) FROM audit_pending) + (SELECT count(*) FROM outbox_pending))::int AS n`);
+  const waiting = () => waitingAppends(api.db.pool);
   const verify = async () => (await api.request('GET', '/v1/audit/verify')).body as { ok: boolean; problems: unknown[] };
 
   async function createFlag(key: string): Promise<void> {

@@ -79,14 +79,15 @@ export async function writeTestEvent(db: DatabasePool, event: EventInput): Promi
   return id;
 }
 
+/** How many audit entries and events wait to be sequenced (committed, not yet numbered). */
+export function waitingAppends(db: DatabasePool): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT ((SELECT count(*) FROM audit_pending) + (SELECT count(*) FROM outbox_pending))::int AS n`);
+}
+
 /**
  * Resolves once no audit entry or event waits to be sequenced: everything committed before the call
  * is then in the log. The writers' own runs (or the sweep) do the sequencing; this only waits.
  */
 export async function untilSequenced(db: DatabasePool, timeoutMs = 10_000): Promise<void> {
-  await eventually(
-    () => db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT ((SELECT count(*) FROM audit_pending) + (SELECT count(*) FROM outbox_pending))::int AS n`),
-    (waiting) => waiting === 0,
-    timeoutMs,
-  );
+  await eventually(() => waitingAppends(db), (waiting) => waiting === 0, timeoutMs);
 }
