@@ -2,6 +2,7 @@ import type { DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { auditSignerOf, type AuditSigner } from './audit-signer.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
 import { sql } from './sql.ts';
 
 /**
@@ -236,7 +237,9 @@ export function startAppendSweep(db: DatabasePool, options: { log: Logger; inter
         const moved = await flushAppends(db);
         if (moved > 0) options.log.warn({ moved }, 'sequenced audit entries and events that writes had committed but not sequenced (a process stopped, or PostgreSQL failed, in between)');
       } catch (error) {
-        options.log.warn({ err: error }, 'sequencing the audit entries and events that wait failed; the next sweep tries again');
+        // An outage is announced once by the process's database status, not every sweep.
+        const level = isDatabaseUnavailable(error) ? 'debug' : 'warn';
+        options.log[level]({ err: error }, 'sequencing the audit entries and events that wait failed; the next sweep tries again');
       } finally {
         sweeping = false;
       }
