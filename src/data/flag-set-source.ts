@@ -40,7 +40,7 @@ export interface FlagSetChanges {
 }
 
 const idRow = z.object({ id: z.number().nullable() });
-const changedRow = z.object({ kind: z.string(), entity_key: z.string(), version: z.number().nullable() });
+const changedRow = z.object({ kind: z.string(), entity_key: z.string(), version: z.number().nullable(), purged: z.boolean() });
 
 async function engagedKillswitches(db: CommonQueryMethods): Promise<Set<string>> {
   const categories = await db.anyFirst(sql.type(z.object({ category: z.string() }))`SELECT category FROM killswitches WHERE engaged`);
@@ -85,21 +85,18 @@ export async function flagSetChangesSince(
   // held at that version already (this process's own writes) need not be read again.
   const changed = await db.any(sql.type(changedRow)`
     SELECT split_part(type, '.', 1) AS kind, entity_key,
-           CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version
+           CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version,
+           bool_or(type = 'flag.purged') AS purged
     FROM outbox
     WHERE id > ${version} AND id <= ${newest} AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
     GROUP BY 1, 2
     LIMIT ${limit + 1}`);
   if (changed.length > limit) return 'too_many';
-  // Rare (a retention run): one indexed look at the same window, only when a flag changed.
-  const purged = changed.some((row) => row.kind === 'flag')
-    ? await db.anyFirst(sql.type(z.object({ entity_key: z.string() }))`
-        SELECT DISTINCT entity_key FROM outbox WHERE id > ${version} AND id <= ${newest} AND type = 'flag.purged' AND entity_key IS NOT NULL`)
-    : [];
+  const purged = changed.filter((row) => row.kind === 'flag' && row.purged).map((row) => row.entity_key);
   const held = options.heldFlagVersion;
   const flagKeys = changed
     .filter((row) => row.kind === 'flag')
-    .filter((row) => purged.includes(row.entity_key) || row.version === null || held === undefined || (held(row.entity_key) ?? 0) < row.version)
+    .filter((row) => row.purged || row.version === null || held === undefined || (held(row.entity_key) ?? 0) < row.version)
     .map((row) => row.entity_key);
   const flags = flagKeys.length === 0 ? [] : await getFlags(db, flagKeys);
   const segments = new Map<string, Segment | null>();
@@ -112,5 +109,5 @@ export async function flagSetChangesSince(
       killswitchChanged = true;
     }
   }
-  return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null, purged: [...purged] };
+  return { version: newest, flags, segments, killswitches: killswitchChanged ? await engagedKillswitches(db) : null, purged };
 }
