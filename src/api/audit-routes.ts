@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { sequenceBeforeReading } from '../data/append-sequencer.ts';
+import { sequenceCommitted } from '../data/append-sequencer.ts';
 import { AUDIT_PROBLEMS, auditRewritableByThisRole, listAudit, verifyAudit } from '../data/audit.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { pageQuery } from './pagination.ts';
@@ -26,7 +26,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
     responses: { 200: { description: 'A page of audit entries (actor, action, version, before, after, diff, at, hash).' } },
     async handler(ctx, { query }) {
       const before = decodeCursor<number>(query.cursor, 'number');
-      await sequenceBeforeReading(deps.db);
+      await sequenceCommitted(deps.db);
       const page = await listAudit(deps.db, {
         limit: query.limit,
         ...(query.entityType ? { entityType: query.entityType } : {}),
@@ -60,7 +60,7 @@ export function auditRoutes(deps: ApiDependencies, registry: RouteRegistry): Rou
       },
     },
     async handler(ctx) {
-      await sequenceBeforeReading(deps.db);
+      await sequenceCommitted(deps.db);
       const verification = await verifyAudit(deps.db, { verifier: deps.audit.verifier, checkpoints: deps.audit.checkpoints });
       if (await auditRewritableByThisRole(deps.db)) {
         verification.warnings.push('the API connects to PostgreSQL as a role that may rewrite the audit log (a superuser, its owner, or one granted UPDATE or DELETE): connect as a member of flags_application (docs/audit.md)');

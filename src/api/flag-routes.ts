@@ -1,4 +1,4 @@
-import { sequenceBeforeReading } from '../data/append-sequencer.ts';
+import { sequenceCommitted } from '../data/append-sequencer.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -202,7 +202,7 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
     async handler(ctx, { params, query }) {
       if (!(await getFlag(deps.db, params.key))) throw new AppError('not_found', `flag "${params.key}" does not exist`);
       const before = decodeCursor<number>(query.cursor, 'number');
-      await sequenceBeforeReading(deps.db);
+      await sequenceCommitted(deps.db);
       const page = await listAudit(deps.db, { entityType: 'flag', entityKey: params.key, limit: query.limit, ...(before ? { before } : {}) });
       ctx.body = { items: page.items, nextCursor: encodeCursor(page.nextBefore) };
     },

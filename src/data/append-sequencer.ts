@@ -94,14 +94,13 @@ async function sequencePending(db: DatabasePool, signer: AuditSigner | undefined
     if (foreign.size > 0) {
       report('error', { keyIds: [...foreign], thisKeyId: signer!.keyId }, 'audit entries sealed with another audit key wait to be sequenced by a process holding that key: every API process and the worker must use one audit key');
     }
-    let sequenced: readonly z.infer<typeof sequencedRow>[];
+    const sequenced: z.infer<typeof sequencedRow>[] = [];
     try {
-      sequenced = await tx.transaction((savepoint) => savepoint.any(moveStatement(sealed, pending.events)));
+      sequenced.push(...await tx.transaction((savepoint) => savepoint.any(moveStatement(sealed, pending.events))));
     } catch {
-      sequenced = [];
       for (const [auditIds, eventIds] of [...sealed.map((id) => [[id], []]), ...pending.events.map((id) => [[], [id]])] as [number[], number[]][]) {
         try {
-          sequenced = [...sequenced, ...await tx.transaction((savepoint) => savepoint.any(moveStatement(auditIds, eventIds)))];
+          sequenced.push(...await tx.transaction((savepoint) => savepoint.any(moveStatement(auditIds, eventIds))));
         } catch (error) {
           const table = auditIds.length ? 'audit_pending' : 'outbox_pending';
           const setAside = await tx.any(sql.type(z.object({ row: z.unknown() }))`
@@ -204,12 +203,22 @@ export function flushAppends(db: DatabasePool): Promise<number> {
 }
 
 /**
- * Before a read of the audit log: sequences what has committed, so the answer holds every change
- * committed before it was asked for, wherever it was written (another API process, the worker),
- * not only once that writer's own run is through. If that fails the read goes on without it.
+ * Waits, at most `waitAtMostMs`, for a sequencing run to put everything committed so far in the log:
+ * after a write (its own entries and events are in the log when it answers) and before a read of the
+ * audit log (the answer holds every change committed before it was asked for, whoever wrote it).
+ * Whatever goes wrong here, the write stands and the read goes on; the next run, or the sweep,
+ * sequences what is left.
  */
-export async function sequenceBeforeReading(db: DatabasePool): Promise<void> {
-  await flushAppends(db).catch(() => undefined);
+export async function sequenceCommitted(db: DatabasePool, waitAtMostMs = SEQUENCING_TIMEOUT_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitAtMostMs);
+  });
+  try {
+    await Promise.race([flushAppends(db).catch(() => undefined), gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** How often API processes and the worker look for appends a write committed but did not sequence. */

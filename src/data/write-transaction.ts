@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { EventType } from '../domain/event-types.ts';
 import type { Actor } from './actor.ts';
-import { APPEND_LOCK_KEY, CHANGES_CHANNEL, flushAppends } from './append-sequencer.ts';
+import { APPEND_LOCK_KEY, CHANGES_CHANNEL, sequenceCommitted } from './append-sequencer.ts';
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { diffJson } from './json-diff.ts';
@@ -183,9 +183,8 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
     const result = await Promise.race([transaction, deadline]);
     clearTimeout(timer);
     // Committed. Its audit entries and events get their ids now, with whatever else committed
-    // meanwhile, so that they are in the log when the caller answers. If that fails the write still
-    // stands: the next write's sequencing, or the sweep, moves them.
-    if (appends.audit.length + appends.events.length > 0) await sequenced(db, timeoutMs);
+    // meanwhile, so that they are in the log when the caller answers (waiting at most the deadline).
+    if (appends.audit.length + appends.events.length > 0) await sequenceCommitted(db, timeoutMs);
     return result;
   } catch (error) {
     if (error instanceof DryRunDone) return error.result as T;
@@ -194,22 +193,6 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
       throw new AppError('unavailable', 'the connection to PostgreSQL broke while the write was committing: it may or may not have been committed; read the current version (or the audit log) before retrying', { outcome: 'unknown' });
     }
     throw new AppError('unavailable', 'PostgreSQL cannot be reached: the write was not committed; retry later', { outcome: 'not_committed' }, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Waits, up to the write's deadline, for the sequencer to give the committed write's appends their
- * ids. The write stands whatever happens here; what is not sequenced now is by the next write or the sweep.
- */
-async function sequenced(db: DatabasePool, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-  });
-  try {
-    await Promise.race([flushAppends(db).catch(() => undefined), gaveUp]);
   } finally {
     clearTimeout(timer);
   }
@@ -270,7 +253,7 @@ export async function inSavepoint<T>(tx: WriteTransaction, work: (savepoint: Wri
     appends?.events.push(...own.events);
     return result;
   } finally {
-    // slonik may hand the savepoint the transaction's own connection object.
+    // slonik hands the savepoint the transaction's own connection object.
     if (appends) pendingAppends.set(tx, appends);
   }
 }

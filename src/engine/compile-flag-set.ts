@@ -311,10 +311,7 @@ export class CompiledFlagSet {
 
   /** Adds or replaces one flag, compiling only that flag. An archived flag is removed instead. */
   withFlag(flag: Flag): CompiledFlagSet {
-    if (flag.state === 'archived') return this.withoutFlag(flag.key);
-    const flags = new Map(this.flags);
-    flags.set(flag.key, compileFlag(flag, this.segments));
-    return new CompiledFlagSet(flags, this.segments, this.killswitches);
+    return this.withFlags([flag]);
   }
 
   /**
@@ -322,7 +319,8 @@ export class CompiledFlagSet {
    * every flag other processes changed since the last one).
    */
   withFlags(changed: readonly Flag[]): CompiledFlagSet {
-    if (changed.length === 1) return this.withFlag(changed[0]!);
+    // Archiving flags the set does not hold changes nothing.
+    if (changed.every((flag) => flag.state === 'archived' && !this.flags.has(flag.key))) return this;
     const flags = new Map(this.flags);
     for (const flag of changed) {
       if (flag.state === 'archived') flags.delete(flag.key);
