@@ -187,7 +187,7 @@ try {
   const evaluateRequests = contexts.map((context, index) => `/v1/evaluate ${JSON.stringify({ flagKey: keyFor(index), context })}`);
   const ofrepRequests = contexts.map((context, index) => `/ofrep/v1/evaluate/flags/${keyFor(index)} ${JSON.stringify({ context })}`);
 
-  // The comparison servers, two processes each on a port of their own.
+  // The comparison servers, each on a port of its own: the Node ones as two processes, flagd's Go one as one.
   const [barePort, flagdPort, beforePort, flagdGoPort] = [await freePorts(1), await freePorts(1), await freePorts(1), await freePorts(1)];
   const bare = [await spawnServer(join(root, 'bench/bare-evaluation-server.ts'), [String(FLAG_COUNT), String(barePort)]), await spawnServer(join(root, 'bench/bare-evaluation-server.ts'), [String(FLAG_COUNT), String(barePort)])];
   const flagdFile = join(scratch, 'flagd-flags.json');

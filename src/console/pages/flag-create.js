@@ -1,7 +1,7 @@
 // A new flag: its key, type, description, tags, default value and named variants, sent as they are
 // to POST /v1/flags. The API is the one judge of what is valid: what it refuses comes back as issues
 // with paths (`key`, `tags[1]`, `variants.dark`), and each is shown next to the field it names.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { html } from '../html.js';
 import { describedBy, FieldError } from '../components/common.js';
@@ -118,8 +118,9 @@ export function FlagCreatePage() {
   const update = (change) => setForm((previous) => ({ ...previous, ...change }));
   const noteProblem = (id, problem) => setProblems((previous) => ({ ...previous, [id]: problem }));
 
-  useEffect(() => {
-    // After a refusal the first field it names takes the focus, as after a server-rendered form.
+  useLayoutEffect(() => {
+    // After a refusal the first field it names takes the focus, as after a server-rendered form; in
+    // the same commit that shows the refusal, so nobody meets the alert with the focus elsewhere.
     if (refusal) formRef.current?.querySelector('[aria-invalid="true"]')?.focus();
   }, [refusal]);
 
