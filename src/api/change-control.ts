@@ -244,9 +244,12 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
     ...(filing.check ? { check: filing.check } : {}),
     ...(filing.prepare ? { prepare: filing.prepare } : {}),
   });
-  await settledWithin(attachImpact(deps, record), IMPACT_AT_FILING_WAIT_MS);
+  const filedAt = Date.now();
+  const impact = attachImpact(deps, record);
+  await settledWithin(impact, IMPACT_AT_FILING_WAIT_MS);
   try {
     await startWorkflow(deps, record, deadline);
+    await settledWithin(impact, filedAt + IMPACT_AT_ANSWER_WAIT_MS - Date.now());
     return (await getChangeRequest(deps.db, id)) ?? record;
   } catch (error) {
     if (error instanceof AppError && error.code === 'unavailable') {
@@ -263,10 +266,17 @@ export async function fileChangeRequest(deps: Deps, filing: ChangeFiling): Promi
 
 /**
  * How long filing waits for the impact before it starts the approval workflow: a slow preview (a
- * large sample on a busy machine) must not eat the Temporal call's bound. Past it the request is
- * filed at once, and the impact is stored when it is ready, only not in the workflow's summary.
+ * large sample on a busy machine) must not eat the Temporal call's bound. Past it the workflow
+ * starts at once, and its summary goes without the impact.
  */
 const IMPACT_AT_FILING_WAIT_MS = 1_000;
+
+/**
+ * How long, from filing, the answer waits for a slow impact once the workflow has started. An
+ * approver who opens the inbox right after the answer must read the impact, not "none could be
+ * computed" for one still on its way; only a preview slower than this is stored after the answer.
+ */
+const IMPACT_AT_ANSWER_WAIT_MS = 10_000;
 
 async function settledWithin(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -7,6 +7,7 @@ import { compileFlagSet, evaluate, type Flag } from '@flagship/engine';
 import { sql } from '../../src/data/sql.ts';
 import { ContextSampler } from '../../src/api/context-sampler.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { testLog } from '../support/logger.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the assertions that read them
@@ -254,6 +255,33 @@ describe('impact preview and dry runs', () => {
     expect(now.body.atFiling).toEqual(request.impact);
     expect(now.body.now.report.flags[0]).toMatchObject({ flagKey: 'big-launch', valueChanged: nonDutch + 10, sampled: CONTEXTS.length + 10 });
     expect(Date.parse(now.body.now.computedAt)).toBeGreaterThanOrEqual(Date.parse(request.impact.computedAt));
+  });
+
+  it('a change request whose preview outlasts the filing wait still answers, and is listed, with its impact', async () => {
+    const created = await api.request('POST', '/v1/flags', { body: { key: 'slow-launch', type: 'boolean', defaultValue: false, highImpact: true } });
+    expect(created.status).toBe(201);
+    const sampled = 100;
+    await api.db.pool.query(sql.typeAlias('void')`
+      INSERT INTO context_samples (process, scope, slot, context, token, sampled_at)
+      SELECT 'bulk', 'slow-launch', slot, jsonb_build_object('userId', 'bulk-' || slot), 'bulk', now() FROM generate_series(1, ${sampled}) AS slot`);
+    // The preview cannot read the sample while this transaction holds its table: filing gives up
+    // on it for the workflow's summary and starts the workflow (the sentinel), and only then is
+    // the sample released.
+    const pending = await api.db.pool.transaction(async (tx) => {
+      await tx.query(sql.typeAlias('void')`LOCK TABLE context_samples IN ACCESS EXCLUSIVE MODE`);
+      const answer = api.request('PATCH', '/v1/flags/slow-launch', { body: { version: 1, defaultValue: true } });
+      const runId = z.object({ run_id: z.string().nullable() });
+      await eventually(() => tx.maybeOne(sql.type(runId)`SELECT run_id FROM change_requests WHERE flag_key = 'slow-launch'`), (row) => row?.run_id != null, 15_000);
+      return { answer };
+    });
+    const filed = await pending.answer;
+    expect(filed.status).toBe(202);
+    const request = filed.body.error.details;
+    expect(request.impact?.report.flags[0]).toMatchObject({ flagKey: 'slow-launch', valueChanged: sampled, sampled });
+    const description = await api.deps.temporal.client.workflow.getHandle(request.workflowId).describe();
+    expect(await description.staticSummary()).not.toContain('sampled contexts');
+    const listed = await api.request('GET', '/v1/changes?status=pending');
+    expect(listed.body.items.find((item: Json) => item.id === request.id).impact).toEqual(request.impact);
   });
 
   it('every write answers the linter\'s warnings; a high-impact dry run says approval is needed', async () => {
