@@ -1,6 +1,6 @@
 // The console's shell: sign-in, navigation and the hash router. Pages live in ./pages; each route
 // below is one entry, so a later panel (insights, impact preview) is one more line.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, onTokenRefused, session } from './api.js';
 import { html, render } from './html.js';
 import { ApprovalsPage } from './pages/approvals.js';
@@ -16,8 +16,8 @@ import { SignInPage } from './pages/sign-in.js';
 import { finishProviderSignIn, startProviderSignIn } from './provider-sign-in.js';
 
 /** `#/flags/new-checkout?x=1` → `{ parts: ['flags', 'new-checkout'], params }`. */
-function readRoute() {
-  const [path, search = ''] = location.hash.replace(/^#\/?/, '').split('?');
+function parseRoute(hash) {
+  const [path, search = ''] = hash.replace(/^#\/?/, '').split('?');
   return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search) };
 }
 
@@ -45,11 +45,14 @@ function pageFor(route, me) {
 }
 
 function Shell({ me, onSignOut }) {
-  const [route, setRoute] = useState(readRoute);
+  const [hash, setHash] = useState(location.hash);
+  const route = useMemo(() => parseRoute(hash), [hash]);
   const main = useRef(null);
-  useEffect(() => {
-    const changed = () => setRoute(readRoute());
+  useLayoutEffect(() => {
+    const changed = () => setHash(location.hash);
     addEventListener('hashchange', changed);
+    // A link followed between the first render and this subscription fired its hashchange unheard.
+    changed();
     return () => removeEventListener('hashchange', changed);
   }, []);
   const section = route.parts[0] ?? 'flags';
