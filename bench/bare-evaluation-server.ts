@@ -4,14 +4,19 @@
 // beyond the two a JSON answer needs. What Node itself can serve on this machine bounds what the
 // service can; the benchmark prints ours as a share of it. One process per core, sharing the port
 // (SO_REUSEPORT), as ours runs.
-// Usage: node bench/bare-evaluation-server.ts <flag count> <port>
-import { createServer, type ServerResponse } from 'node:http';
+// With `koa`, the same handler runs as the only middleware of a Koa application and answers as our
+// evaluation routes do (writing the response itself): Koa's own cost per request, the floor of any
+// service that stays on Koa, between the bare server and ours.
+// Usage: node bench/bare-evaluation-server.ts <flag count> <port> [koa]
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Koa from 'koa';
 import { compileFlagSet, evaluate, type EvaluationContext } from '@flagship/engine';
 import { toOfrep } from '../src/api/ofrep-routes.ts';
 import { benchFlags, benchSegments } from './flag-mix.ts';
 
-const [count, port] = process.argv.slice(2).map(Number);
-if (!count || !port) throw new Error('usage: node bench/bare-evaluation-server.ts <flag count> <port>');
+const [count, port] = process.argv.slice(2, 4).map(Number);
+const framework = process.argv[4];
+if (!count || !port || (framework !== undefined && framework !== 'koa')) throw new Error('usage: node bench/bare-evaluation-server.ts <flag count> <port> [koa]');
 const set = compileFlagSet({ flags: benchFlags(count).map((flag) => ({ ...flag, state: 'active', version: 1 })), segments: benchSegments(), killswitches: new Set() });
 
 const OFREP_SINGLE = '/ofrep/v1/evaluate/flags/';
@@ -22,17 +27,30 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(json);
 }
 
-const server = createServer((request, response) => {
+function readBody(request: IncomingMessage, then: (text: string) => void): void {
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { flagKey?: string; context?: EvaluationContext };
-    const url = request.url ?? '';
-    const key = url === '/v1/evaluate' ? body.flagKey : url.startsWith(OFREP_SINGLE) ? decodeURIComponent(url.slice(OFREP_SINGLE.length)) : undefined;
-    const result = key === undefined ? undefined : evaluate(set, key, body.context ?? {});
-    if (!result) send(response, 404, { error: { code: 'not_found', message: 'no such flag or route' } });
-    else send(response, 200, url === '/v1/evaluate' ? result : toOfrep(result));
+  request.on('end', () => then(Buffer.concat(chunks).toString('utf8')));
+}
+
+function reply(url: string, text: string, response: ServerResponse): void {
+  const body = JSON.parse(text) as { flagKey?: string; context?: EvaluationContext };
+  const key = url === '/v1/evaluate' ? body.flagKey : url.startsWith(OFREP_SINGLE) ? decodeURIComponent(url.slice(OFREP_SINGLE.length)) : undefined;
+  const result = key === undefined ? undefined : evaluate(set, key, body.context ?? {});
+  if (!result) send(response, 404, { error: { code: 'not_found', message: 'no such flag or route' } });
+  else send(response, 200, url === '/v1/evaluate' ? result : toOfrep(result));
+}
+
+function koaCallback() {
+  const app = new Koa();
+  app.use(async (ctx) => {
+    const text = await new Promise<string>((resolve) => readBody(ctx.req, resolve));
+    ctx.respond = false;
+    reply(ctx.url, text, ctx.res);
   });
-});
+  return app.callback();
+}
+
+const server = createServer(framework === 'koa' ? koaCallback() : (request, response) => readBody(request, (text) => reply(request.url ?? '', text, response)));
 server.listen({ port, host: '127.0.0.1', reusePort: true }, () => process.send?.('listening'));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
