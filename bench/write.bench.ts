@@ -11,7 +11,8 @@
 // contiguous, in id order, in the audit log and in the outbox. And it measures what bounds the
 // serialised part on this machine: one round trip, one commit with its WAL flush, and how many WAL
 // flushes each committed write needed (docs/write-path.md). BENCH_API_PROCESSES (2) API processes,
-// as `npm start` runs them.
+// as `npm start` runs them; BENCH_FLAGS (1,000) flags in the set that the evaluations read and that
+// every write's new flag set is derived from.
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -26,7 +27,7 @@ const WRITERS = Number(process.env.BENCH_WRITERS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const API_PROCESSES = Number(process.env.BENCH_API_PROCESSES ?? 2);
 const EVALUATION_RATE = 3_000;
-const EVALUATION_FLAGS = 1_000;
+const EVALUATION_FLAGS = Number(process.env.BENCH_FLAGS ?? 1_000);
 const root = new URL('../', import.meta.url).pathname;
 
 const bench = await prepareBenchService({ FLAGS_API_PROCESSES: String(API_PROCESSES) });
