@@ -4,6 +4,7 @@ import { prepareSalt, type PreparedSalt } from './hash.ts';
 import { compileAttributeReader, type AttributeReader } from './read-attribute.ts';
 import { compileIdentityReader, DEFAULT_BUCKET_BY, listIdentityAttributes, type IdentityReader } from './read-identity.ts';
 import type { EvaluationResult, Flag, FlagValue, Reason, Segment, WeightedVariant } from './types.ts';
+import { OverlaidMap } from './overlaid-map.ts';
 
 /**
  * Compilation turns each flag into a plan that evaluation only has to walk: conditions become
@@ -276,14 +277,14 @@ export function compileFlag(flag: Flag, segments: ReadonlyMap<string, CompiledSe
  */
 export class CompiledFlagSet {
   /** Compiled flags by key. Read-only: use the `with…` methods to derive a changed set. */
-  readonly flags: ReadonlyMap<string, CompiledFlag>;
+  readonly flags: OverlaidMap<string, CompiledFlag>;
   readonly segments: ReadonlyMap<string, CompiledSegment>;
   /** Engaged killswitch categories. */
   readonly killswitches: ReadonlySet<string>;
 
   /** @internal Use {@link compileFlagSet}. */
   constructor(
-    flags: ReadonlyMap<string, CompiledFlag>,
+    flags: OverlaidMap<string, CompiledFlag>,
     segments: ReadonlyMap<string, CompiledSegment>,
     killswitches: ReadonlySet<string>,
   ) {
@@ -321,19 +322,13 @@ export class CompiledFlagSet {
   withFlags(changed: readonly Flag[]): CompiledFlagSet {
     // Archiving flags the set does not hold changes nothing.
     if (changed.every((flag) => flag.state === 'archived' && !this.flags.has(flag.key))) return this;
-    const flags = new Map(this.flags);
-    for (const flag of changed) {
-      if (flag.state === 'archived') flags.delete(flag.key);
-      else flags.set(flag.key, compileFlag(flag, this.segments));
-    }
+    const flags = this.flags.with(changed.map((flag) => [flag.key, flag.state === 'archived' ? undefined : compileFlag(flag, this.segments)] as const));
     return new CompiledFlagSet(flags, this.segments, this.killswitches);
   }
 
   withoutFlag(key: string): CompiledFlagSet {
     if (!this.flags.has(key)) return this;
-    const flags = new Map(this.flags);
-    flags.delete(key);
-    return new CompiledFlagSet(flags, this.segments, this.killswitches);
+    return new CompiledFlagSet(this.flags.with([[key, undefined]]), this.segments, this.killswitches);
   }
 
   /** Adds or replaces one segment, recompiling only the flags that use it. */
@@ -357,11 +352,11 @@ export class CompiledFlagSet {
   }
 
   private relinked(segments: ReadonlyMap<string, CompiledSegment>, changedSegment: string): CompiledFlagSet {
-    const flags = new Map(this.flags);
+    const relinked: [string, CompiledFlag][] = [];
     for (const compiled of this.flags.values()) {
-      if (compiled.segmentKeys.has(changedSegment)) flags.set(compiled.key, compileFlag(compiled.flag, segments));
+      if (compiled.segmentKeys.has(changedSegment)) relinked.push([compiled.key, compileFlag(compiled.flag, segments)]);
     }
-    return new CompiledFlagSet(flags, segments, this.killswitches);
+    return new CompiledFlagSet(this.flags.with(relinked), segments, this.killswitches);
   }
 }
 
@@ -383,5 +378,5 @@ export function compileFlagSet(input: {
     if (flag.state === 'archived') continue;
     flags.set(flag.key, compileFlag(flag, segments));
   }
-  return new CompiledFlagSet(flags, segments, new Set(input.killswitches ?? []));
+  return new CompiledFlagSet(OverlaidMap.from(flags), segments, new Set(input.killswitches ?? []));
 }
