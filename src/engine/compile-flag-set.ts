@@ -277,7 +277,9 @@ export function compileFlag(flag: Flag, segments: ReadonlyMap<string, CompiledSe
  */
 export class CompiledFlagSet {
   /** Compiled flags by key. Read-only: use the `with…` methods to derive a changed set. */
-  readonly flags: OverlaidMap<string, CompiledFlag>;
+  readonly flags: ReadonlyMap<string, CompiledFlag>;
+  /** `flags` itself, as what it is: the `with…` methods derive from it without copying it. */
+  readonly #flags: OverlaidMap<string, CompiledFlag>;
   readonly segments: ReadonlyMap<string, CompiledSegment>;
   /** Engaged killswitch categories. */
   readonly killswitches: ReadonlySet<string>;
@@ -289,6 +291,7 @@ export class CompiledFlagSet {
     killswitches: ReadonlySet<string>,
   ) {
     this.flags = flags;
+    this.#flags = flags;
     this.segments = segments;
     this.killswitches = killswitches;
     Object.freeze(this);
@@ -322,13 +325,13 @@ export class CompiledFlagSet {
   withFlags(changed: readonly Flag[]): CompiledFlagSet {
     // Archiving flags the set does not hold changes nothing.
     if (changed.every((flag) => flag.state === 'archived' && !this.flags.has(flag.key))) return this;
-    const flags = this.flags.with(changed.map((flag) => [flag.key, flag.state === 'archived' ? undefined : compileFlag(flag, this.segments)] as const));
+    const flags = this.#flags.with(changed.map((flag) => [flag.key, flag.state === 'archived' ? undefined : compileFlag(flag, this.segments)] as const));
     return new CompiledFlagSet(flags, this.segments, this.killswitches);
   }
 
   withoutFlag(key: string): CompiledFlagSet {
     if (!this.flags.has(key)) return this;
-    return new CompiledFlagSet(this.flags.with([[key, undefined]]), this.segments, this.killswitches);
+    return new CompiledFlagSet(this.#flags.with([[key, undefined]]), this.segments, this.killswitches);
   }
 
   /** Adds or replaces one segment, recompiling only the flags that use it. */
@@ -348,7 +351,7 @@ export class CompiledFlagSet {
 
   /** The same flags with another set of engaged killswitch categories; nothing is recompiled. */
   withKillswitches(engaged: ReadonlySet<string>): CompiledFlagSet {
-    return new CompiledFlagSet(this.flags, this.segments, new Set(engaged));
+    return new CompiledFlagSet(this.#flags, this.segments, new Set(engaged));
   }
 
   private relinked(segments: ReadonlyMap<string, CompiledSegment>, changedSegment: string): CompiledFlagSet {
@@ -356,7 +359,7 @@ export class CompiledFlagSet {
     for (const compiled of this.flags.values()) {
       if (compiled.segmentKeys.has(changedSegment)) relinked.push([compiled.key, compileFlag(compiled.flag, segments)]);
     }
-    return new CompiledFlagSet(this.flags.with(relinked), segments, this.killswitches);
+    return new CompiledFlagSet(this.#flags.with(relinked), segments, this.killswitches);
   }
 }
 

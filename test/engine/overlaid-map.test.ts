@@ -30,7 +30,7 @@ describe('OverlaidMap', () => {
     for (const seed of [1, 2, 3]) {
       const random = generator(seed);
       const start = Array.from({ length: 150 }, (_, index) => [`k${index}`, { n: index }] as const);
-      let overlaid = OverlaidMap.from(start);
+      let overlaid = OverlaidMap.from<string, Box>(start);
       let model = new Map<string, Box>(start);
       const older: [OverlaidMap<string, Box>, Map<string, Box>][] = [];
       for (let step = 0; step < 2_000; step += 1) {
@@ -54,7 +54,7 @@ describe('OverlaidMap', () => {
   });
 
   it('keeps a replaced key in its place and puts a key deleted and set again last', () => {
-    const map = OverlaidMap.from([['a', { n: 1 }], ['b', { n: 2 }], ['c', { n: 3 }]]);
+    const map = OverlaidMap.from<string, Box>([['a', { n: 1 }], ['b', { n: 2 }], ['c', { n: 3 }]]);
     expect([...map.with([['b', { n: 20 }]]).keys()]).toEqual(['a', 'b', 'c']);
     expect([...map.with([['b', undefined]]).with([['b', { n: 21 }]]).keys()]).toEqual(['a', 'c', 'b']);
     expect([...map.with([['d', { n: 4 }], ['a', undefined]]).entries()]).toEqual([['b', { n: 2 }], ['c', { n: 3 }], ['d', { n: 4 }]]);
