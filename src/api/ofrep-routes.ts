@@ -122,9 +122,9 @@ export function ofrepRoutes(deps: ApiDependencies, registry: RouteRegistry, stre
       deps.metrics.evaluations.count(set, result, 'ofrep');
       deps.insights?.count(set, result);
       deps.sampler?.offer(result.flagKey, body.context, principal.name);
-      deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
       if (browser) ctx.body = toBrowserOfrep(result);
       else answerJson(ctx, toOfrep(result));
+      deps.metrics.evaluations.observeSeconds('ofrep', (performance.now() - started) / 1000);
     },
   });
 
