@@ -93,7 +93,9 @@ describe('the snapshot publisher workflow', () => {
       await api.request('POST', '/v1/flags', { body: { key: `burst-${index}`, type: 'boolean', defaultValue: false } });
     }
     const burstMs = Date.now() - started;
-    await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === 'burst-99') ?? false, 3_000);
+    const published = await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === 'burst-99') ?? false, 3_000);
+    // The publisher writes the file before it records the publication: wait for the record as well.
+    await eventually(() => api.db.pool.oneFirst(countPublications(published.value!.version)), (count) => count > 0, 3_000);
     const after = await api.db.pool.oneFirst(countPublications());
     // Writing a hundred flags through the API takes a second or more here; one publication per
     // debounce window, never one per change.
@@ -132,8 +134,8 @@ async function publisherSignals(): Promise<number> {
   }
 }
 
-function countPublications() {
-  return sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM snapshots`;
+function countPublications(fromVersion = 0) {
+  return sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM snapshots WHERE version >= ${fromVersion}`;
 }
 
 describe('the S3 snapshot store', () => {
