@@ -31,7 +31,7 @@ type Report = (level: 'error' | 'warn', details: object, message: string) => voi
 /** The statement that moves the given pending rows; ids are drawn as the rows are selected, in pending order. */
 function moveStatement(auditIds: readonly number[], eventIds: readonly number[]) {
   // The chain trigger links each entry to the one inserted before it, earlier rows of this same statement included.
-  return sql.type(sequencedRow)`
+  return sql.prepared('appends_move', sequencedRow)`
     WITH audit_moved AS (
       DELETE FROM audit_pending WHERE id = ANY(${sql.array(auditIds, 'int8')}) RETURNING id, content::jsonb AS c
     ), audit_added AS (
@@ -73,7 +73,7 @@ async function sequencePending(db: DatabasePool, signer: AuditSigner | undefined
     // The lock and the read are one round trip; the read's snapshot may predate the lock, so rows
     // committed while it was awaited are left for the next run, and the moves below take only rows
     // still pending when they run. The timeouts are set before the lock is waited for.
-    const pending = await tx.oneFirst(sql.type(z.object({ pending: pendingRows }))`
+    const pending = await tx.oneFirst(sql.prepared(signer ? 'appends_pending_sealed' : 'appends_pending_events', z.object({ pending: pendingRows }))`
       SELECT json_build_object(
         'audit', ${signer ? sql.fragment`(SELECT coalesce(json_agg(p ORDER BY p.id), '[]') FROM (SELECT id, content, key_id, seal, xact FROM audit_pending) p)` : sql.fragment`'[]'::json`},
         'events', (SELECT coalesce(json_agg(id ORDER BY id), '[]') FROM outbox_pending)
@@ -111,7 +111,7 @@ async function sequencePending(db: DatabasePool, signer: AuditSigner | undefined
     }
     const entries = sequenced.filter((row) => row.kind === 'audit');
     if (signer && entries.length > 0) {
-      await tx.query(sql.typeAlias('void')`
+      await tx.query(sql.prepared('audit_signatures_insert', z.object({}).passthrough())`
         INSERT INTO audit_signatures (entry_id, key_id, signature)
         SELECT * FROM unnest(
           ${sql.array(entries.map((entry) => entry.id), 'int8')},

@@ -51,7 +51,7 @@ async function engagedKillswitches(db: CommonQueryMethods): Promise<Set<string>>
 export async function loadFlagSetState(db: DatabasePool): Promise<FlagSetState> {
   return db.transaction(async (tx) => {
     await tx.query(sql.typeAlias('void')`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
-    const version = (await tx.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
+    const version = (await tx.oneFirst(sql.prepared('flag_set_version', idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
     const flags = await listActiveFlags(tx);
     const segments = await listAllSegments(tx);
     const killswitches = await engagedKillswitches(tx);
@@ -61,7 +61,7 @@ export async function loadFlagSetState(db: DatabasePool): Promise<FlagSetState> 
 
 /** The newest change that affects evaluation; what the periodic check compares with. */
 export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
-  return (await db.oneFirst(sql.type(idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
+  return (await db.oneFirst(sql.prepared('flag_set_version', idRow)`SELECT max(id) AS id FROM outbox WHERE ${AFFECTS_EVALUATION}`)) ?? 0;
 }
 
 /**
@@ -83,7 +83,7 @@ export async function flagSetChangesSince(
   if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null, purged: [] };
   // With each key, the newest version its events name, when every one of them names one: a flag
   // held at that version already (this process's own writes) need not be read again.
-  const changed = await db.any(sql.type(changedRow)`
+  const changed = await db.any(sql.prepared('flag_set_changes', changedRow)`
     SELECT split_part(type, '.', 1) AS kind, entity_key,
            CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version,
            bool_or(type = 'flag.purged') AS purged

@@ -52,13 +52,13 @@ function searchText(definition: FlagDefinition): string {
 }
 
 export async function getFlag(db: CommonQueryMethods, key: string): Promise<Flag | null> {
-  const row = await db.maybeOne(sql.type(flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE key = ${key}`);
+  const row = await db.maybeOne(sql.prepared('flag_by_key', flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE key = ${key}`);
   return row ? toFlag(row) : null;
 }
 
 /** The flags with these keys (archived ones too), in one query; keys without a flag are left out. */
 export async function getFlags(db: CommonQueryMethods, keys: readonly string[]): Promise<Flag[]> {
-  const rows = await db.any(sql.type(flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE key = ANY(${sql.array(keys, 'text')}) ORDER BY key`);
+  const rows = await db.any(sql.prepared('flags_by_keys', flagRow)`SELECT ${FLAG_COLUMNS} FROM flags WHERE key = ANY(${sql.array(keys, 'text')}) ORDER BY key`);
   return rows.map(toFlag);
 }
 
@@ -259,7 +259,7 @@ export async function patchFlagIn(
   const prepared = await preparePatch(tx, key, patch, expectedVersion, options);
   if (!prepared.definition) return prepared.current;
   const { current, definition } = prepared;
-  const row = await tx.one(sql.type(flagRow)`
+  const row = await tx.one(sql.prepared('flag_patch', flagRow)`
     UPDATE flags SET version = version + 1, definition = ${sql.jsonb(definition as unknown as object)},
       description = ${definition.description}, tags = ${sql.array(definition.tags, 'text')},
       killswitch = ${definition.killswitch ?? null}, high_impact = ${definition.highImpact},

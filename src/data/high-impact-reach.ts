@@ -11,7 +11,7 @@ import { sql } from './sql.ts';
  */
 export async function highImpactFlagsReachedFrom(db: CommonQueryMethods, flagKeys: readonly string[]): Promise<Flag[]> {
   if (flagKeys.length === 0) return [];
-  const rows = await db.any(sql.type(flagRow)`
+  const rows = await db.any(sql.prepared('high_impact_reach', flagRow)`
     WITH RECURSIVE reached(key) AS (
       SELECT unnest(${sql.array([...flagKeys], 'text')})
       UNION

@@ -155,7 +155,7 @@ const claimedRow = z.object({
  * transaction stays open during the HTTP call; a dispatcher that dies leaves only a lease to expire.
  */
 export async function claimDueWebhook(db: DatabasePool, input: { leaseToken: string; leaseMs: number }): Promise<ClaimedWebhook | null> {
-  const row = await db.maybeOne(sql.type(claimedRow)`
+  const row = await db.maybeOne(sql.prepared('webhook_claim', claimedRow)`
     UPDATE webhooks SET lease_token = ${input.leaseToken}, lease_until = now() + ${input.leaseMs}::int * interval '1 millisecond'
     WHERE id = (
       SELECT id FROM webhooks

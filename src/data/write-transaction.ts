@@ -98,7 +98,7 @@ function pendingAppendsOf(tx: WriteTransaction): PendingAppends {
 /** One round trip for everything the write appended, in the order it appended it. */
 async function insertPendingAppends(tx: WriteTransaction, appends: PendingAppends): Promise<void> {
   const { audit, events } = appends;
-  await tx.query(sql.typeAlias('void')`
+  await tx.query(sql.prepared('appends_insert_pending', z.object({}).passthrough())`
     WITH audit AS (
       INSERT INTO audit_pending (content, key_id, seal)
       SELECT content, key_id, seal
@@ -153,13 +153,13 @@ export async function inWriteTransaction<T>(db: DatabasePool, work: (tx: WriteTr
     // One round trip: the subquery (volatile, so never flattened into the outer query) sets the
     // timeouts before the lock is waited for, and the wait is then cut off at what is left.
     // The shared write lock is taken before the flag's, as every write takes its locks: in one order.
-    const locks = scope === 'everything'
-      ? sql.fragment`pg_advisory_xact_lock(${WRITE_LOCK_KEY})`
+    const [statement, locks] = scope === 'everything'
+      ? ['write_begin_alone', sql.fragment`pg_advisory_xact_lock(${WRITE_LOCK_KEY})`] as const
       : 'flagKey' in scope
-        ? sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY}), pg_advisory_xact_lock(${FLAG_LOCK_CLASS}, hashtext(${scope.flagKey}))`
-        : sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY})`;
+        ? ['write_begin_flag', sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY}), pg_advisory_xact_lock(${FLAG_LOCK_CLASS}, hashtext(${scope.flagKey}))`] as const
+        : ['write_begin_appends', sql.fragment`pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY})`] as const;
     // It also draws the transaction's id, which seals its audit entries (see signPending).
-    ({ xid: appends.transactionId } = await tx.one(sql.type(z.object({ xid: z.number() }))`
+    ({ xid: appends.transactionId } = await tx.one(sql.prepared(statement, z.object({ xid: z.number() }))`
       SELECT ${locks}, txid_current() AS xid
       FROM (SELECT set_config('statement_timeout', ${String(left)}, true), set_config('lock_timeout', ${String(left)}, true)) AS deadline`));
     const result = await work(tx);
