@@ -10,7 +10,10 @@
 // parallel writes must keep exact: the audit chain verifies, and every flag's versions are
 // contiguous, in id order, in the audit log and in the outbox. And it measures what bounds the
 // serialised part on this machine: one round trip, one commit with its WAL flush, and how many WAL
-// flushes each committed write needed (docs/write-path.md). BENCH_API_PROCESSES (2) API processes,
+// flushes each committed write needed (docs/write-path.md). With the writes on their own flags it
+// prints the CPU each committed write cost the service's parts (API processes, PostgreSQL, worker,
+// Temporal), read from /proc: on a shared machine throughput follows the neighbours' load, the
+// CPU a write costs much less, so that is the figure to compare versions by. BENCH_API_PROCESSES (2) API processes,
 // as `npm start` runs them; BENCH_FLAGS (1,000) flags in the set that the evaluations read and that
 // every write's new flag set is derived from.
 import { spawn } from 'node:child_process';
@@ -21,6 +24,7 @@ import { z } from 'zod';
 import { createDatabasePool } from '../src/data/pool.ts';
 import { sql } from '../src/data/sql.ts';
 import { benchContexts, benchFlags, benchSegments } from './flag-mix.ts';
+import { cpuSince, treeCpuMs } from './process-cpu.ts';
 import { prepareBenchService, seedFlags } from './service.ts';
 
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 32);
@@ -132,16 +136,30 @@ try {
   const alone = await evaluations();
   console.log(evaluationRow('evaluations, no writes', alone));
 
+  /** The service's CPU (every process it started) while `work` runs, by part. */
+  async function measuringCpu<T>(work: () => Promise<T>): Promise<[T, Map<string, number>]> {
+    const before = treeCpuMs(service!.pid!);
+    const result = await work();
+    return [result, cpuSince(before, treeCpuMs(service!.pid!))];
+  }
+  const cpuRow = (cpu: Map<string, number>, committed: number, note = '') => {
+    const parts = ['API', 'PostgreSQL', 'worker', 'Temporal'].map((part) => `${part} ${((cpu.get(part) ?? 0) / committed).toFixed(2)}`);
+    const total = [...cpu.values()].reduce((sum, ms) => sum + ms, 0);
+    return `    CPU per committed write${note}: ${parts.join(', ')} ms (all ${(total / committed).toFixed(2)} ms; the service kept ${(total / 1000 / SECONDS).toFixed(2)} cores busy)`;
+  };
+
   console.log(`writes alone; load average ${loadAverage()}`);
-  const distinct = await writes(false);
+  const [distinct, distinctCpu] = await measuringCpu(() => writes(false));
   console.log(writeRow(`${WRITERS} writers, each on its own flag`, distinct));
+  console.log(cpuRow(distinctCpu, distinct.committed));
   const contended = await writes(true);
   console.log(writeRow(`${WRITERS} writers on one flag (If-Match races)`, contended));
 
   console.log(`writes with evaluations; load average ${loadAverage()}`);
-  const [distinctLoaded, distinctEvaluations] = await Promise.all([writes(false), evaluations()]);
+  const [[distinctLoaded, distinctEvaluations], loadedCpu] = await measuringCpu(() => Promise.all([writes(false), evaluations()]));
   console.log(writeRow(`${WRITERS} writers, each on its own flag`, distinctLoaded));
   console.log(evaluationRow('  the evaluations meanwhile', distinctEvaluations));
+  console.log(cpuRow(loadedCpu, distinctLoaded.committed, ' (the evaluations\' included)'));
   const [contendedLoaded, contendedEvaluations] = await Promise.all([writes(true), evaluations()]);
   console.log(writeRow(`${WRITERS} writers on one flag (If-Match races)`, contendedLoaded));
   console.log(evaluationRow('  the evaluations meanwhile', contendedEvaluations));
