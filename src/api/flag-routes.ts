@@ -148,7 +148,9 @@ export function flagRoutes(deps: ApiDependencies, registry: RouteRegistry): Rout
       try {
         // The guard runs under the write lock: a flag that is (or is being made) high-impact, or that one
         // depends on, is never written directly.
-        flag = await patchFlag(deps.db, params.key, patch, baseVersion, { actor: principal.actor, guard: gateFlagPatch });
+        flag = await patchFlag(deps.db, params.key, patch, baseVersion, {
+          actor: principal.actor, guard: gateFlagPatch, heldAtExpectedVersion: deps.flagSet.flags.get(params.key)?.version === baseVersion,
+        });
       } catch (error) {
         if (!(error instanceof ApprovalNeeded)) throw error;
         return requestApproval(ctx, { kind: 'patch', flagKey: params.key, change: { patch }, baseVersion, requester: principal.actor, approvalOptions, why: error.message });

@@ -40,7 +40,10 @@ export interface FlagSetChanges {
 }
 
 const idRow = z.object({ id: z.number().nullable() });
-const changedRow = z.object({ kind: z.string(), entity_key: z.string(), version: z.number().nullable(), purged: z.boolean() });
+const changesRow = z.object({
+  newest: z.number(),
+  changed: z.array(z.object({ kind: z.string(), entity_key: z.string(), version: z.number().nullable(), purged: z.boolean() })),
+});
 
 async function engagedKillswitches(db: CommonQueryMethods): Promise<Set<string>> {
   const categories = await db.anyFirst(sql.type(z.object({ category: z.string() }))`SELECT category FROM killswitches WHERE engaged`);
@@ -69,8 +72,8 @@ export async function currentFlagSetVersion(db: DatabasePool): Promise<number> {
  * the flags in one query, leaving out those `heldFlagVersion` already holds at the newest version
  * their events name (a process's own writes, applied when it wrote them).
  * Because event ids are drawn under the append lock, held until the transaction that draws them
- * commits, the committed outbox is always a prefix in id order, so reading the newest id first and
- * the rows after never skips a change. (A flag's row commits a moment before its event is sequenced:
+ * commits, the committed outbox is always a prefix in id order, so reading the newest id and the
+ * rows up to it never skips a change. (A flag's row commits a moment before its event is sequenced:
  * a catch-up may read the newer row early, and the event, when it comes, finds it applied.)
  */
 export async function flagSetChangesSince(
@@ -79,18 +82,22 @@ export async function flagSetChangesSince(
   options: { limit?: number; heldFlagVersion?: (key: string) => number | undefined } = {},
 ): Promise<FlagSetChanges | 'too_many'> {
   const limit = options.limit ?? 5_000;
-  const newest = await currentFlagSetVersion(db);
+  // One statement, so one snapshot: the newest id and the changes up to it agree. With each key,
+  // the newest version its events name, when every one of them names one: a flag held at that
+  // version already (this process's own writes) need not be read again.
+  const { newest, changed } = await db.one(sql.prepared('flag_set_changes', changesRow)`
+    WITH newest AS (SELECT coalesce(max(id), 0) AS id FROM outbox WHERE ${AFFECTS_EVALUATION})
+    SELECT (SELECT id FROM newest) AS newest, coalesce(json_agg(changed), '[]') AS changed
+    FROM (
+      SELECT split_part(type, '.', 1) AS kind, entity_key,
+             CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version,
+             bool_or(type = 'flag.purged') AS purged
+      FROM outbox
+      WHERE id > ${version} AND id <= (SELECT id FROM newest) AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
+      GROUP BY 1, 2
+      LIMIT ${limit + 1}
+    ) AS changed`);
   if (newest <= version) return { version, flags: [], segments: new Map(), killswitches: null, purged: [] };
-  // With each key, the newest version its events name, when every one of them names one: a flag
-  // held at that version already (this process's own writes) need not be read again.
-  const changed = await db.any(sql.prepared('flag_set_changes', changedRow)`
-    SELECT split_part(type, '.', 1) AS kind, entity_key,
-           CASE WHEN bool_and(jsonb_typeof(payload->'version') = 'number') THEN max(CASE WHEN jsonb_typeof(payload->'version') = 'number' THEN (payload->>'version')::numeric END) END::integer AS version,
-           bool_or(type = 'flag.purged') AS purged
-    FROM outbox
-    WHERE id > ${version} AND id <= ${newest} AND ${AFFECTS_EVALUATION} AND entity_key IS NOT NULL
-    GROUP BY 1, 2
-    LIMIT ${limit + 1}`);
   if (changed.length > limit) return 'too_many';
   const purged = changed.filter((row) => row.kind === 'flag' && row.purged).map((row) => row.entity_key);
   const held = options.heldFlagVersion;

@@ -222,6 +222,12 @@ export interface PatchOptions extends WriteOptions {
   eventType?: 'flag.updated' | 'flag.rollout_progress';
   /** Called with the current flag and the validated next definition, before anything is written; throws to refuse. */
   guard?: (current: Flag, next: FlagDefinition, tx: WriteTransaction) => void | Promise<void>;
+  /**
+   * The caller's process holds the flag at the expected version (its live flag set), so the writer
+   * is most likely current: `patchFlag` skips its early stale-writer read. Only a hint: the check
+   * under the flag's lock decides either way.
+   */
+  heldAtExpectedVersion?: boolean;
 }
 
 /**
@@ -238,11 +244,14 @@ export async function patchFlag(
 ): Promise<Flag> {
   // A writer that is already stale is told so without queueing for the write lock; the check
   // under the lock in patchFlagIn is still the one that decides. When the database cannot be
-  // reached, the write itself says so, and that nothing was committed.
+  // reached, the write itself says so, and that nothing was committed. A writer the process
+  // believes current skips the read: it would cost every uncontended write a round trip.
   return tracedUpdate(key, options.eventType === 'flag.rollout_progress' ? 'rollout_step' : 'patch', async () => {
-    await currentAtVersion(db, key, expectedVersion).catch((error: unknown) => {
-      if (!isDatabaseUnavailable(error)) throw error;
-    });
+    if (!options.heldAtExpectedVersion) {
+      await currentAtVersion(db, key, expectedVersion).catch((error: unknown) => {
+        if (!isDatabaseUnavailable(error)) throw error;
+      });
+    }
     // A patch changes this one flag: it runs beside writes to other flags, in order with this one's.
     return inWriteTransaction(db, (tx) => patchFlagIn(tx, key, patch, expectedVersion, options), { flagKey: key });
   });
