@@ -18,6 +18,18 @@ export class Wakeup {
     for (const resolve of waiters) resolve();
   }
 
+  /**
+   * Wakes one waiting loop, not all: enough when one loop can find out whether there is work, and
+   * it wakes the next itself if there was. Loops that are not waiting still see the new generation.
+   */
+  wakeOne(): void {
+    this.#generation += 1;
+    const [first] = this.#waiters;
+    if (!first) return;
+    this.#waiters.delete(first);
+    first();
+  }
+
   /** Resolves on the next wake after `seen`, or after `timeoutMs`, whichever comes first. */
   wait(seen: number, timeoutMs: number): Promise<void> {
     if (this.#generation !== seen) return Promise.resolve();

@@ -88,7 +88,9 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Runni
   const retryTimers = new Set<NodeJS.Timeout>();
   const ownFeed = options.changeFeed ? undefined : createChangeFeed({ databaseUrl: db.configuration.connectionUri, log });
   const feed = options.changeFeed ?? ownFeed;
-  const unsubscribe = feed?.subscribe(() => wakeup.wake());
+  // One loop looks for a due webhook per notice; a loop that claims one wakes the next (serveOne),
+  // so a burst of changes costs one claim query per notice, not one per loop.
+  const unsubscribe = feed?.subscribe(() => wakeup.wakeOne());
 
   /** Wakes the loops when a failed webhook's next attempt is due, rather than at the next poll. */
   const wakeAfter = (delayMs: number) => {
@@ -104,6 +106,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Runni
   async function serveOne(): Promise<boolean> {
     const webhook = await claimDueWebhook(db, { leaseToken: randomBytes(12).toString('base64url'), leaseMs });
     if (!webhook) return false;
+    // Another webhook may be due as well: one more loop looks while this one delivers.
+    wakeup.wakeOne();
     let cursor = webhook.cursor;
     let attempts = webhook.attempts;
     let leaseDeadline = Date.now() + leaseMs;
