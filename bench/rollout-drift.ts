@@ -11,8 +11,8 @@
 //   outage         — the Temporal server is stopped after step 4 for 20 s and started again; the
 //                    worker and an API-style client reconnect by themselves;
 // and the cost of snapshot publication signals at 50 writes/s (--write-rate) for 20 s, signalling
-// once per change (FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS=0, as before) and coalesced (250 ms), taking
-// turns (--signal-rounds): CPU time of the Temporal server, the worker and PostgreSQL, signals sent,
+// once per change (FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS=0, as before) and coalesced (the default), taking
+// turns (--signal-rounds; --signal-intervals 0,250,1000 compares other intervals): CPU time of the Temporal server, the worker and PostgreSQL, signals sent,
 // and publication lag.
 //
 // For each step: late = applied − planned time; drift = applied − due time (due is the planned time,
@@ -23,7 +23,7 @@
 // 1 s) after it was created; temporal/dev-server.json lowers that floor to 100 ms, which 1 s steps need
 // (production plans, minutes to days apart, never meet it). --server-time-shift sets it.
 // Usage: node bench/rollout-drift.ts [--cases steady,restart,…,signals] [--steps 10] [--spacing-ms 1000]
-//        [--stall-ms 20000] [--write-rate 50] [--write-seconds 20] [--signal-rounds 2] [--server-time-shift 100ms] [--json]
+//        [--stall-ms 20000] [--write-rate 50] [--write-seconds 20] [--signal-rounds 2] [--signal-intervals 0,1000] [--server-time-shift 100ms] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { startRollout } from '../src/api/rollout-control.ts';
 import { planSchema } from '../src/domain/rollout-plan.ts';
-import { DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../src/config.ts';
+import { DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS, DEFAULT_TEMPORAL_CALL_TIMEOUT_MS } from '../src/config.ts';
 import { actorNamed } from '../src/data/actor.ts';
 import { loadAuditSigner } from '../src/data/audit-signer.ts';
 import { createFlag, patchFlag } from '../src/data/flags.ts';
@@ -109,6 +109,7 @@ const { values: options } = parseArgs({
     'write-rate': { type: 'string', default: '50' },
     'write-seconds': { type: 'string', default: '20' },
     'signal-rounds': { type: 'string', default: '2' },
+    'signal-intervals': { type: 'string', default: `0,${DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS}` },
     'server-time-shift': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -120,6 +121,7 @@ const STALL_MS = Number(options['stall-ms']);
 const WRITE_RATE = Number(options['write-rate']);
 const WRITE_SECONDS = Number(options['write-seconds']);
 const SIGNAL_ROUNDS = Number(options['signal-rounds']);
+const SIGNAL_INTERVALS = options['signal-intervals'].split(',').map(Number);
 const CLOCK_TICKS_PER_SECOND = 100;
 
 function spawnChildWorker(childOptions: ChildOptions): Promise<ChildProcess> {
@@ -403,7 +405,7 @@ try {
       lastWrite.set(key, next);
       return next;
     };
-    const modes = [['one signal per change (before)', 0], ['coalesced (after)', 250]] as const;
+    const modes = SIGNAL_INTERVALS.map((intervalMs) => [intervalMs === 0 ? 'one signal per change' : `coalesced, ${intervalMs} ms`, intervalMs] as const);
     for (const [round, [mode, intervalMs]] of Array.from({ length: SIGNAL_ROUNDS }, (_, index) => index).flatMap((index) => modes.map((entry) => [index + 1, entry] as const))) {
       // One publisher per namespace: end the previous mode's run so this worker starts its own.
       await client.workflow.getHandle(SNAPSHOT_PUBLISHER_WORKFLOW_ID).terminate('next bench mode').catch((error: unknown) => {

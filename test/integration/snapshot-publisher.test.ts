@@ -15,6 +15,7 @@ import { loadSnapshotSigner } from '../../src/snapshots/signing-key.ts';
 import { buildTokenList, readPublishedFlagSet, readPublishedTokenList } from '../../src/snapshots/published-read-model.ts';
 import { createFolderSnapshotStore, createS3SnapshotStore, TOKEN_LIST_NAME } from '../../src/snapshots/snapshot-store.ts';
 import { hashToken } from '../../src/data/tokens.ts';
+import { DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS } from '../../src/config.ts';
 import { startWorker, type RunningWorker } from '../../src/worker/start-worker.ts';
 import { SNAPSHOT_PUBLISHER_WORKFLOW_ID } from '../../src/workflows/snapshot-publisher-workflow.ts';
 import { ENV, requireEnv } from '../setup/test-environment.ts';
@@ -101,11 +102,11 @@ describe('the snapshot publisher workflow', () => {
     // debounce window, never one per change.
     expect(after - before).toBeGreaterThanOrEqual(1);
     expect(after - before).toBeLessThanOrEqual(10);
-    // The worker signals at most once per 250 ms (FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS), plus the one
+    // The worker signals at most once per DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS, plus the one
     // that carries the last changes: never once per change.
     const signals = (await publisherSignals()) - signalsBefore;
     expect(signals).toBeGreaterThanOrEqual(1);
-    expect(signals).toBeLessThanOrEqual(Math.ceil(burstMs / 250) + 2);
+    expect(signals).toBeLessThanOrEqual(Math.ceil(burstMs / DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS) + 2);
   });
 
   it('runs as one long-lived workflow the Temporal UI lists with its current details', async () => {

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
     expect(config.databaseUrl).toBeUndefined();
     expect(config.temporalCallTimeoutMs).toBe(3_000);
     expect(config.reconcileIntervalMs).toBe(2_000);
-    expect(config.snapshotSignalIntervalMs).toBe(250);
+    expect(config.snapshotSignalIntervalMs).toBe(1_000);
   });
 
   it('reads durations in milliseconds within their range', () => {
