@@ -36,6 +36,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (UNAVAILABLE_CLASSES.some((kind) => current instanceof kind)) return true;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === 'string' && (SOCKET_ERRORS.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isTransientSqlState(code)))) return true;
+    // A server on a Unix socket that is not running has no socket file to connect to.
+    if (code === 'ENOENT' && (current as { syscall?: unknown }).syscall === 'connect') return true;
     if (typeof message === 'string' && DROPPED_CONNECTION.test(message)) return true;
     current = cause;
   }

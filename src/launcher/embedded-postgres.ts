@@ -80,22 +80,45 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     options.log.info({ clusterDir }, 'initialising a new PostgreSQL cluster');
     await initialiseCluster(binaries.initdb, clusterDir, credentials.owner, runAs);
   }
-  const server = await startServer(binaries.postgres, clusterDir, options.port, runAs, options.log);
+  const socketDir = socketDirFor(clusterDir, options.port);
+  const server = await startServer(binaries.postgres, clusterDir, socketDir, options.port, runAs, options.log);
   try {
     await prepareRoles({ port: options.port, credentials, clusterDir, generated, log: options.log });
   } catch (error) {
     await server.stop();
     throw error;
   }
-  const url = (role: { user: string; password: string }) => `postgres://${role.user}:${encodeURIComponent(role.password)}@127.0.0.1:${options.port}/${DATABASE}`;
+  const url = (role: { user: string; password: string }) => roleUrl(role, socketDir, options.port);
   return { databaseUrl: url(credentials.application), migrationDatabaseUrl: url(credentials.owner), stop: server.stop };
+}
+
+/** The longest Unix socket path the kernel takes (sun_path holds 108 bytes, its terminating NUL included). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Where the embedded server's Unix socket lives: in the cluster's own folder, which only the
+ * PostgreSQL user (and root) may enter. The service's processes connect through it rather than TCP
+ * on loopback: per query it cost the client 15–20 µs and PostgreSQL 4–10 µs less CPU on the
+ * development VM (docs/write-path.md), and a write makes about ten. Null when the folder's path
+ * cannot name a socket: then the server listens on TCP only and the URLs say 127.0.0.1.
+ */
+export function socketDirFor(clusterDir: string, port: number): string | null {
+  // unix_socket_directories is a comma-separated list: a folder with a comma or a quote stays on TCP.
+  if (/[,"]/.test(clusterDir)) return null;
+  return Buffer.byteLength(`${clusterDir}/.s.PGSQL.${port}`) <= MAX_SOCKET_PATH ? clusterDir : null;
+}
+
+function roleUrl(role: { user: string; password: string }, socketDir: string | null, port: number): string {
+  const host = socketDir === null ? '127.0.0.1' : encodeURIComponent(socketDir);
+  return `postgres://${role.user}:${encodeURIComponent(role.password)}@${host}:${port}/${DATABASE}`;
 }
 
 /** The URLs of an embedded cluster another process started in `dataDir` (benchmarks and tests seed through them). */
 export function embeddedDatabaseUrls(dataDir: string, port: number): { databaseUrl: string; migrationDatabaseUrl: string } {
   const credentials = JSON.parse(readFileSync(join(dataDir, CREDENTIALS_FILE), 'utf8')) as Credentials;
-  const url = (role: { user: string; password: string }) => `postgres://${role.user}:${encodeURIComponent(role.password)}@127.0.0.1:${port}/${DATABASE}`;
-  return { databaseUrl: url(credentials.application), migrationDatabaseUrl: url(credentials.owner) };
+  // The cluster folder may be a link to where a root-run launcher relocated it; the socket is in the real one.
+  const socketDir = socketDirFor(realpathSync(join(dataDir, 'postgres')), port);
+  return { databaseUrl: roleUrl(credentials.application, socketDir, port), migrationDatabaseUrl: roleUrl(credentials.owner, socketDir, port) };
 }
 
 function loadOrCreateCredentials(dataDir: string): { credentials: Credentials; generated: boolean } {
@@ -240,8 +263,8 @@ async function initialiseCluster(initdb: string, clusterDir: string, owner: Cred
   }
 }
 
-async function startServer(postgres: string, clusterDir: string, port: number, runAs: SystemUser | null, log: Logger): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(postgres, ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'], {
+async function startServer(postgres: string, clusterDir: string, socketDir: string | null, port: number, runAs: SystemUser | null, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(postgres, ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`], {
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     env: { ...process.env, LC_MESSAGES: 'C' },
     stdio: ['ignore', 'ignore', 'pipe'],
