@@ -269,6 +269,9 @@ describe('several dispatchers', () => {
   it('redeliver after a dispatcher dies mid-delivery: its lease expires, nothing is lost, and its late acknowledgement is refused', async () => {
     const target = await receiver();
     const webhook = await createWebhook(db.pool, { url: target.url, eventTypes: ['flag.*'], secret: 'whsec_test', actor: actorNamed('test') });
+    // Its own webhook.created event lies after its cursor: the running dispatchers claim it, pass
+    // over that event and release it. Only then may the crashed lease below stand for the only one.
+    await eventually(async () => (await getWebhook(db.pool, webhook.id)).cursor > webhook.cursor, Boolean, 10_000);
     // A dispatcher claimed the webhook for 800 ms, sent the event and died before the cursor moved.
     await db.pool.query(sql.typeAlias('void')`
       UPDATE webhooks SET lease_token = 'crashed', lease_until = now() + interval '800 milliseconds' WHERE id = ${webhook.id}`);
