@@ -2,8 +2,7 @@
 // shared machine moves with the neighbours' load; the CPU a committed write costs each part moves
 // much less, so benchmarks print it to compare versions.
 import { readdirSync, readFileSync } from 'node:fs';
-
-const TICKS_PER_SECOND = 100;
+import { CLOCK_TICKS_PER_SECOND } from './service.ts';
 
 interface ProcessTimes {
   parent: number;
@@ -18,7 +17,7 @@ function readProcess(pid: number): ProcessTimes | null {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    return { parent: Number(fields[1]), command, cpuMs: (ticks * 1000) / TICKS_PER_SECOND };
+    return { parent: Number(fields[1]), command, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_SECOND };
   } catch {
     return null; // it exited meanwhile
   }

@@ -81,7 +81,7 @@ export function cpuSeconds(pids: readonly number[]): number {
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
-const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+export const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 /** The launcher, which serves the first API, and every extra API process. */
 function apiPids(child: ChildProcess): number[] {

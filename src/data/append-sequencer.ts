@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { auditSignerOf, type AuditSigner } from './audit-signer.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
-import { sql } from './sql.ts';
+import { noRowsRead, sql } from './sql.ts';
 
 /**
  * Taken by whatever gives audit entries and outbox events their ids, and held to commit: ids are
@@ -111,7 +111,7 @@ async function sequencePending(db: DatabasePool, signer: AuditSigner | undefined
     }
     const entries = sequenced.filter((row) => row.kind === 'audit');
     if (signer && entries.length > 0) {
-      await tx.query(sql.prepared('audit_signatures_insert', z.object({}).passthrough())`
+      await tx.query(sql.prepared('audit_signatures_insert', noRowsRead)`
         INSERT INTO audit_signatures (entry_id, key_id, signature)
         SELECT * FROM unnest(
           ${sql.array(entries.map((entry) => entry.id), 'int8')},

@@ -1,10 +1,13 @@
 import { createSqlTag } from 'slonik';
 import { z } from 'zod';
 
+/** What a statement returns when we read none of it: `sql.typeAlias('void')`, or `sql.prepared(name, noRowsRead)`. */
+export const noRowsRead = z.object({}).passthrough();
+
 /** The data layer's sql tag: slonik's, with an alias for statements that return no rows we read. */
 export const sql = createSqlTag({
   typeAliases: {
-    void: z.object({}).passthrough(),
+    void: noRowsRead,
   },
 });
 

@@ -7,7 +7,7 @@ import { APPEND_LOCK_KEY, CHANGES_CHANNEL, sequenceCommitted } from './append-se
 import { auditSignerOf, useAuditSigner } from './audit-signer.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { diffJson } from './json-diff.ts';
-import { sql } from './sql.ts';
+import { noRowsRead, sql } from './sql.ts';
 
 export type WriteTransaction = DatabaseTransactionConnection;
 
@@ -98,7 +98,7 @@ function pendingAppendsOf(tx: WriteTransaction): PendingAppends {
 /** One round trip for everything the write appended, in the order it appended it. */
 async function insertPendingAppends(tx: WriteTransaction, appends: PendingAppends): Promise<void> {
   const { audit, events } = appends;
-  await tx.query(sql.prepared('appends_insert_pending', z.object({}).passthrough())`
+  await tx.query(sql.prepared('appends_insert_pending', noRowsRead)`
     WITH audit AS (
       INSERT INTO audit_pending (content, key_id, seal)
       SELECT content, key_id, seal
