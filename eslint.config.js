@@ -57,7 +57,7 @@ export default tseslint.config(
   },
   {
     // Jest and ESLint find these by their default export.
-    files: ['test/setup/global-*.ts', '*.config.js'],
+    files: ['test/setup/global-*.ts', 'test/setup/scratch-environment.ts', '*.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -6,7 +6,8 @@ const transform = {
     module: { type: 'es6' },
   }],
 };
-const common = { testEnvironment: 'node', extensionsToTreatAsEsm: ['.ts'], transform };
+// Each test file's temporary folder is its own, removed when the file ends (test/setup/scratch-environment.ts).
+const common = { testEnvironment: '<rootDir>/test/setup/scratch-environment.ts', extensionsToTreatAsEsm: ['.ts'], transform };
 
 export default {
   testTimeout: 60000,

@@ -321,6 +321,5 @@ try {
       else console.log(`no CPU profile of process ${pid} in ${profileDir}`);
     }
   }
-  rmSync(dataDir, { recursive: true, force: true });
   if (!PROFILE) rmSync(scratch, { recursive: true, force: true });
 }

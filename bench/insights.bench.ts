@@ -5,7 +5,7 @@
 // evaluations flat out over real HTTP for BENCH_SECONDS (default 10) from a second process
 // (bench/http-load.ts). With insights on, it then waits for a flush and compares the counts in
 // PostgreSQL with the evaluations answered 200.
-import { writeFileSync, rmSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -84,5 +84,4 @@ try {
   process.exitCode = 1;
 } finally {
   if (service) await bench.stopService(service);
-  rmSync(bench.dataDir, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 // Runs the real service for a benchmark: `npm start`'s launcher on a scratch data folder and free
 // ports, started and stopped as a user would (SIGTERM), with helpers to seed flags underneath it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlagDefinition, SegmentDefinition } from '@flagship/engine';
@@ -16,6 +16,8 @@ const root = new URL('../', import.meta.url).pathname;
 export async function prepareBenchService(extraEnv: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
   chmodSync(dataDir, 0o755);
+  // A service's data folder is hundreds of MB; it goes when the benchmark does, finished or failed.
+  process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const env = {
     ...process.env,
     FLAGS_DATA_DIR: dataDir,

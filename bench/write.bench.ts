@@ -17,7 +17,7 @@
 // as `npm start` runs them; BENCH_FLAGS (1,000) flags in the set that the evaluations read and that
 // every write's new flag set is derived from.
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -230,5 +230,4 @@ try {
   process.exitCode = 1;
 } finally {
   if (service) await bench.stopService(service);
-  rmSync(bench.dataDir, { recursive: true, force: true });
 }
