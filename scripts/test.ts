@@ -7,10 +7,11 @@
 // or lint counts as one failed test each, so the line alone says the run failed); exits non-zero if
 // any step failed.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENV } from '../test/setup/test-environment.ts';
+import { createRunFolder, removeAbandonedRunFolders } from './test-run-folder.ts';
 
 const bin = (name: string): string => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 
@@ -40,43 +41,11 @@ function step(title: string, command: string, args: string[], env: NodeJS.Proces
   return new Promise((resolve) => child.once('close', (code) => resolve(code ?? 1)));
 }
 
-const RUN_FOLDER_PREFIX = 'flagship-test-run-';
-/** Older than any run: a folder this old whose run's process is gone was left by a run that was killed. */
-const ABANDONED_AFTER_MS = 6 * 60 * 60 * 1000;
-
-/** Removes the folders of earlier runs that were killed before they could remove their own. */
-function removeAbandonedRunFolders(parent: string): void {
-  for (const name of readdirSync(parent)) {
-    const match = new RegExp(`^${RUN_FOLDER_PREFIX}(\\d+)-`).exec(name);
-    if (!match) continue;
-    const folder = join(parent, name);
-    try {
-      if (Date.now() - statSync(folder).mtimeMs < ABANDONED_AFTER_MS || processIsAlive(Number(match[1]))) continue;
-      rmSync(folder, { recursive: true, force: true });
-      process.stderr.write(`removed ${folder}, left by a test run that did not finish\n`);
-    } catch {
-      // Another run removed it first, or it is not ours to remove.
-    }
-  }
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 // Everything this run writes to a temporary folder (Jest's results, each test file's own folder,
 // the data folders of the services and tools the tests start) goes under one folder, removed when
-// the run ends: a run cannot leave gigabytes behind for the next one, on a machine whose disk
-// other runs share.
-removeAbandonedRunFolders(tmpdir());
-const runDir = mkdtempSync(join(tmpdir(), `${RUN_FOLDER_PREFIX}${process.pid}-`));
-// PostgreSQL runs as its own user when we are root, and must pass through to its cluster.
-chmodSync(runDir, 0o755);
+// the run ends.
+for (const folder of removeAbandonedRunFolders(tmpdir())) process.stderr.write(`removed ${folder}, left by a test run that did not finish\n`);
+const runDir = createRunFolder(tmpdir());
 const resultsDir = mkdtempSync(join(runDir, 'jest-results-'));
 const resultsFile = join(resultsDir, 'results.json');
 const toolsDoneDir = join(resultsDir, 'tools-done');
