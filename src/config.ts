@@ -102,6 +102,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** A worker signals the snapshot publisher at most once per this interval, however fast changes come. */
   snapshotSignalIntervalMs: number;
+  /** How many published snapshot versions the store keeps beside `latest.json`; older copies are removed after each publication. */
+  snapshotVersionsKept: number;
   /** The company's identity provider, whose bearer JWTs the API accepts beside tokens; unset, tokens only. */
   identityProvider: IdentityProviderConfig | undefined;
   logLevel: string;
@@ -138,6 +140,8 @@ export const DEFAULT_RECONCILE_INTERVAL_MS = 2_000;
  * signals a second cost Temporal twice the CPU for the same publications (docs/rollouts.md).
  */
 export const DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS = 1_000;
+/** Published snapshot versions kept beside `latest.json` when FLAGS_SNAPSHOT_VERSIONS_KEPT says nothing: a client only ever reads the newest. */
+export const DEFAULT_SNAPSHOT_VERSIONS_KEPT = 50;
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -306,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalCallTimeoutMs: boundedFromEnv(env, 'FLAGS_TEMPORAL_CALL_TIMEOUT_MS', DEFAULT_TEMPORAL_CALL_TIMEOUT_MS, [100, 120_000]),
     reconcileIntervalMs: boundedFromEnv(env, 'FLAGS_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, [100, 600_000]),
     snapshotSignalIntervalMs: boundedFromEnv(env, 'FLAGS_SNAPSHOT_SIGNAL_INTERVAL_MS', DEFAULT_SNAPSHOT_SIGNAL_INTERVAL_MS, [0, 60_000]),
+    snapshotVersionsKept: boundedFromEnv(env, 'FLAGS_SNAPSHOT_VERSIONS_KEPT', DEFAULT_SNAPSHOT_VERSIONS_KEPT, [1, 100_000]),
     snapshotS3: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')
       ? {
           bucket: stringFromEnv(env, 'FLAGS_SNAPSHOT_S3_BUCKET')!,

@@ -38,6 +38,19 @@ export function createSnapshotActivities(deps: SnapshotActivityDependencies) {
     deps.log.info({ version: state.version, tokens: state.tokens.length, location }, 'token list published');
   }
 
+  /**
+   * The old versioned copies go once a new one is stored. A failure to remove them is logged, not
+   * thrown: the publication stands, and the next one tries again.
+   */
+  async function removeOldVersions(): Promise<void> {
+    try {
+      const removed = await deps.store.removeOldVersions();
+      if (removed > 0) deps.log.info({ removed }, 'old snapshot versions removed');
+    } catch (error) {
+      deps.log.warn({ err: error }, 'old snapshot versions could not be removed; the next publication tries again');
+    }
+  }
+
   return {
     /**
      * Builds the snapshot of the committed flag set (one repeatable-read read), signs and stores it,
@@ -60,6 +73,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDependencies) {
       await recordSnapshotPublication(deps.db, { version: snapshot.version, etag: snapshot.etag, bytes: snapshot.body.length, signature: snapshot.signature, location });
       if (snapshot.body.length > SNAPSHOT_WARN_BYTES) deps.log.warn({ bytes: snapshot.body.length }, 'the published snapshot is larger than 5 MB');
       deps.log.info({ version: snapshot.version, bytes: snapshot.body.length, location }, 'snapshot published');
+      await removeOldVersions();
       return { version: snapshot.version, etag: snapshot.etag, bytes: snapshot.body.length, location, published: true };
     },
   };

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
+import { DEFAULT_SNAPSHOT_VERSIONS_KEPT } from '../config.ts';
 
 /** Signed bytes as stored: the exact body and its base64 Ed25519 signature. */
 export interface SignedDocument {
@@ -21,6 +22,12 @@ export const TOKEN_LIST_NAME = 'private/tokens.json';
 export interface SnapshotStore {
   /** Stores the snapshot and returns where it lies. Writing the same version twice is harmless. */
   put(snapshot: SignedDocument): Promise<string>;
+  /**
+   * Removes the versioned copies but the most recently stored `versionsKept` (`latest.json` stays);
+   * returns how many versions it removed. Every publication stores a copy, and nothing reads an old
+   * one (a client refuses a snapshot older than the one it holds), so without this they pile up.
+   */
+  removeOldVersions(): Promise<number>;
   /** The newest snapshot stored, not yet verified; null when none was. */
   latest(): Promise<Omit<SignedDocument, 'version'> | null>;
   putTokenList(list: SignedDocument): Promise<string>;
@@ -28,8 +35,20 @@ export interface SnapshotStore {
   tokenList(): Promise<Omit<SignedDocument, 'version'> | null>;
 }
 
+const VERSIONED_NAME = /^snapshot-(\d+)\.json(\.sig)?$/;
+
+/**
+ * The versions to remove, given when each was stored: all but the `versionsKept` stored last. By
+ * when they were stored, not by number: a service pointed at a new database publishes low versions
+ * again, and the copy it has just stored must not be the one removed.
+ */
+function versionsToRemove(storedAt: Map<number, number>, versionsKept: number): number[] {
+  return [...storedAt].sort(([versionA, atA], [versionB, atB]) => atB - atA || versionB - versionA).slice(versionsKept).map(([version]) => version);
+}
+
 /** The embedded default: a folder, written atomically (temp file + rename) so a reader never sees half a file. */
-export function createFolderSnapshotStore(directory: string): SnapshotStore {
+export function createFolderSnapshotStore(directory: string, options: { versionsKept?: number } = {}): SnapshotStore {
+  const versionsKept = options.versionsKept ?? DEFAULT_SNAPSHOT_VERSIONS_KEPT;
   const write = (name: string, data: Buffer | string, mode = 0o644) => {
     const path = join(directory, name);
     mkdirSync(dirname(path), { recursive: true });
@@ -57,6 +76,29 @@ export function createFolderSnapshotStore(directory: string): SnapshotStore {
       write('latest.json.sig', snapshot.signature);
       return join(directory, versioned);
     },
+    async removeOldVersions() {
+      const storedAt = new Map<number, number>();
+      for (const name of readdirSync(directory)) {
+        const match = VERSIONED_NAME.exec(name);
+        if (!match || match[2]) continue;
+        try {
+          storedAt.set(Number(match[1]), statSync(join(directory, name)).mtimeMs);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+      const removed = versionsToRemove(storedAt, versionsKept);
+      for (const version of removed) {
+        for (const name of [`snapshot-${version}.json`, `snapshot-${version}.json.sig`]) {
+          try {
+            unlinkSync(join(directory, name));
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          }
+        }
+      }
+      return removed.length;
+    },
     latest: async () => read('latest.json'),
     async putTokenList(list) {
       write(TOKEN_LIST_NAME, list.body, 0o600);
@@ -74,6 +116,7 @@ export interface S3SnapshotStoreOptions {
   endpoint?: string;
   region?: string;
   forcePathStyle?: boolean;
+  versionsKept?: number;
 }
 
 /** Object storage: the signature travels as object metadata and as a sibling object. */
@@ -114,6 +157,30 @@ export function createS3SnapshotStore(options: S3SnapshotStoreOptions): Snapshot
       await put('latest.json', snapshot.body, snapshot, 'application/json');
       await put('latest.json.sig', snapshot.signature, snapshot, 'text/plain');
       return `s3://${options.bucket}/${prefix}${versioned}`;
+    },
+    async removeOldVersions() {
+      const objects: _Object[] = [];
+      let continuationToken: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${prefix}snapshot-`, ...(continuationToken ? { ContinuationToken: continuationToken } : {}) }));
+        objects.push(...(page.Contents ?? []));
+        continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (continuationToken);
+      const storedAt = new Map<number, number>();
+      for (const object of objects) {
+        const match = VERSIONED_NAME.exec(object.Key?.slice(prefix.length) ?? '');
+        if (match && !match[2]) storedAt.set(Number(match[1]), object.LastModified?.getTime() ?? 0);
+      }
+      const removed = versionsToRemove(storedAt, options.versionsKept ?? DEFAULT_SNAPSHOT_VERSIONS_KEPT);
+      const keys = removed.flatMap((version) => [`${prefix}snapshot-${version}.json`, `${prefix}snapshot-${version}.json.sig`]);
+      // DeleteObjects takes at most 1,000 keys a request.
+      for (let start = 0; start < keys.length; start += 1_000) {
+        const batch = keys.slice(start, start + 1_000);
+        const result = await client.send(new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        const failed = result.Errors?.[0];
+        if (failed) throw new Error(`could not remove ${result.Errors!.length} old snapshot object(s), the first ${failed.Key}: ${failed.Code} ${failed.Message}`);
+      }
+      return removed.length;
     },
     latest: () => read('latest.json'),
     async putTokenList(list) {

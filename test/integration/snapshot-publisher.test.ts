@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicKey, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import S3rver from 's3rver';
 import { z } from 'zod';
@@ -27,6 +27,9 @@ import { publicOnlyPolicy } from '../support/outbound.ts';
 import { freePorts } from '../support/ports.ts';
 
 
+/** Small, so that a few changes outgrow it. */
+const VERSIONS_KEPT = 3;
+
 describe('the snapshot publisher workflow', () => {
   let api: TestApi;
   let worker: RunningWorker;
@@ -43,7 +46,7 @@ describe('the snapshot publisher workflow', () => {
       temporalNamespace: requireEnv(ENV.temporalNamespace),
       taskQueue: `publisher-${randomUUID()}`,
       workflowBundle: { codePath: requireEnv(ENV.workflowBundlePath) },
-      snapshots: { signer, store: createFolderSnapshotStore(snapshotDir) },
+      snapshots: { signer, store: createFolderSnapshotStore(snapshotDir, { versionsKept: VERSIONS_KEPT }) },
       auditSigner: testAuditSigner(),
       log: testLog,
       outboundPolicy: publicOnlyPolicy,
@@ -66,6 +69,19 @@ describe('the snapshot publisher workflow', () => {
     expect(verify(null, bytes, createPublicKey(signer.publicKeyPem), signature)).toBe(true);
     const health = await api.request('GET', '/health', { token: null });
     expect(health.body.snapshot).toMatchObject({ version: seen.value!.version, ageSeconds: expect.any(Number) });
+  });
+
+  it(`keeps the last ${VERSIONS_KEPT} published versions beside latest.json and removes older copies`, async () => {
+    for (let change = 1; change <= VERSIONS_KEPT + 2; change += 1) {
+      const key = `kept-versions-${change}`;
+      expect((await api.request('POST', '/v1/flags', { body: { key, type: 'boolean', defaultValue: true } })).status).toBe(201);
+      await eventually(latest, (snapshot) => snapshot?.flags.some((flag) => flag.key === key) ?? false, 5_000);
+    }
+    const newest = latest()!.version;
+    const versioned = () => readdirSync(snapshotDir).filter((name) => /^snapshot-\d+\.json(\.sig)?$/.test(name)).sort();
+    const kept = await eventually(versioned, (names) => names.length === VERSIONS_KEPT * 2, 5_000);
+    expect(kept.value).toContain(`snapshot-${newest}.json`);
+    expect(kept.value).toContain(`snapshot-${newest}.json.sig`);
   });
 
   it('keeps the live tokens beside the snapshot, signed, as hashes only, and brings the list up to date when a token changes', async () => {
@@ -182,5 +198,16 @@ describe('the S3 snapshot store', () => {
     await store.putTokenList(list);
     const { contextSigningSecret: _secret, ...published } = browser;
     expect(await readPublishedTokenList(store, publicKey, testLog)).toEqual({ version: 8, tokens: [published] });
+  });
+
+  it('removes the versioned objects but the newest, never latest.json', async () => {
+    const signer = loadSnapshotSigner({ dataDir: directory });
+    const store = createS3SnapshotStore({ bucket: 'flags-snapshots', prefix: 'kept', endpoint, versionsKept: 2 });
+    for (const version of [1, 2, 3, 4]) await store.put(buildSnapshot({ version, flags: [], segments: [], killswitches: [] }, signer, Date.now()));
+    expect(await store.removeOldVersions()).toBe(2);
+    const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true });
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'flags-snapshots', Prefix: 'kept/' }));
+    expect((listed.Contents ?? []).map((object) => object.Key).sort()).toEqual(['kept/latest.json', 'kept/latest.json.sig', 'kept/snapshot-3.json', 'kept/snapshot-3.json.sig', 'kept/snapshot-4.json', 'kept/snapshot-4.json.sig']);
+    expect(await store.removeOldVersions()).toBe(0);
   });
 });
