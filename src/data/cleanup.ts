@@ -127,6 +127,8 @@ export interface CleanupTotals {
   compressedEntries: number;
   compressedBlocks: number;
   prunedEvaluationCounts: number;
+  /** Records of snapshot publications (one per publication; only the newest is ever read) removed. */
+  prunedSnapshotRecords: number;
 }
 
 /** Records of each kind removed per transaction (and per audit entry naming them). */
@@ -142,8 +144,8 @@ const PRUNE_BATCH = 10_000;
 
 /**
  * The clean-up of one retention run: removes finished rollout plans, decided change requests and
- * finished scheduled changes past their age, compresses old audit entries and removes expired
- * evaluation counts, batch by batch, each batch a transaction of its own, telling `progress` the
+ * finished scheduled changes past their age, compresses old audit entries, removes expired
+ * evaluation counts and the records of snapshots published before the same age, batch by batch, each batch a transaction of its own, telling `progress` the
  * totals after each. Running it again is safe: it finds only what is left.
  */
 export async function cleanUp(db: DatabasePool, settings: CleanupSettings, options: { now: number; actor: Actor; progress?: (totals: CleanupTotals) => void }): Promise<CleanupTotals> {
@@ -153,6 +155,7 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
     compressedEntries: 0,
     compressedBlocks: 0,
     prunedEvaluationCounts: 0,
+    prunedSnapshotRecords: 0,
   };
   const compactionCutoff = daysBefore(options.now, settings.cleanupAfterDays);
   for (;;) {
@@ -179,7 +182,28 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
     progress(totals);
     if (pruned < PRUNE_BATCH) break;
   }
+  for (;;) {
+    const pruned = await pruneSnapshotRecords(db, { cutoff: compactionCutoff, limit: PRUNE_BATCH });
+    totals.prunedSnapshotRecords += pruned;
+    progress(totals);
+    if (pruned < PRUNE_BATCH) break;
+  }
   return totals;
+}
+
+/**
+ * Removes the records of snapshots published before the cutoff, up to `limit`, never the newest
+ * (what `/health` and a starting API read); how many went. A publication a second adds 86,400 a day.
+ */
+export async function pruneSnapshotRecords(db: DatabasePool, options: { cutoff: number; limit: number }): Promise<number> {
+  return db.oneFirst(sql.type(countRow)`
+    WITH gone AS (
+      DELETE FROM snapshots WHERE version = ANY(ARRAY(
+        SELECT version FROM snapshots
+        WHERE published_at < ${cutoffTime(options.cutoff)} AND version < (SELECT max(version) FROM snapshots)
+        ORDER BY version LIMIT ${options.limit}))
+      RETURNING 1)
+    SELECT count(*)::int AS count FROM gone`);
 }
 
 /** Removes evaluation counts of hours before the cutoff, up to `limit` rows; how many went. */

@@ -36,6 +36,8 @@ export interface CleanupResult {
   compressedEntries: number;
   compressedBlocks: number;
   prunedEvaluationCounts: number;
+  /** Absent from the results of runs before it was removed. */
+  prunedSnapshotRecords?: number;
 }
 
 export interface RetentionBatchInput {

@@ -150,6 +150,7 @@ describe('clean-up and compressed audit entries', () => {
       compressedEntries: expect.any(Number),
       compressedBlocks: expect.any(Number),
       prunedEvaluationCounts: 0,
+      prunedSnapshotRecords: 0,
     });
     expect(result.cleanup!.removed.rolloutHistory).toBeGreaterThanOrEqual(2);
     expect(result.cleanup!.compressedEntries).toBeGreaterThanOrEqual(before.length);
@@ -240,5 +241,19 @@ describe('clean-up and compressed audit entries', () => {
     const left = await harness.api.db.pool.any(sql.type(counts)`
       SELECT flag_key, round(extract(epoch FROM date_trunc('hour', now()) - hour) / 86400)::int AS days FROM flag_evaluation_counts WHERE flag_key = 'counted' ORDER BY hour`);
     expect(left.map((row) => row.days)).toEqual([36, 1]);
+  });
+
+  it('drops the records of snapshots published before the clean-up age, but never the newest', async () => {
+    // Versions far above any the publisher reaches here, so the newest stays the test's own.
+    const base = 9_000_000_000_000;
+    const fake = (version: number, daysAgo: number) => sql.fragment`(${version}, 'etag', 1, 'signature', 'nowhere', now() - make_interval(days => ${daysAgo}))`;
+    await harness.api.db.pool.query(sql.typeAlias('void')`
+      INSERT INTO snapshots (version, etag, bytes, signature, location, published_at)
+      VALUES ${sql.join([fake(base + 1, 100), fake(base + 2, 100), fake(base + 3, 80), fake(base + 4, 100)], sql.fragment`, `)}`);
+    const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 });
+    expect(result.cleanup!.prunedSnapshotRecords).toBe(2);
+    const left = await harness.api.db.pool.anyFirst(sql.type(z.object({ version: z.number() }))`SELECT version FROM snapshots WHERE version > ${base} ORDER BY version`);
+    expect(left).toEqual([base + 3, base + 4]);
+    await harness.api.db.pool.query(sql.typeAlias('void')`DELETE FROM snapshots WHERE version > ${base}`);
   });
 });
