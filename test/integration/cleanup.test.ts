@@ -9,6 +9,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
 import type { RetentionResult } from '../../src/workflows/retention-definitions.ts';
+import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory } from '../support/rollout-worker.ts';
@@ -70,6 +71,10 @@ describe('clean-up and compressed audit entries', () => {
     const started = await request('POST', `/v1/flags/${key}/rollouts`, { steps: [{ percentage: 50, after: '1h' }] });
     expect(started.status).toBe(201);
     expect((await request('POST', `/v1/flags/${key}/rollout/cancel`, { reason: 'not now' })).status).toBe(200);
+    // On a busy machine the cancel is answered while the workflow is still ending (cancelRollout
+    // waits only so long); its end, recorded later, would overwrite the date the test backdates.
+    const finishedAt = () => harness.api.db.pool.oneFirst(sql.type(z.object({ finished_at: z.number().nullable() }))`SELECT finished_at FROM rollouts WHERE id = ${started.body.id}`);
+    await eventually(finishedAt, (at) => at !== null, 30_000);
     return started.body.id;
   }
 
