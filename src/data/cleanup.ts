@@ -145,8 +145,9 @@ const PRUNE_BATCH = 10_000;
 /**
  * The clean-up of one retention run: removes finished rollout plans, decided change requests and
  * finished scheduled changes past their age, compresses old audit entries, removes expired
- * evaluation counts and the records of snapshots published before the same age, batch by batch, each batch a transaction of its own, telling `progress` the
- * totals after each. Running it again is safe: it finds only what is left.
+ * evaluation counts and the records of snapshots published before the same age, batch by batch,
+ * each batch a transaction of its own, telling `progress` the totals after each. Running it again
+ * is safe: it finds only what is left.
  */
 export async function cleanUp(db: DatabasePool, settings: CleanupSettings, options: { now: number; actor: Actor; progress?: (totals: CleanupTotals) => void }): Promise<CleanupTotals> {
   const progress = options.progress ?? (() => undefined);

@@ -35,7 +35,7 @@ export interface SnapshotStore {
   tokenList(): Promise<Omit<SignedDocument, 'version'> | null>;
 }
 
-const VERSIONED_NAME = /^snapshot-(\d+)\.json(\.sig)?$/;
+const VERSIONED_NAME = /^snapshot-(\d+)\.json(?:\.sig)?$/;
 
 /**
  * The versions to remove, given when each was stored: all but the `versionsKept` stored last. By
@@ -80,9 +80,11 @@ export function createFolderSnapshotStore(directory: string, options: { versions
       const storedAt = new Map<number, number>();
       for (const name of readdirSync(directory)) {
         const match = VERSIONED_NAME.exec(name);
-        if (!match || match[2]) continue;
+        if (!match) continue;
+        // A signature counts as its version too, so one whose copy is missing (a crash between the two writes) goes as well.
         try {
-          storedAt.set(Number(match[1]), statSync(join(directory, name)).mtimeMs);
+          const version = Number(match[1]);
+          storedAt.set(version, Math.max(storedAt.get(version) ?? 0, statSync(join(directory, name)).mtimeMs));
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         }
@@ -169,7 +171,9 @@ export function createS3SnapshotStore(options: S3SnapshotStoreOptions): Snapshot
       const storedAt = new Map<number, number>();
       for (const object of objects) {
         const match = VERSIONED_NAME.exec(object.Key?.slice(prefix.length) ?? '');
-        if (match && !match[2]) storedAt.set(Number(match[1]), object.LastModified?.getTime() ?? 0);
+        if (!match) continue;
+        const version = Number(match[1]);
+        storedAt.set(version, Math.max(storedAt.get(version) ?? 0, object.LastModified?.getTime() ?? 0));
       }
       const removed = versionsToRemove(storedAt, options.versionsKept ?? DEFAULT_SNAPSHOT_VERSIONS_KEPT);
       const keys = removed.flatMap((version) => [`${prefix}snapshot-${version}.json`, `${prefix}snapshot-${version}.json.sig`]);

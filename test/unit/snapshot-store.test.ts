@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -36,5 +36,17 @@ describe('the folder snapshot store', () => {
     expect(await store.removeOldVersions()).toBe(2);
     expect(storedVersions(directory)).toEqual([3, 502]);
     expect(readFileSync(join(directory, 'latest.json.sig'), 'utf8')).toBe('signature-of-3');
+  });
+
+  it('removes an old signature whose copy is missing (a crash between the two writes)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'snapshots-'));
+    const store = createFolderSnapshotStore(directory, { versionsKept: 2 });
+    writeFileSync(join(directory, 'snapshot-7.json.sig'), 'signature-of-7');
+    const earlier = new Date(Date.now() - 60_000);
+    utimesSync(join(directory, 'snapshot-7.json.sig'), earlier, earlier);
+    for (const version of [8, 9]) await store.put(document(version));
+
+    expect(await store.removeOldVersions()).toBe(1);
+    expect(storedVersions(directory)).toEqual([8, 9]);
   });
 });
