@@ -38,6 +38,17 @@ export interface SnapshotStore {
 const VERSIONED_NAME = /^snapshot-(\d+)\.json(?:\.sig)?$/;
 
 /**
+ * Notes when a versioned copy or its signature was stored, if `name` is one; a version counts from
+ * its newer file, and a signature alone (a crash between the two writes) counts as its version.
+ */
+function noteStored(storedAt: Map<number, number>, name: string, when: () => number): void {
+  const match = VERSIONED_NAME.exec(name);
+  if (!match) return;
+  const version = Number(match[1]);
+  storedAt.set(version, Math.max(storedAt.get(version) ?? 0, when()));
+}
+
+/**
  * The versions to remove, given when each was stored: all but the `versionsKept` stored last. By
  * when they were stored, not by number: a service pointed at a new database publishes low versions
  * again, and the copy it has just stored must not be the one removed.
@@ -79,12 +90,8 @@ export function createFolderSnapshotStore(directory: string, options: { versions
     async removeOldVersions() {
       const storedAt = new Map<number, number>();
       for (const name of readdirSync(directory)) {
-        const match = VERSIONED_NAME.exec(name);
-        if (!match) continue;
-        // A signature counts as its version too, so one whose copy is missing (a crash between the two writes) goes as well.
         try {
-          const version = Number(match[1]);
-          storedAt.set(version, Math.max(storedAt.get(version) ?? 0, statSync(join(directory, name)).mtimeMs));
+          noteStored(storedAt, name, () => statSync(join(directory, name)).mtimeMs);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         }
@@ -169,12 +176,7 @@ export function createS3SnapshotStore(options: S3SnapshotStoreOptions): Snapshot
         continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (continuationToken);
       const storedAt = new Map<number, number>();
-      for (const object of objects) {
-        const match = VERSIONED_NAME.exec(object.Key?.slice(prefix.length) ?? '');
-        if (!match) continue;
-        const version = Number(match[1]);
-        storedAt.set(version, Math.max(storedAt.get(version) ?? 0, object.LastModified?.getTime() ?? 0));
-      }
+      for (const object of objects) noteStored(storedAt, object.Key?.slice(prefix.length) ?? '', () => object.LastModified?.getTime() ?? 0);
       const removed = versionsToRemove(storedAt, options.versionsKept ?? DEFAULT_SNAPSHOT_VERSIONS_KEPT);
       const keys = removed.flatMap((version) => [`${prefix}snapshot-${version}.json`, `${prefix}snapshot-${version}.json.sig`]);
       // DeleteObjects takes at most 1,000 keys a request.
