@@ -20,16 +20,12 @@ export class Wakeup {
 
   /**
    * Wakes one waiting loop, not all: enough when one loop can find out whether there is work, and
-   * it wakes the next itself if there was. The woken loop takes the wake: the busy loops do not go
-   * round again for it (with four loops, each notice cost up to four claim queries). Only when no
-   * loop is waiting does the generation move, so that a busy loop does not sleep through it.
+   * it wakes the next itself if there was. Loops that are not waiting still see the new generation.
    */
   wakeOne(): void {
+    this.#generation += 1;
     const [first] = this.#waiters;
-    if (!first) {
-      this.#generation += 1;
-      return;
-    }
+    if (!first) return;
     this.#waiters.delete(first);
     first();
   }

@@ -21,16 +21,7 @@ describe('Wakeup', () => {
     expect(await settled(waits)).toEqual([true, true, true]);
   });
 
-  it('lets the loop that a wakeOne woke take it: a busy loop does not go round again for it', async () => {
-    const wakeup = new Wakeup();
-    const busySince = wakeup.generation;
-    const waiting = wakeup.wait(wakeup.generation, 60_000);
-    wakeup.wakeOne();
-    expect(await settled([waiting, wakeup.wait(busySince, 60_000)])).toEqual([true, false]);
-    wakeup.wake();
-  });
-
-  it('returns at once to a loop that noted the generation before a wakeOne no waiting loop took', async () => {
+  it('returns at once to a loop that noted the generation before a wakeOne it was not waiting for', async () => {
     const wakeup = new Wakeup();
     const seen = wakeup.generation;
     wakeup.wakeOne();
