@@ -69,23 +69,6 @@ function moveStatement(auditIds: readonly number[], eventIds: readonly number[])
  * Without a signer only the events move.
  */
 async function sequencePending(db: DatabasePool, signer: AuditSigner | undefined, report: Report): Promise<number> {
-  try {
-    return await sequenceOnce(db, signer, report, 'batch');
-  } catch (error) {
-    if (!(error instanceof BatchMoveFailed)) throw error;
-    return sequenceOnce(db, signer, report, 'row by row');
-  }
-}
-
-/** The pending appends could not move in one statement: the run starts again and moves them one at a time. */
-class BatchMoveFailed extends Error {}
-
-/**
- * One sequencing transaction. In one batch, the usual case, every pending row moves in one statement
- * with no savepoint around it (two round trips fewer); should that fail, the transaction is
- * abandoned and run again row by row, each row in a savepoint of its own.
- */
-async function sequenceOnce(db: DatabasePool, signer: AuditSigner | undefined, report: Report, mode: 'batch' | 'row by row'): Promise<number> {
   return db.transaction(async (tx) => {
     // The lock and the read are one round trip; the read's snapshot may predate the lock, so rows
     // committed while it was awaited are left for the next run, and the moves below take only rows
@@ -108,14 +91,13 @@ async function sequenceOnce(db: DatabasePool, signer: AuditSigner | undefined, r
       else if (signer!.verifyPending(entry.xact, entry.content, entry.seal)) sealed.push(entry.id);
       else refused.push(entry);
     }
+    if (foreign.size > 0) {
+      report('error', { keyIds: [...foreign], thisKeyId: signer!.keyId }, 'audit entries sealed with another audit key wait to be sequenced by a process holding that key: every API process and the worker must use one audit key');
+    }
     const sequenced: z.infer<typeof sequencedRow>[] = [];
-    if (mode === 'batch') {
-      try {
-        sequenced.push(...await tx.any(moveStatement(sealed, pending.events)));
-      } catch (error) {
-        throw new BatchMoveFailed('the pending appends could not move in one batch', { cause: error });
-      }
-    } else {
+    try {
+      sequenced.push(...await tx.transaction((savepoint) => savepoint.any(moveStatement(sealed, pending.events))));
+    } catch {
       for (const [auditIds, eventIds] of [...sealed.map((id) => [[id], []]), ...pending.events.map((id) => [[], [id]])] as [number[], number[]][]) {
         try {
           sequenced.push(...await tx.transaction((savepoint) => savepoint.any(moveStatement(auditIds, eventIds))));
@@ -126,10 +108,6 @@ async function sequenceOnce(db: DatabasePool, signer: AuditSigner | undefined, r
           if (setAside.length) report('error', { err: error, row: setAside[0]!.row }, `a committed ${auditIds.length ? 'audit entry' : 'event'} could not be sequenced and was set aside: its write stands, but the log does not hold it`);
         }
       }
-    }
-    // Reported here, once, by the run that commits.
-    if (foreign.size > 0) {
-      report('error', { keyIds: [...foreign], thisKeyId: signer!.keyId }, 'audit entries sealed with another audit key wait to be sequenced by a process holding that key: every API process and the worker must use one audit key');
     }
     const entries = sequenced.filter((row) => row.kind === 'audit');
     if (signer && entries.length > 0) {
