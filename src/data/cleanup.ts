@@ -177,19 +177,24 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
     if (block.entries < AUDIT_BLOCK_SIZE) break;
   }
   const countsCutoff = daysBefore(options.now, settings.evaluationCountsDays);
-  for (;;) {
-    const pruned = await pruneEvaluationCounts(db, { cutoff: countsCutoff, limit: PRUNE_BATCH });
+  await pruneInBatches(() => pruneEvaluationCounts(db, { cutoff: countsCutoff, limit: PRUNE_BATCH }), (pruned) => {
     totals.prunedEvaluationCounts += pruned;
     progress(totals);
-    if (pruned < PRUNE_BATCH) break;
-  }
-  for (;;) {
-    const pruned = await pruneSnapshotRecords(db, { cutoff: compactionCutoff, limit: PRUNE_BATCH });
+  });
+  await pruneInBatches(() => pruneSnapshotRecords(db, { cutoff: compactionCutoff, limit: PRUNE_BATCH }), (pruned) => {
     totals.prunedSnapshotRecords += pruned;
     progress(totals);
-    if (pruned < PRUNE_BATCH) break;
-  }
+  });
   return totals;
+}
+
+/** Runs `prune` (a statement removing up to PRUNE_BATCH rows) until a batch comes back short. */
+async function pruneInBatches(prune: () => Promise<number>, counted: (pruned: number) => void): Promise<void> {
+  for (;;) {
+    const pruned = await prune();
+    counted(pruned);
+    if (pruned < PRUNE_BATCH) return;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { DEFAULT_SNAPSHOT_VERSIONS_KEPT } from '../config.ts';
@@ -98,13 +98,7 @@ export function createFolderSnapshotStore(directory: string, options: { versions
       }
       const removed = versionsToRemove(storedAt, versionsKept);
       for (const version of removed) {
-        for (const name of [`snapshot-${version}.json`, `snapshot-${version}.json.sig`]) {
-          try {
-            unlinkSync(join(directory, name));
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-          }
-        }
+        for (const name of [`snapshot-${version}.json`, `snapshot-${version}.json.sig`]) rmSync(join(directory, name), { force: true });
       }
       return removed.length;
     },

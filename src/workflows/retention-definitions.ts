@@ -36,7 +36,7 @@ export interface CleanupResult {
   compressedEntries: number;
   compressedBlocks: number;
   prunedEvaluationCounts: number;
-  /** Absent from the results of runs before it was removed. */
+  /** Absent from the results of runs made before these records were cleaned up. */
   prunedSnapshotRecords?: number;
 }
 
