@@ -63,6 +63,11 @@ export interface Config {
   cleanupAfterDays: number;
   /** Audit entries older than this are stored compressed by the retention run. */
   auditCompressAfterDays: number;
+  /**
+   * SDKs' exposure and tracking batches older than this are removed from the outbox by the retention
+   * run: it delivers them to streams and webhooks, it does not store analytics.
+   */
+  analyticsEventsKeptDays: number;
   /** How often an API process adds its evaluation counts to the database; 0 counts nothing. */
   insightsFlushSeconds: number;
   /** The context sample of impact previews (docs/impact-preview.md#the-sample); `size` 0 keeps none. */
@@ -288,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     archiveRetentionDays: boundedFromEnv(env, 'FLAGS_ARCHIVE_RETENTION_DAYS', 365, [1, 36_500]),
     cleanupAfterDays: boundedFromEnv(env, 'FLAGS_CLEANUP_AFTER_DAYS', 90, [1, 36_500]),
     auditCompressAfterDays: boundedFromEnv(env, 'FLAGS_AUDIT_COMPRESS_AFTER_DAYS', 90, [1, 36_500]),
+    analyticsEventsKeptDays: boundedFromEnv(env, 'FLAGS_ANALYTICS_EVENTS_KEPT_DAYS', 7, [1, 36_500]),
     insightsFlushSeconds: boundedFromEnv(env, 'FLAGS_INSIGHTS_FLUSH_SECONDS', 5, [0, 3_600]),
     contextSample: {
       size: boundedFromEnv(env, 'FLAGS_SAMPLE_SIZE', 10_000, [0, 1_000_000]),

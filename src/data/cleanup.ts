@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE } from '../domain/event-types.ts';
 import type { Actor } from './actor.ts';
 import type { DatabasePool } from './pool.ts';
 import { sql } from './sql.ts';
@@ -119,6 +120,8 @@ export interface CleanupSettings {
   cleanupAfterDays: number;
   auditCompressAfterDays: number;
   evaluationCountsDays: number;
+  /** SDKs' exposure and tracking batches are removed from the outbox after this; absent, they are kept. */
+  analyticsEventsDays?: number;
 }
 
 export interface CleanupTotals {
@@ -129,6 +132,8 @@ export interface CleanupTotals {
   prunedEvaluationCounts: number;
   /** Records of snapshot publications (one per publication; only the newest is ever read) removed. */
   prunedSnapshotRecords: number;
+  /** SDKs' exposure and tracking batches removed from the outbox; absent when the run was not asked to. */
+  prunedAnalyticsEvents?: number;
 }
 
 /** Records of each kind removed per transaction (and per audit entry naming them). */
@@ -141,11 +146,14 @@ const COMPACTION_BATCH = 500;
 export const AUDIT_BLOCK_SIZE = 200;
 /** Evaluation count rows removed per statement. */
 const PRUNE_BATCH = 10_000;
+/** Outbox rows removed per statement: an exposure batch holds up to 1,000 exposures, stored out of line. */
+const ANALYTICS_PRUNE_BATCH = 1_000;
 
 /**
  * The clean-up of one retention run: removes finished rollout plans, decided change requests and
  * finished scheduled changes past their age, compresses old audit entries, removes expired
- * evaluation counts and the records of snapshots published before the same age, batch by batch,
+ * evaluation counts, the records of snapshots published before the same age and SDKs' old exposure
+ * and tracking events, batch by batch,
  * each batch a transaction of its own, telling `progress` the totals after each. Running it again
  * is safe: it finds only what is left.
  */
@@ -185,7 +193,52 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
     totals.prunedSnapshotRecords += pruned;
     progress(totals);
   });
+  if (settings.analyticsEventsDays !== undefined) {
+    totals.prunedAnalyticsEvents = 0;
+    const cutoff = daysBefore(options.now, settings.analyticsEventsDays);
+    const below = await firstOutboxIdToKeep(db, cutoff);
+    for (let after = 0; ; ) {
+      const batch = await pruneAnalyticsEvents(db, { cutoff, after, below, limit: ANALYTICS_PRUNE_BATCH });
+      totals.prunedAnalyticsEvents += batch.pruned;
+      progress(totals);
+      if (batch.pruned < ANALYTICS_PRUNE_BATCH) break;
+      after = batch.lastId;
+    }
+  }
   return totals;
+}
+
+/** The only events the clean-up removes: batches SDKs report for analytics, which change nothing. */
+const ANALYTICS_EVENT_TYPES = [EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE];
+
+/**
+ * The outbox id from which everything stays: the first event appended at or after the cutoff, or,
+ * when none was, the newest event, which always stays (a stream without a resume point and a new
+ * webhook start from it). Ids follow time (an event's time and id are both drawn under the append
+ * lock), so the batches below need look at no id past it: one walk over the old part of the outbox
+ * per run, not over the days of events that are kept.
+ */
+async function firstOutboxIdToKeep(db: DatabasePool, cutoff: number): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
+    SELECT coalesce((SELECT id FROM outbox WHERE at >= ${cutoffTime(cutoff)} ORDER BY id LIMIT 1), (SELECT max(id) FROM outbox), 0)::bigint AS id`);
+}
+
+/**
+ * Removes exposure and tracking batches appended before the cutoff, with ids between `after` and
+ * `below`, up to `limit`, oldest first; how many went and the last id removed. Change events stay:
+ * they are few, and every reader of changes (catch-up, streams, webhooks, the flag-set version)
+ * follows them.
+ */
+export async function pruneAnalyticsEvents(db: DatabasePool, options: { cutoff: number; after: number; below: number; limit: number }): Promise<{ pruned: number; lastId: number }> {
+  const row = await db.one(sql.type(z.object({ pruned: z.number(), last_id: z.number() }))`
+    WITH gone AS (
+      DELETE FROM outbox WHERE id = ANY(ARRAY(
+        SELECT id FROM outbox
+        WHERE id > ${options.after} AND id < ${options.below} AND type = ANY(${sql.array(ANALYTICS_EVENT_TYPES, 'text')}) AND at < ${cutoffTime(options.cutoff)}
+        ORDER BY id LIMIT ${options.limit}))
+      RETURNING id)
+    SELECT count(*)::int AS pruned, coalesce(max(id), 0)::bigint AS last_id FROM gone`);
+  return { pruned: row.pruned, lastId: row.last_id };
 }
 
 /** Runs `prune` (a statement removing up to PRUNE_BATCH rows) until a batch comes back short. */

@@ -40,6 +40,7 @@ const worker = await startWorker({
     cleanupAfterDays: config.cleanupAfterDays,
     auditCompressAfterDays: config.auditCompressAfterDays,
     evaluationCountsDays: evaluationCountsRetentionDays(config.staleSingleValueDays),
+    analyticsEventsDays: config.analyticsEventsKeptDays,
   },
   staleReport: { unevaluatedDays: config.staleUnevaluatedDays, singleValueDays: config.staleSingleValueDays },
   log,

@@ -4,12 +4,13 @@ import { RETENTION_SCHEDULE_ID } from '../workflows/retention-definitions.ts';
 import type { retentionWorkflow } from '../workflows/retention-workflow.ts';
 import { ensureSchedule } from './ensure-schedule.ts';
 
-/** What the daily retention run is given (FLAGS_ARCHIVE_RETENTION_DAYS, FLAGS_CLEANUP_AFTER_DAYS, FLAGS_AUDIT_COMPRESS_AFTER_DAYS). */
+/** What the daily retention run is given (FLAGS_ARCHIVE_RETENTION_DAYS, FLAGS_CLEANUP_AFTER_DAYS, FLAGS_AUDIT_COMPRESS_AFTER_DAYS, FLAGS_ANALYTICS_EVENTS_KEPT_DAYS). */
 export interface RetentionScheduleSettings {
   archiveRetentionDays: number;
   cleanupAfterDays: number;
   auditCompressAfterDays: number;
   evaluationCountsDays: number;
+  analyticsEventsDays: number;
 }
 
 /** Days of evaluation counts kept beyond what anything reads, so a late flush or a clock step loses nothing. */
@@ -33,15 +34,15 @@ export function evaluationCountsRetentionDays(staleSingleValueDays: number): num
 export async function ensureRetentionSchedule(client: Client, options: RetentionScheduleSettings & { taskQueue: string; scheduleId?: string }): Promise<string> {
   const scheduleId = options.scheduleId ?? RETENTION_SCHEDULE_ID;
   const spec = { intervals: [{ every: '1 day' }] };
-  const { archiveRetentionDays, cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays } = options;
+  const { archiveRetentionDays, cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays, analyticsEventsDays } = options;
   const action: ScheduleOptionsStartWorkflowAction<typeof retentionWorkflow> = {
     type: 'startWorkflow',
     workflowType: 'retentionWorkflow',
-    args: [{ archiveRetentionDays, cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays }],
+    args: [{ archiveRetentionDays, cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays, analyticsEventsDays }],
     taskQueue: options.taskQueue,
     workflowId: scheduleId,
     workflowRunTimeout: '1 hour',
-    staticSummary: `Purge flags archived more than ${archiveRetentionDays} days ago (their audit entries stay); remove rollout plans, change requests and scheduled changes finished more than ${cleanupAfterDays} days ago; compress audit entries older than ${auditCompressAfterDays} days`,
+    staticSummary: `Purge flags archived more than ${archiveRetentionDays} days ago (their audit entries stay); remove rollout plans, change requests and scheduled changes finished more than ${cleanupAfterDays} days ago; compress audit entries older than ${auditCompressAfterDays} days; remove SDKs' exposure and tracking events older than ${analyticsEventsDays} days`,
   };
   const policies = { catchupWindow: '1 day' };
   return ensureSchedule(client, { scheduleId, spec, action, policies });

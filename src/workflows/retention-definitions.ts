@@ -18,6 +18,11 @@ export interface RetentionWorkflowInput {
   auditCompressAfterDays?: number;
   /** Evaluation counts of hours older than this many days are removed (the longest insights or stale window, plus a margin). */
   evaluationCountsDays?: number;
+  /**
+   * SDKs' exposure and tracking batches older than this many days are removed from the outbox
+   * (FLAGS_ANALYTICS_EVENTS_KEPT_DAYS). Absent (schedules registered before this existed): kept.
+   */
+  analyticsEventsDays?: number;
   /** List what would be purged, purge nothing (start the workflow by hand with this to check). */
   dryRun?: boolean;
 }
@@ -27,6 +32,8 @@ export interface CleanupStepInput {
   cleanupAfterDays: number;
   auditCompressAfterDays: number;
   evaluationCountsDays: number;
+  /** Absent in the steps of runs started by a schedule registered before analytics events were removed. */
+  analyticsEventsDays?: number;
 }
 
 /** What one run cleaned up (src/data/cleanup.ts `CleanupTotals`). */
@@ -38,6 +45,8 @@ export interface CleanupResult {
   prunedEvaluationCounts: number;
   /** Absent from the results of runs made before these records were cleaned up. */
   prunedSnapshotRecords?: number;
+  /** SDKs' exposure and tracking batches removed from the outbox; absent when the step was not asked to. */
+  prunedAnalyticsEvents?: number;
 }
 
 export interface RetentionBatchInput {

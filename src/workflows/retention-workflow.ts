@@ -1,6 +1,6 @@
 // Purges flags archived longer than the retention period, in batches, each flag in a transaction of
 // its own with its audit entry and event; then cleans up what finished long ago, compresses old
-// audit entries and removes expired evaluation counts. Started by a Temporal schedule (daily), so it
+// audit entries, removes expired evaluation counts and SDKs' old exposure and tracking events. Started by a Temporal schedule (daily), so it
 // is visible, pausable and triggerable in the Temporal UI; the API runs no timer for it.
 // The function name and its commands are persisted in histories; change them only behind `patched()`.
 import { patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
@@ -39,15 +39,16 @@ export async function retentionWorkflow(input: RetentionWorkflowInput): Promise<
     if (dryRun || batch.candidates < BATCH || batch.keys.length === 0) break;
   }
   const purgedDetails = `${dryRun ? 'would purge' : 'purged'} ${result.purged} flag(s) archived before ${result.cutoff ?? '?'}${result.keys.length ? `: ${result.keys.slice(0, 20).join(', ')}` : ''}`;
-  const { cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays } = input;
+  const { cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays, analyticsEventsDays } = input;
   if (!dryRun && cleanupAfterDays !== undefined && auditCompressAfterDays !== undefined && evaluationCountsDays !== undefined && patched(CLEANUP_PATCH)) {
     setCurrentDetails(`${purgedDetails}; cleaning up`);
     result.cleanup = await cleanUp.executeWithOptions(
-      { summary: `Remove what finished more than ${cleanupAfterDays} days ago, compress audit entries older than ${auditCompressAfterDays} days, drop evaluation counts older than ${evaluationCountsDays} days` },
-      [{ cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays }],
+      // Runs without analytics events (recorded before they were removed) keep their summary and input as they were.
+      { summary: `Remove what finished more than ${cleanupAfterDays} days ago, compress audit entries older than ${auditCompressAfterDays} days, drop evaluation counts older than ${evaluationCountsDays} days${analyticsEventsDays === undefined ? '' : `, and SDKs' exposure and tracking events older than ${analyticsEventsDays} days`}` },
+      [{ cleanupAfterDays, auditCompressAfterDays, evaluationCountsDays, ...(analyticsEventsDays === undefined ? {} : { analyticsEventsDays }) }],
     );
-    const { removed, compressedEntries, prunedEvaluationCounts } = result.cleanup;
-    setCurrentDetails(`${purgedDetails}; removed ${removed.rollouts} rollout plan(s), ${removed.changeRequests} change request(s), ${removed.scheduledChanges} scheduled change(s); compressed ${compressedEntries} audit entries; dropped ${prunedEvaluationCounts} evaluation count rows`);
+    const { removed, compressedEntries, prunedEvaluationCounts, prunedAnalyticsEvents } = result.cleanup;
+    setCurrentDetails(`${purgedDetails}; removed ${removed.rollouts} rollout plan(s), ${removed.changeRequests} change request(s), ${removed.scheduledChanges} scheduled change(s); compressed ${compressedEntries} audit entries; dropped ${prunedEvaluationCounts} evaluation count rows${prunedAnalyticsEvents === undefined ? '' : ` and ${prunedAnalyticsEvents} exposure and tracking events`}`);
     return result;
   }
   setCurrentDetails(purgedDetails);

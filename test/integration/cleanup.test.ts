@@ -2,12 +2,15 @@
 // change requests and scheduled changes finished long ago (their history stays readable through
 // the audit API), keeps younger and open ones, compresses audit entries so that the audit API
 // returns the same entries and verify stays green, still catches a compressed entry rewritten
-// underneath it, and drops evaluation counts older than their window while keeping newer ones.
+// underneath it, drops evaluation counts older than their window while keeping newer ones, and removes
+// SDKs' old exposure and tracking batches from the outbox, never a change event nor the newest event.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { z } from 'zod';
 import { sql } from '../../src/data/sql.ts';
+import { APPEND_LOCK_KEY } from '../../src/data/append-sequencer.ts';
+import { EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE } from '../../src/domain/event-types.ts';
 import type { RetentionResult } from '../../src/workflows/retention-definitions.ts';
 import { eventually } from '../support/eventually.ts';
 import { quietTemporal } from '../support/logger.ts';
@@ -260,5 +263,39 @@ describe('clean-up and compressed audit entries', () => {
     const left = await harness.api.db.pool.anyFirst(sql.type(z.object({ version: z.number() }))`SELECT version FROM snapshots WHERE version > ${base} ORDER BY version`);
     expect(left).toEqual([base + 3, base + 4]);
     await harness.api.db.pool.query(sql.typeAlias('void')`DELETE FROM snapshots WHERE version > ${base}`);
+  });
+
+  it("removes SDKs' exposure and tracking batches older than their days, but no change event and never the newest event", async () => {
+    const pool = harness.api.db.pool;
+    const idRow = z.object({ id: z.number() });
+    // In a running service ids follow time; the events the earlier tests appended are dated back so that they do here too.
+    const ageEverything = () => pool.query(sql.typeAlias('void')`UPDATE outbox SET at = at - interval '400 days'`);
+    const append = (type: string, daysAgo: number) => pool.transaction(async (tx) => {
+      await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})`);
+      return tx.oneFirst(sql.type(idRow)`
+        INSERT INTO outbox (type, entity_key, payload, at) VALUES (${type}, NULL, ${sql.jsonb({ count: 1 })}, now() - make_interval(days => ${daysAgo})) RETURNING id`);
+    });
+    const present = async (ids: number[]) => pool.anyFirst(sql.type(idRow)`SELECT id FROM outbox WHERE id = ANY(${sql.array(ids, 'int8')}) ORDER BY id`);
+    const settings = { cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 };
+
+    await ageEverything();
+    const oldExposure = await append(EXPOSURE_EVENT_TYPE, 10);
+    const oldChange = await append('retention.compacted', 10);
+    const oldTracking = await append(TRACKING_EVENT_TYPE, 9);
+    const youngExposure = await append(EXPOSURE_EVENT_TYPE, 2);
+    const first = await runRetention({ ...settings, analyticsEventsDays: 7 });
+    expect(first.cleanup!.prunedAnalyticsEvents).toBe(2);
+    expect(await present([oldExposure, oldChange, oldTracking, youngExposure])).toEqual([oldChange, youngExposure]);
+
+    // Nothing younger than the cutoff is left: the newest event stays all the same.
+    await ageEverything();
+    const newestExposure = await append(EXPOSURE_EVENT_TYPE, 30);
+    const second = await runRetention({ ...settings, analyticsEventsDays: 7 });
+    expect(second.cleanup!.prunedAnalyticsEvents).toBe(1);
+    expect(await present([oldChange, youngExposure, newestExposure])).toEqual([oldChange, newestExposure]);
+
+    // A schedule registered before analytics events were removed asks for no such removal.
+    const without = await runRetention(settings);
+    expect(without.cleanup!.prunedAnalyticsEvents).toBeUndefined();
   });
 });

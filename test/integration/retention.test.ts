@@ -52,7 +52,7 @@ describe('retention of archived flags', () => {
     expect(taken.status).toBe(409);
 
     // Registered twice (two workers starting): one schedule, with the period as its argument, pausable.
-    const cleanup = { cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 };
+    const cleanup = { cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37, analyticsEventsDays: 7 };
     await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 30, ...cleanup, scheduleId });
     await ensureRetentionSchedule(harness.client, { taskQueue: harness.taskQueue, archiveRetentionDays: 365, ...cleanup, scheduleId });
     const schedule = harness.client.schedule.getHandle(scheduleId);

@@ -10,6 +10,13 @@ describe('the retention run\'s settings', () => {
     expect(() => loadConfig({ FLAGS_AUDIT_COMPRESS_AFTER_DAYS: '90d' })).toThrow(/FLAGS_AUDIT_COMPRESS_AFTER_DAYS/);
   });
 
+  it("keeps SDKs' exposure and tracking events a week unless told otherwise, within 1 to 36,500 days", () => {
+    expect(loadConfig({}).analyticsEventsKeptDays).toBe(7);
+    expect(loadConfig({ FLAGS_ANALYTICS_EVENTS_KEPT_DAYS: '30' }).analyticsEventsKeptDays).toBe(30);
+    expect(() => loadConfig({ FLAGS_ANALYTICS_EVENTS_KEPT_DAYS: '0' })).toThrow(/FLAGS_ANALYTICS_EVENTS_KEPT_DAYS/);
+    expect(() => loadConfig({ FLAGS_ANALYTICS_EVENTS_KEPT_DAYS: '36501' })).toThrow(/FLAGS_ANALYTICS_EVENTS_KEPT_DAYS/);
+  });
+
   it('keeps evaluation counts for the longest window that reads them, plus a week', () => {
     // The insights' month is the longest window with the default single-value window (14 days).
     expect(evaluationCountsRetentionDays(14)).toBe(37);
