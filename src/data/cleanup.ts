@@ -148,6 +148,8 @@ export const AUDIT_BLOCK_SIZE = 200;
 const PRUNE_BATCH = 10_000;
 /** Outbox rows removed per statement: an exposure batch holds up to 1,000 exposures, stored out of line. */
 const ANALYTICS_PRUNE_BATCH = 1_000;
+/** Outbox ids one statement looks through, so that none runs long however many change events it passes. */
+const ANALYTICS_PRUNE_WINDOW = 100_000;
 
 /**
  * The clean-up of one retention run: removes finished rollout plans, decided change requests and
@@ -195,15 +197,10 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
   });
   if (settings.analyticsEventsDays !== undefined) {
     totals.prunedAnalyticsEvents = 0;
-    const cutoff = daysBefore(options.now, settings.analyticsEventsDays);
-    const below = await firstOutboxIdToKeep(db, cutoff);
-    for (let after = 0; ; ) {
-      const batch = await pruneAnalyticsEvents(db, { cutoff, after, below, limit: ANALYTICS_PRUNE_BATCH });
-      totals.prunedAnalyticsEvents += batch.pruned;
+    await pruneAnalyticsEvents(db, { cutoff: daysBefore(options.now, settings.analyticsEventsDays), limit: ANALYTICS_PRUNE_BATCH, window: ANALYTICS_PRUNE_WINDOW }, (pruned) => {
+      totals.prunedAnalyticsEvents! += pruned;
       progress(totals);
-      if (batch.pruned < ANALYTICS_PRUNE_BATCH) break;
-      after = batch.lastId;
-    }
+    });
   }
   return totals;
 }
@@ -212,24 +209,50 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
 const ANALYTICS_EVENT_TYPES = [EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE];
 
 /**
- * The outbox id from which everything stays: the first event appended at or after the cutoff, or,
- * when none was, the newest event, which always stays (a stream without a resume point and a new
- * webhook start from it). Ids follow time (an event's time and id are both drawn under the append
- * lock), so the batches below need look at no id past it: one walk over the old part of the outbox
- * per run, not over the days of events that are kept.
+ * Removes exposure and tracking batches appended before the cutoff, oldest first, each statement
+ * removing at most `limit` and looking through at most `window` ids; `counted` hears after each.
+ * Change events stay: they are few, and every reader of changes (catch-up, streams, webhooks, the
+ * flag-set version) follows them. So does the newest event of all (a stream without a resume point
+ * and a new webhook start from it).
  */
-async function firstOutboxIdToKeep(db: DatabasePool, cutoff: number): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
-    SELECT coalesce((SELECT id FROM outbox WHERE at >= ${cutoffTime(cutoff)} ORDER BY id LIMIT 1), (SELECT max(id) FROM outbox), 0)::bigint AS id`);
+export async function pruneAnalyticsEvents(db: DatabasePool, options: { cutoff: number; limit: number; window: number }, counted: (pruned: number) => void): Promise<void> {
+  const { oldest, keepFrom } = await outboxIdsToPrune(db, options.cutoff);
+  for (let after = oldest - 1; after < keepFrom - 1; ) {
+    const below = Math.min(keepFrom, after + 1 + options.window);
+    const batch = await pruneAnalyticsEventsBetween(db, { cutoff: options.cutoff, after, below, limit: options.limit });
+    counted(batch.pruned);
+    after = batch.pruned === options.limit ? batch.lastId : below - 1;
+  }
 }
 
+const idAt = z.object({ id: z.number(), old: z.boolean() });
+
 /**
- * Removes exposure and tracking batches appended before the cutoff, with ids between `after` and
- * `below`, up to `limit`, oldest first; how many went and the last id removed. Change events stay:
- * they are few, and every reader of changes (catch-up, streams, webhooks, the flag-set version)
- * follows them.
+ * The outbox's oldest id, and the id from which everything stays: the first event appended at or
+ * after the cutoff, or the newest event when none was. Ids follow time (an event's time and id are
+ * both drawn under the append lock), so a binary search over ids finds it in a few dozen index
+ * lookups, however long the outbox, and the removal need look at no id past it.
  */
-export async function pruneAnalyticsEvents(db: DatabasePool, options: { cutoff: number; after: number; below: number; limit: number }): Promise<{ pruned: number; lastId: number }> {
+async function outboxIdsToPrune(db: DatabasePool, cutoff: number): Promise<{ oldest: number; keepFrom: number }> {
+  const bounds = await db.one(sql.type(z.object({ oldest: z.number(), newest: z.number() }))`
+    SELECT coalesce(min(id), 0)::bigint AS oldest, coalesce(max(id), 0)::bigint AS newest FROM outbox`);
+  let keepFrom = bounds.newest;
+  for (let low = bounds.oldest, high = bounds.newest - 1; low <= high; ) {
+    const middle = Math.floor((low + high) / 2);
+    const probe = await db.maybeOne(sql.type(idAt)`
+      SELECT id, at < ${cutoffTime(cutoff)} AS old FROM outbox WHERE id >= ${middle} ORDER BY id LIMIT 1`);
+    if (!probe || probe.id > high) high = middle - 1;
+    else if (probe.old) low = probe.id + 1;
+    else {
+      keepFrom = probe.id;
+      high = middle - 1;
+    }
+  }
+  return { oldest: bounds.oldest, keepFrom };
+}
+
+/** One statement of `pruneAnalyticsEvents`: ids between `after` and `below`; how many went and the last id removed. */
+async function pruneAnalyticsEventsBetween(db: DatabasePool, options: { cutoff: number; after: number; below: number; limit: number }): Promise<{ pruned: number; lastId: number }> {
   const row = await db.one(sql.type(z.object({ pruned: z.number(), last_id: z.number() }))`
     WITH gone AS (
       DELETE FROM outbox WHERE id = ANY(ARRAY(

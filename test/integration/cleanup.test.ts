@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { z } from 'zod';
+import { pruneAnalyticsEvents } from '../../src/data/cleanup.ts';
 import { sql } from '../../src/data/sql.ts';
 import { APPEND_LOCK_KEY } from '../../src/data/append-sequencer.ts';
 import { EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE } from '../../src/domain/event-types.ts';
@@ -265,18 +266,19 @@ describe('clean-up and compressed audit entries', () => {
     await harness.api.db.pool.query(sql.typeAlias('void')`DELETE FROM snapshots WHERE version > ${base}`);
   });
 
-  it("removes SDKs' exposure and tracking batches older than their days, but no change event and never the newest event", async () => {
-    const pool = harness.api.db.pool;
+  describe("SDKs' exposure and tracking batches", () => {
     const idRow = z.object({ id: z.number() });
-    // In a running service ids follow time; the events the earlier tests appended are dated back so that they do here too.
-    const ageEverything = () => pool.query(sql.typeAlias('void')`UPDATE outbox SET at = at - interval '400 days'`);
-    const append = (type: string, daysAgo: number) => pool.transaction(async (tx) => {
+    // In a running service ids follow time; the events written before are dated back so that they do here too.
+    const ageEverything = () => harness.api.db.pool.query(sql.typeAlias('void')`UPDATE outbox SET at = at - interval '400 days'`);
+    const append = (type: string, daysAgo: number) => harness.api.db.pool.transaction(async (tx) => {
       await tx.query(sql.typeAlias('void')`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})`);
       return tx.oneFirst(sql.type(idRow)`
         INSERT INTO outbox (type, entity_key, payload, at) VALUES (${type}, NULL, ${sql.jsonb({ count: 1 })}, now() - make_interval(days => ${daysAgo})) RETURNING id`);
     });
-    const present = async (ids: number[]) => pool.anyFirst(sql.type(idRow)`SELECT id FROM outbox WHERE id = ANY(${sql.array(ids, 'int8')}) ORDER BY id`);
+    const present = async (ids: number[]) => harness.api.db.pool.anyFirst(sql.type(idRow)`SELECT id FROM outbox WHERE id = ANY(${sql.array(ids, 'int8')}) ORDER BY id`);
     const settings = { cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 };
+
+  it('are removed once older than their days, but no change event and never the newest event', async () => {
 
     await ageEverything();
     const oldExposure = await append(EXPOSURE_EVENT_TYPE, 10);
@@ -297,5 +299,26 @@ describe('clean-up and compressed audit entries', () => {
     // A schedule registered before analytics events were removed asks for no such removal.
     const without = await runRetention(settings);
     expect(without.cleanup!.prunedAnalyticsEvents).toBeUndefined();
+  });
+
+  it('are removed in statements that each look through a bounded stretch of ids, up to where the kept events begin', async () => {
+    await ageEverything();
+    const old: number[] = [];
+    const kept: number[] = [];
+    for (let index = 0; index < 12; index += 1) {
+      old.push(await append(index % 3 === 2 ? TRACKING_EVENT_TYPE : EXPOSURE_EVENT_TYPE, 30 - index));
+      if (index % 4 === 0) kept.push(await append('retention.compacted', 30 - index));
+    }
+    for (let index = 0; index < 5; index += 1) kept.push(await append(EXPOSURE_EVENT_TYPE, 6 - index));
+    // The earlier test's newest exposure is old now, and no longer the newest: it goes too.
+    const due = await harness.api.db.pool.oneFirst(sql.type(z.object({ count: z.number() }))`
+      SELECT count(*)::int AS count FROM outbox WHERE type IN (${EXPOSURE_EVENT_TYPE}, ${TRACKING_EVENT_TYPE}) AND at < now() - interval '7 days'`);
+    expect(due).toBeGreaterThanOrEqual(old.length);
+    const statements: number[] = [];
+    await pruneAnalyticsEvents(harness.api.db.pool, { cutoff: Date.now() - 7 * 86_400_000, limit: 2, window: 3 }, (pruned) => statements.push(pruned));
+    expect(statements.reduce((sum, pruned) => sum + pruned, 0)).toBe(due);
+    expect(Math.max(...statements)).toBeLessThanOrEqual(2);
+    expect(await present([...old, ...kept])).toEqual([...kept].sort((a, b) => a - b));
+  });
   });
 });
