@@ -285,7 +285,7 @@ describe('clean-up and compressed audit entries', () => {
     const oldChange = await append('retention.compacted', 10);
     const oldTracking = await append(TRACKING_EVENT_TYPE, 9);
     const youngExposure = await append(EXPOSURE_EVENT_TYPE, 2);
-    const first = await runRetention({ ...settings, analyticsEventsDays: 7 });
+    const first = await runRetention({ ...settings, analyticsEventsDays: 7 }, 'retention-cleanup-analytics');
     expect(first.cleanup!.prunedAnalyticsEvents).toBe(2);
     expect(await present([oldExposure, oldChange, oldTracking, youngExposure])).toEqual([oldChange, youngExposure]);
 

@@ -11,7 +11,7 @@ const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathnam
 describe('rollout workflow replay', () => {
   const files = readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort();
 
-  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress, a killswitch, the minimum dwell after a stall, the snapshot publisher, the audit checkpoint, scheduled changes (applied, cancelled, failed on a conflict, rescheduled), retention with its clean-up', () => {
+  it('has recorded histories of every path: completion, pause/resume under both policies, cancel, rollback, gates, conflict, a killed worker, auto-progress, a killswitch, the minimum dwell after a stall, the snapshot publisher, the audit checkpoint, scheduled changes (applied, cancelled, failed on a conflict, rescheduled), retention with its clean-up (with and without analytics events)', () => {
     expect(files).toEqual([
       'audit-checkpoint.json',
       'auto-progress-held.json',
@@ -24,7 +24,9 @@ describe('rollout workflow replay', () => {
       'killswitch-paused-resumed.json',
       'paused-resumed-apply-overdue.json',
       'paused-resumed-shift-schedule.json',
-      // Retention with its clean-up step (patch "retention-cleanup").
+      // Retention with its clean-up step, with SDKs' exposure and tracking events removed (the step's input names their days).
+      'retention-cleanup-analytics.json',
+      // Retention with its clean-up step (patch "retention-cleanup"), before those events were removed.
       'retention-cleanup.json',
       'scheduled-change-applied.json',
       'scheduled-change-cancelled.json',
