@@ -156,8 +156,8 @@ const ANALYTICS_PRUNE_WINDOW = 100_000;
  * finished scheduled changes past their age, compresses old audit entries, removes expired
  * evaluation counts, the records of snapshots published before the same age and SDKs' old exposure
  * and tracking events, batch by batch,
- * each batch a transaction of its own, telling `progress` the totals after each. Running it again
- * is safe: it finds only what is left.
+ * each batch a transaction of its own, telling `progress` the totals after each; then records that
+ * it completed (`lastCleanup`). Running it again is safe: it finds only what is left.
  */
 export async function cleanUp(db: DatabasePool, settings: CleanupSettings, options: { now: number; actor: Actor; progress?: (totals: CleanupTotals) => void }): Promise<CleanupTotals> {
   const progress = options.progress ?? (() => undefined);
@@ -202,7 +202,20 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
       progress(totals);
     });
   }
+  await db.query(sql.typeAlias('void')`
+    INSERT INTO maintenance_runs (name, finished_at, result) VALUES (${CLEANUP_RUN}, now(), ${sql.jsonb({ ...settings, ...totals })})
+    ON CONFLICT (name) DO UPDATE SET finished_at = excluded.finished_at, result = excluded.result`);
   return totals;
+}
+
+/** The clean-up's name in `maintenance_runs` (sql/022), where each completed run records itself. */
+export const CLEANUP_RUN = 'retention-cleanup';
+
+/** When the clean-up last completed, and what it did; null before its first run. */
+export async function lastCleanup(db: DatabasePool): Promise<{ finishedAt: number; result: unknown } | null> {
+  const row = await db.maybeOne(sql.type(z.object({ finished_at: z.number(), result: z.unknown() }))`
+    SELECT finished_at, result FROM maintenance_runs WHERE name = ${CLEANUP_RUN}`);
+  return row && { finishedAt: row.finished_at, result: row.result };
 }
 
 /** The only events the clean-up removes: batches SDKs report for analytics, which change nothing. */

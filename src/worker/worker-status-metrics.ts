@@ -1,9 +1,11 @@
 import { Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { lastCleanup } from '../data/cleanup.ts';
 import { countFlagsByLifecycle } from '../data/insights.ts';
 import { activeRolloutStatus, pendingApprovals, rolloutCounts, snapshotPublicationStatus, type ActiveRolloutStatus } from '../data/operations-status.ts';
 import { createDatabasePool, type DatabasePool } from '../data/pool.ts';
 import type { Logger } from '../log.ts';
+import { RETENTION_SCHEDULE_ID } from '../workflows/retention-definitions.ts';
 
 /** Unfinished rollouts that get series of their own (by flag); more are counted only in the totals. */
 const ROLLOUT_SERIES_LIMIT = 500;
@@ -31,7 +33,7 @@ export interface WorkerStatusOptions {
 /**
  * The state of the service as a whole, read when Prometheus scrapes a worker: rollouts (state, step,
  * percentage, how overdue the next step is, why paused), approvals waiting, how far the published
- * snapshot lags the flag set, and the task queue's backlog (what scales the workers) with
+ * snapshot lags the flag set, when the retention run last cleaned up, and the task queue's backlog (what scales the workers) with
  * Temporal's and PostgreSQL's reachability. Read from the database and from Temporal rather than
  * counted by whichever worker ran an activity, so every worker reports the same and a restarted one
  * reports at once. Costs a few small queries and two Temporal calls per scrape, none in between.
@@ -66,6 +68,8 @@ export async function openWorkerStatusMetrics(options: WorkerStatusOptions): Pro
     taskQueuePollers: gauge('flags_temporal_task_queue_pollers', 'Workers polling the task queue, by type, as Temporal last saw them.', ['task_queue', 'type']),
     storedFlags: gauge('flags_stored_flags', 'Flags in the database by state (active, archived).', ['state']),
     staleFlags: gauge('flags_stale_flags', 'Active flags that are stale, by reason (not_evaluated, single_value, past_lifetime): see docs/lifecycle.md.', ['reason']),
+    // Labelled, so that it is absent (not 0, which would read as "half a century ago") before the first run.
+    cleanupCompleted: gauge('flags_retention_cleanup_completed_timestamp_seconds', "When the retention schedule's clean-up last completed, as Unix time (absent before its first run): what keeps the outbox's analytics events, snapshot records and evaluation counts bounded.", ['schedule']),
   };
   return {
     registry,
@@ -103,14 +107,14 @@ async function collect(db: DatabasePool, connection: Connection, options: Worker
   const [database, queue] = await Promise.allSettled([
     withTimeout(Promise.all([
       activeRolloutStatus(db, ROLLOUT_SERIES_LIMIT), rolloutCounts(db), pendingApprovals(db), snapshotPublicationStatus(db),
-      countFlagsByLifecycle(db, options.stale ?? { unevaluatedDays: 36_500, singleValueDays: 36_500 }),
+      countFlagsByLifecycle(db, options.stale ?? { unevaluatedDays: 36_500, singleValueDays: 36_500 }), lastCleanup(db),
     ]), timeoutMs, 'PostgreSQL'),
     withTimeout(describeTaskQueue(connection, options), timeoutMs, 'Temporal'),
   ]);
   const now = Date.now();
   gauges.databaseUp!.set(database.status === 'fulfilled' ? 1 : 0);
   if (database.status === 'fulfilled') {
-    const [rollouts, counts, approvals, snapshot, lifecycle] = database.value;
+    const [rollouts, counts, approvals, snapshot, lifecycle, cleanup] = database.value;
     gauges.storedFlags!.set({ state: 'active' }, lifecycle.active);
     gauges.storedFlags!.set({ state: 'archived' }, lifecycle.archived);
     if (options.stale) for (const [reason, count] of Object.entries(lifecycle.stale)) gauges.staleFlags!.set({ reason }, count);
@@ -119,6 +123,7 @@ async function collect(db: DatabasePool, connection: Connection, options: Worker
     gauges.approvalOldestSeconds!.set(approvals.oldestSince === null ? 0 : Math.max(0, (now - approvals.oldestSince) / 1000));
     gauges.snapshotLag!.set(snapshot.oldestUnpublishedAt === null ? 0 : Math.max(0, (now - snapshot.oldestUnpublishedAt) / 1000));
     if (snapshot.version !== null) gauges.snapshotPublishedVersion!.set(snapshot.version);
+    if (cleanup) gauges.cleanupCompleted!.set({ schedule: RETENTION_SCHEDULE_ID }, cleanup.finishedAt / 1000);
   } else {
     options.log.warn({ err: database.reason }, 'worker status metrics: PostgreSQL did not answer');
   }

@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { z } from 'zod';
-import { pruneAnalyticsEvents } from '../../src/data/cleanup.ts';
+import { lastCleanup, pruneAnalyticsEvents } from '../../src/data/cleanup.ts';
+import { openWorkerStatusMetrics } from '../../src/worker/worker-status-metrics.ts';
 import { sql } from '../../src/data/sql.ts';
 import { APPEND_LOCK_KEY } from '../../src/data/append-sequencer.ts';
 import { EXPOSURE_EVENT_TYPE, TRACKING_EVENT_TYPE } from '../../src/domain/event-types.ts';
 import type { RetentionResult } from '../../src/workflows/retention-definitions.ts';
 import { eventually } from '../support/eventually.ts';
-import { quietTemporal } from '../support/logger.ts';
+import { quietTemporal, testLog } from '../support/logger.ts';
 import { startRolloutHarness, type Json, type RolloutHarness } from '../support/rollout-harness.ts';
 import { recordHistory } from '../support/rollout-worker.ts';
 
@@ -264,6 +265,25 @@ describe('clean-up and compressed audit entries', () => {
     const left = await harness.api.db.pool.anyFirst(sql.type(z.object({ version: z.number() }))`SELECT version FROM snapshots WHERE version > ${base} ORDER BY version`);
     expect(left).toEqual([base + 3, base + 4]);
     await harness.api.db.pool.query(sql.typeAlias('void')`DELETE FROM snapshots WHERE version > ${base}`);
+  });
+
+  it("records when it completed, which the workers' status metrics report (absent before the first run)", async () => {
+    const metrics = await openWorkerStatusMetrics({ databaseUrl: harness.api.db.url, temporalAddress: harness.address, namespace: harness.namespace, taskQueue: harness.taskQueue, log: testLog });
+    const completed = async () => /^flags_retention_cleanup_completed_timestamp_seconds\{schedule="flag-retention"\} (\S+)$/m.exec(await metrics.registry.metrics())?.[1];
+    try {
+      await harness.api.db.pool.query(sql.typeAlias('void')`DELETE FROM maintenance_runs`);
+      expect(await completed()).toBeUndefined();
+      const before = Date.now();
+      const result = await runRetention({ cleanupAfterDays: 90, auditCompressAfterDays: 90, evaluationCountsDays: 37 });
+      const last = await lastCleanup(harness.api.db.pool);
+      expect(last!.result).toMatchObject({ cleanupAfterDays: 90, ...result.cleanup });
+      const seconds = Number(await completed());
+      // The database's clock and this process's may differ by a little.
+      expect(seconds * 1000).toBeGreaterThan(before - 5_000);
+      expect(seconds * 1000).toBeLessThan(Date.now() + 5_000);
+    } finally {
+      await metrics.close();
+    }
   });
 
   describe("SDKs' exposure and tracking batches", () => {
