@@ -155,9 +155,9 @@ const ANALYTICS_PRUNE_WINDOW = 100_000;
  * The clean-up of one retention run: removes finished rollout plans, decided change requests and
  * finished scheduled changes past their age, compresses old audit entries, removes expired
  * evaluation counts, the records of snapshots published before the same age and SDKs' old exposure
- * and tracking events, batch by batch,
- * each batch a transaction of its own, telling `progress` the totals after each; then records that
- * it completed (`lastCleanup`). Running it again is safe: it finds only what is left.
+ * and tracking events, batch by batch, each batch a transaction of its own, telling `progress` the
+ * totals after each; then records that it completed (`lastCleanup`). Running it again is safe: it
+ * finds only what is left.
  */
 export async function cleanUp(db: DatabasePool, settings: CleanupSettings, options: { now: number; actor: Actor; progress?: (totals: CleanupTotals) => void }): Promise<CleanupTotals> {
   const progress = options.progress ?? (() => undefined);
@@ -209,7 +209,7 @@ export async function cleanUp(db: DatabasePool, settings: CleanupSettings, optio
 }
 
 /** The clean-up's name in `maintenance_runs` (sql/022), where each completed run records itself. */
-export const CLEANUP_RUN = 'retention-cleanup';
+const CLEANUP_RUN = 'retention-cleanup';
 
 /** When the clean-up last completed, and what it did; null before its first run. */
 export async function lastCleanup(db: DatabasePool): Promise<{ finishedAt: number; result: unknown } | null> {

@@ -33,10 +33,10 @@ export interface WorkerStatusOptions {
 /**
  * The state of the service as a whole, read when Prometheus scrapes a worker: rollouts (state, step,
  * percentage, how overdue the next step is, why paused), approvals waiting, how far the published
- * snapshot lags the flag set, when the retention run last cleaned up, and the task queue's backlog (what scales the workers) with
- * Temporal's and PostgreSQL's reachability. Read from the database and from Temporal rather than
- * counted by whichever worker ran an activity, so every worker reports the same and a restarted one
- * reports at once. Costs a few small queries and two Temporal calls per scrape, none in between.
+ * snapshot lags the flag set, when the retention run last cleaned up, and the task queue's backlog
+ * (what scales the workers) with Temporal's and PostgreSQL's reachability. Read from the database
+ * and from Temporal rather than counted by whichever worker ran an activity, so every worker reports
+ * the same and a restarted one reports at once. Costs a few small queries and two Temporal calls per scrape, none in between.
  * The process's own metrics (CPU, memory, event loop) are on the same registry.
  */
 export async function openWorkerStatusMetrics(options: WorkerStatusOptions): Promise<{ registry: Registry; close(): Promise<void> }> {
